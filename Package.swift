@@ -1,0 +1,70 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Warnings are errors in CI (`.ci/run` passes -warnings-as-errors); locally they stay warnings
+// so that a half-written change still builds.
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "Tether",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tether", targets: ["tether"]),
+        .library(name: "USBProbe", targets: ["USBProbe"]),
+        .library(name: "TetherModel", targets: ["TetherModel"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C leaf: the only target that sees libusb's headers. Only USBProbe imports it.
+        .systemLibrary(
+            name: "CLibUSB",
+            pkgConfig: "libusb-1.0",
+            providers: [.apt(["libusb-1.0-0-dev"])]
+        ),
+        .target(name: "TetherModel", exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "USBProbe", dependencies: ["CLibUSB", "TetherModel"], exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "TetherCommands",
+            dependencies: [
+                "USBProbe", "TetherModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "tether", dependencies: ["TetherCommands"], swiftSettings: strict),
+        .executableTarget(
+            name: "tether-benchmark",
+            dependencies: ["USBProbe", "TetherModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/TetherBenchmarks",
+            swiftSettings: strict
+        ),
+
+        // Test-only: umockdev's testbed library, driven by a tiny C program so that tests can
+        // plug and unplug recorded devices while a probe watches (libusb hotplug).
+        .systemLibrary(
+            name: "CUMockdev",
+            pkgConfig: "umockdev-1.0",
+            providers: [.apt(["libumockdev-dev"])]
+        ),
+        .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
+        .target(
+            name: "TetherTestSupport",
+            dependencies: ["USBProbe", "TetherModel"],
+            path: "Tests/TetherTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "USBProbeTests",
+            dependencies: ["USBProbe", "TetherTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TetherCommandsTests",
+            dependencies: ["TetherCommands", "USBProbe", "TetherTestSupport"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// `tether`: the operator's command line. Subcommands arrive with their modules.
+public struct TetherCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "tether",
+        abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
+        subcommands: [ProbeCommand.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,3 @@
+import TetherCommands
+
+TetherCommand.main()
