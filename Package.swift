@@ -36,7 +36,10 @@ let package = Package(
         .executableTarget(name: "tether", dependencies: ["TetherCommands"], swiftSettings: strict),
         .executableTarget(
             name: "tether-benchmark",
-            dependencies: ["USBProbe", "TetherModel", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "USBProbe", "TetherModel", "TetherTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/TetherBenchmarks",
             swiftSettings: strict
         ),

@@ -1,1 +1,13 @@
-print("later")
+import ArgumentParser
+
+/// `tether-benchmark`: measured figures, not timed assertions. Run a release build:
+/// `swift build -c release && .build/release/tether-benchmark probe`.
+struct TetherBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tether-benchmark",
+        abstract: "Benchmarks of Tether against the tools people use today.",
+        subcommands: [ProbeBenchmark.self, InProcessProbe.self]
+    )
+}
+
+TetherBenchmark.main()

@@ -4,7 +4,7 @@ import USBProbe
 /// middle, and anything wrong spelled out underneath.
 enum ProbeTable {
     static func render(_ report: ProbeReport, verbose: Bool) -> String {
-        var rows: [[String]] = [["PORT", "ADDR", "ID", "SPEED", "PERIODIC NEED", "DEVICE"]]
+        var rows: [[String]] = [["PORT", "BUS:ADDR", "ID", "SPEED", "PERIODIC NEED", "DEVICE"]]
         for device in report.devices {
             rows.append([device.portPath, "\(device.bus):\(device.address)", device.id, speed(device.speedMbps),
                          device.periodicBytesPerSecond.map(rate) ?? "error", name(device)])
@@ -19,7 +19,7 @@ enum ProbeTable {
                         out += "    alt \(alternate.setting): \(rate(alternate.periodicBytesPerSecond))\n"
                         for e in alternate.endpoints {
                             let detail = e.type.isPeriodic
-                                ? "\(e.transactionsPerInterval)x\(e.maxPacketSize) B every \(e.intervalMicroseconds) us = \(rate(e.bytesPerSecond))"
+                                ? "\(e.transactionsPerInterval)x\(e.maxPacketSize) B every \(interval(e.intervalMicroseconds)) = \(rate(e.bytesPerSecond))"
                                 : "\(e.maxPacketSize) B packets, no reservation"
                             out += "      ep \(hexByte(e.address)) \(e.direction) \(e.type.rawValue): \(detail)\n"
                         }
@@ -70,6 +70,10 @@ enum ProbeTable {
         let hundredths = Int((value * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+    }
+
+    static func interval(_ microseconds: Int) -> String {
+        microseconds < 1000 || microseconds % 1000 != 0 ? "\(microseconds) us" : "\(microseconds / 1000) ms"
     }
 
     static func hexByte(_ value: Int) -> String {

@@ -36,8 +36,8 @@ public struct ProbeOptions: Sendable {
     }
 
     public var descriptorSource: DescriptorSource = .auto
-    /// Open devices to read string descriptors the kernel has not cached. Off inside hotplug
-    /// callbacks, where libusb forbids opening devices.
+    /// Open devices to read string descriptors where sysfs does not have them (non-Linux hosts).
+    /// Off while watching hotplug events.
     public var openForStrings = true
     var sysfs = SysfsUSB()
 
@@ -53,9 +53,7 @@ extension DeviceFacts {
     init(device: OpaquePointer, context: OpaquePointer, options: ProbeOptions) throws(TetherError) {
         let bus = Int(libusb_get_bus_number(device))
         let address = Int(libusb_get_device_address(device))
-        var ports = [UInt8](repeating: 0, count: 8)
-        let portCount = libusb_get_port_numbers(device, &ports, Int32(ports.count))
-        let portNumbers = portCount > 0 ? ports.prefix(Int(portCount)).map(Int.init) : []
+        let portNumbers = Self.portNumbers(of: device)
         let name = SysfsUSB.name(bus: bus, portNumbers: portNumbers)
 
         var descriptor = libusb_device_descriptor()
@@ -93,9 +91,18 @@ extension DeviceFacts {
             manufacturer: sysfs.attribute(name, "manufacturer"), product: sysfs.attribute(name, "product"),
             serial: sysfs.attribute(name, "serial"), notes: notes
         )
-        if options.openForStrings && (manufacturer == nil || product == nil || serial == nil) {
+        // Where sysfs has the device, the kernel's cached strings are the answer: opening the
+        // device would cost a round trip per string and wake it from autosuspend.
+        if options.openForStrings && raw == nil {
             readStrings(device: device, descriptor: descriptor)
         }
+    }
+
+    /// Hub ports from the root hub down (USB allows at most 7 tiers); empty for a root hub.
+    static func portNumbers(of device: OpaquePointer) -> [Int] {
+        var ports = [UInt8](repeating: 0, count: 8)
+        let count = libusb_get_port_numbers(device, &ports, Int32(ports.count))
+        return count > 0 ? ports.prefix(Int(count)).map(Int.init) : []
     }
 
     /// Fills in strings the kernel has not cached by asking the device. Best effort: without

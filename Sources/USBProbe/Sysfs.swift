@@ -11,14 +11,35 @@ struct SysfsUSB: Sendable {
         portNumbers.isEmpty ? "usb\(bus)" : "\(bus)-" + portNumbers.map(String.init).joined(separator: ".")
     }
 
+    /// The sysfs name for a device's port path (`1-0` is the root hub `usb1`).
+    static func name(bus: Int, portPath: String) -> String {
+        portPath == "\(bus)-0" ? "usb\(bus)" : portPath
+    }
+
     func attribute(_ device: String, _ name: String) -> String? {
-        guard let data = FileManager.default.contents(atPath: "\(root)/\(device)/\(name)") else { return nil }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let bytes = Self.read("\(root)/\(device)/\(name)") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? nil : text
     }
 
     func descriptors(_ device: String) -> [UInt8]? {
-        FileManager.default.contents(atPath: "\(root)/\(device)/descriptors").map { [UInt8]($0) }
+        Self.read("\(root)/\(device)/descriptors")
+    }
+
+    /// A whole small file with plain open/read: sysfs files are at most a few kilobytes, and
+    /// this runs for every device on every probe.
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return n == 0 ? result : nil }
+            result += chunk.prefix(n)
+        }
     }
 
     /// The USB device entries (not interfaces, whose names hold a colon).

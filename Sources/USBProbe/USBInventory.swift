@@ -9,14 +9,13 @@ public enum USBInventory {
     public static func probe(options: ProbeOptions = .init()) throws(TetherError) -> ProbeReport {
         let context = try LibUSBContext()
         var reports: [DeviceReport] = []
-        var listed = Set<[Int]>()
+        var listed = Set<String>()
         do {
             try context.withDevices { devices in
                 for device in devices {
-                    let bus = Int(libusb_get_bus_number(device))
-                    let address = Int(libusb_get_device_address(device))
-                    listed.insert([bus, address])
-                    reports.append(report(device: device, context: context.pointer, options: options))
+                    let report = report(device: device, context: context.pointer, options: options)
+                    listed.insert(SysfsUSB.name(bus: report.bus, portPath: report.portPath))
+                    reports.append(report)
                 }
             }
         } catch let error as TetherError {
@@ -25,9 +24,8 @@ public enum USBInventory {
             throw TetherError(.internalError, "listing USB devices failed", cause: "\(error)")
         }
         if options.descriptorSource == .auto {
-            for name in options.sysfs.deviceNames() {
-                guard let facts = options.sysfs.facts(forUnlisted: name), !listed.contains([facts.bus, facts.address]) else { continue }
-                reports.append(DeviceReport(facts: facts))
+            for name in options.sysfs.deviceNames() where !listed.contains(name) {
+                if let facts = options.sysfs.facts(forUnlisted: name) { reports.append(DeviceReport(facts: facts)) }
             }
         }
         return ProbeReport(devices: reports)
@@ -45,11 +43,8 @@ public enum USBInventory {
 extension DeviceReport {
     /// A device libusb lists but whose facts could not be gathered.
     init(unreadable device: OpaquePointer, error: TetherError) {
-        var ports = [UInt8](repeating: 0, count: 8)
-        let count = libusb_get_port_numbers(device, &ports, Int32(ports.count))
-        let bus = Int(libusb_get_bus_number(device))
-        let facts = DeviceFacts(bus: bus, address: Int(libusb_get_device_address(device)),
-                                portNumbers: count > 0 ? ports.prefix(Int(count)).map(Int.init) : [],
+        let facts = DeviceFacts(bus: Int(libusb_get_bus_number(device)), address: Int(libusb_get_device_address(device)),
+                                portNumbers: DeviceFacts.portNumbers(of: device),
                                 speed: nil, activeConfiguration: nil, vendorID: 0, productID: 0, descriptors: .raw([]))
         self.init(bus: facts.bus, address: facts.address, portPath: facts.portPath, vendorId: 0, productId: 0,
                   speedMbps: nil, configuration: nil, periodicBytesPerSecond: nil, interfaces: [], error: error.description)

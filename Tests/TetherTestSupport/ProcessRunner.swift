@@ -99,10 +99,15 @@ public final class InteractiveProcess: @unchecked Sendable {
         input.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
+    /// Ends the program: SIGTERM, then SIGKILL if it is still there after two seconds, so that a
+    /// test that failed half-way never hangs on its children.
     public func stop() {
-        output.fileHandleForReading.readabilityHandler = nil
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(5_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { usleep(5_000) }
+        output.fileHandleForReading.readabilityHandler = nil
     }
 
     deinit { stop() }

@@ -36,6 +36,10 @@ public struct UMockdevRecording: Sendable {
         }.filter { !$0.lines.isEmpty }
     }
 
+    public init(blocks: [Block]) {
+        self.blocks = blocks
+    }
+
     public init(contentsOf url: URL) throws {
         self.init(text: try String(contentsOf: url, encoding: .utf8))
     }

@@ -2,7 +2,7 @@ import Testing
 import TetherTestSupport
 @testable import USBProbe
 
-typealias B = DescriptorBuilder
+private typealias B = DescriptorBuilder
 
 /// Malformed descriptors: each gives a clear error or warning for its device, never a crash,
 /// a hang or a figure built on bytes that are not there.
