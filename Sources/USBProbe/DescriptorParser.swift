@@ -31,6 +31,14 @@ public enum DescriptorParser {
     static let superSpeedCompanionType: UInt8 = 0x30
     static let superSpeedPlusIsochronousCompanionType: UInt8 = 0x31
 
+    /// The shortest each descriptor the figures read may be (USB 2.0 9.6, USB 3.2 9.6.7-9.6.8).
+    static let minimumLengths: [UInt8: (Int, String)] = [
+        interfaceType: (9, "interface descriptor"),
+        endpointType: (7, "endpoint descriptor"),
+        superSpeedCompanionType: (6, "SuperSpeed endpoint companion"),
+        superSpeedPlusIsochronousCompanionType: (8, "SuperSpeedPlus isochronous companion"),
+    ]
+
     /// Parses a device descriptor followed by its configurations.
     public static func parseDevice(_ bytes: [UInt8]) -> Result {
         var result = Result(device: nil, configurations: [], issues: [], unusableConfigurations: [])
@@ -118,39 +126,40 @@ public enum DescriptorParser {
         func report(_ severity: DescriptorIssue.Severity, _ message: String) {
             parse.issues.append(.init(severity, configuration: value, message))
         }
+        /// An error after which nothing further in this configuration can be trusted.
+        func fail(_ message: String) {
+            report(.error, message)
+            parse.isComplete = false
+        }
 
         var position = Int(bytes[0])
         var current: Int?                       // index of the alternate setting being filled
         var previousWasEndpoint = false
-        walk: while position < bytes.count {
+        while position < bytes.count {
             let at = base + position
             let remaining = bytes.count - position
             guard remaining >= 2 else {
-                report(.error, "a stray byte at byte \(at) where a descriptor should start (truncated)")
-                parse.isComplete = false
+                fail("a stray byte at byte \(at) where a descriptor should start (truncated)")
                 break
             }
             let length = Int(bytes[position])
             let type = bytes[position + 1]
             guard length >= 2 else {
-                report(.error, "descriptor at byte \(at) has bLength \(length); the rest of the configuration cannot be read")
-                parse.isComplete = false
+                fail("descriptor at byte \(at) has bLength \(length); the rest of the configuration cannot be read")
                 break
             }
             guard length <= remaining else {
-                report(.error, "descriptor \(hex(type)) at byte \(at) claims \(length) bytes but only \(remaining) remain (truncated)")
-                parse.isComplete = false
+                fail("descriptor \(hex(type)) at byte \(at) claims \(length) bytes but only \(remaining) remain (truncated)")
+                break
+            }
+            if let (minimum, name) = minimumLengths[type], length < minimum {
+                fail("\(name) at byte \(at) has bLength \(length); it needs \(minimum)")
                 break
             }
             let d = Array(bytes[position..<(position + length)])
             var isEndpoint = false
             switch type {
             case interfaceType:
-                guard length >= 9 else {
-                    report(.error, "interface descriptor at byte \(at) has bLength \(length); it needs 9")
-                    parse.isComplete = false
-                    break walk
-                }
                 let alternate = InterfaceDescriptor(number: d[2], alternateSetting: d[3], interfaceClass: d[5], interfaceSubclass: d[6],
                                                     interfaceProtocol: d[7], declaredEndpointCount: d[4], endpoints: [])
                 if configuration.alternateSettings.contains(where: { $0.number == d[2] && $0.alternateSetting == d[3] }) {
@@ -161,11 +170,6 @@ public enum DescriptorParser {
                     current = configuration.alternateSettings.count - 1
                 }
             case endpointType:
-                guard length >= 7 else {
-                    report(.error, "endpoint descriptor at byte \(at) has bLength \(length); it needs 7")
-                    parse.isComplete = false
-                    break walk
-                }
                 let endpoint = EndpointDescriptor(address: d[2], attributes: d[3], maxPacketSize: le16(d, 4), interval: d[6])
                 if let current {
                     configuration.alternateSettings[current].endpoints.append(endpoint)
@@ -174,11 +178,6 @@ public enum DescriptorParser {
                     report(.warning, "endpoint \(hex(d[2])) at byte \(at) belongs to no interface; ignored, as the host ignores it")
                 }
             case superSpeedCompanionType:
-                guard length >= 6 else {
-                    report(.error, "SuperSpeed endpoint companion at byte \(at) has bLength \(length); it needs 6")
-                    parse.isComplete = false
-                    break walk
-                }
                 if previousWasEndpoint, let current {
                     configuration.alternateSettings[current].endpoints[configuration.alternateSettings[current].endpoints.count - 1].companion =
                         SuperSpeedCompanion(maxBurst: d[2], attributes: d[3], bytesPerInterval: le16(d, 4))
@@ -186,11 +185,6 @@ public enum DescriptorParser {
                     report(.warning, "SuperSpeed endpoint companion at byte \(at) does not follow an endpoint; ignored")
                 }
             case superSpeedPlusIsochronousCompanionType:
-                guard length >= 8 else {
-                    report(.error, "SuperSpeedPlus isochronous companion at byte \(at) has bLength \(length); it needs 8")
-                    parse.isComplete = false
-                    break walk
-                }
                 if let current, let last = configuration.alternateSettings[current].endpoints.indices.last,
                    configuration.alternateSettings[current].endpoints[last].companion != nil {
                     configuration.alternateSettings[current].endpoints[last].companion?.plusIsochronousBytesPerInterval = le32(d, 4)
@@ -210,8 +204,7 @@ public enum DescriptorParser {
         if totalLength > bytes.count && parse.isComplete {
             // The host read fewer bytes than wTotalLength promised. What is missing may be whole
             // alternate settings, which no count declares, so no figure can be trusted.
-            report(.error, "wTotalLength \(totalLength) runs past the \(bytes.count) bytes present (truncated)")
-            parse.isComplete = false
+            fail("wTotalLength \(totalLength) runs past the \(bytes.count) bytes present (truncated)")
         } else if totalLength < bytes.count {
             report(.warning, "wTotalLength \(totalLength) is less than the \(bytes.count) bytes before the next configuration; all \(bytes.count) were read")
         }
