@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // C leaf: the only target that sees libusb's headers. Only USBProbe imports it.
@@ -23,12 +25,13 @@ let package = Package(
             pkgConfig: "libusb-1.0",
             providers: [.apt(["libusb-1.0-0-dev"])]
         ),
-        .target(name: "TetherModel", exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "TetherModel", dependencies: ["Yams"], exclude: ["README.md"], swiftSettings: strict),
+        .target(name: "Placement", dependencies: ["TetherModel"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "USBProbe", dependencies: ["CLibUSB", "TetherModel"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "TetherCommands",
             dependencies: [
-                "USBProbe", "TetherModel",
+                "USBProbe", "TetherModel", "Placement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -37,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "tether-benchmark",
             dependencies: [
-                "USBProbe", "TetherModel", "TetherTestSupport",
+                "USBProbe", "TetherModel", "Placement", "TetherTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/TetherBenchmarks",
@@ -54,13 +57,21 @@ let package = Package(
         .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
         .target(
             name: "TetherTestSupport",
-            dependencies: ["USBProbe", "TetherModel"],
+            dependencies: ["USBProbe", "TetherModel", "Placement"],
             path: "Tests/TetherTestSupport",
             swiftSettings: strict
         ),
         .testTarget(
             name: "USBProbeTests",
             dependencies: ["USBProbe", "TetherTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "PlacementTests",
+            dependencies: [
+                "Placement", "TetherModel", "TetherTestSupport",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -68,17 +68,15 @@ struct InProcessProbe: ParsableCommand {
     @Option var runs = 30
 
     func run() throws {
-        for (label, options) in [("", ProbeOptions()), (" without opening devices for strings", ProbeOptions(openForStrings: false))] {
-            var samples: [Double] = []
-            var count = 0
-            for _ in 0..<runs {
-                let start = DispatchTime.now().uptimeNanoseconds
-                count = try USBInventory.probe(options: options).devices.count
-                samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-            }
-            let m = median(samples)
-            print("USBInventory.probe()\(label), in-process: \(fixed(m)) ms for \(count) devices = \(fixed(m * 1000 / Double(count), 1)) us per device")
+        var samples: [Double] = []
+        var count = 0
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            count = try USBInventory.probe().devices.count
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
+        let m = median(samples)
+        print("USBInventory.probe() in-process: \(fixed(m)) ms for \(count) devices = \(fixed(m * 1000 / Double(count), 1)) us per device")
     }
 }
 

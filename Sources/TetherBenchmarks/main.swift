@@ -6,7 +6,7 @@ struct TetherBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether-benchmark",
         abstract: "Benchmarks of Tether against the tools people use today.",
-        subcommands: [ProbeBenchmark.self, InProcessProbe.self]
+        subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self]
     )
 }
 

@@ -5,7 +5,7 @@ public struct TetherCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
-        subcommands: [ProbeCommand.self]
+        subcommands: [ProbeCommand.self, PlanCommand.self]
     )
 
     public init() {}

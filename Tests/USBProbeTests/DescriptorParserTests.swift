@@ -167,29 +167,3 @@ struct DescriptorParserTests {
         }
     }
 }
-
-/// A small, seedable generator so that a failing corruption case can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-extension DescriptorParserTests {
-    @Test(arguments: [(UInt8(4), UInt8(8), "interface descriptor"), (5, 6, "endpoint descriptor"),
-                      (0x30, 5, "SuperSpeed endpoint companion")])
-    func descriptorTooShortForItsTypeIsAnError(_ type: UInt8, _ length: UInt8, _ name: String) {
-        let short = [length, type] + [UInt8](repeating: 0, count: Int(length) - 2)
-        let bytes = B.device() + B.configuration(interfaces: 1, body:
-            B.interface(0, endpoints: 1) + B.endpoint(0x81, type: 3, maxPacketSize: 8, interval: 1) + short)
-        let report = B.report(bytes, speed: .superSpeed)
-        #expect(report.periodicBytesPerSecond == nil)
-        #expect(report.error?.contains("\(name) at byte 43 has bLength \(length)") == true, "\(report.error ?? "")")
-    }
-}
