@@ -4,9 +4,17 @@ extension ClusterFile {
     /// Checks what single entries cannot: unique names, and that every reference (a VM's host,
     /// datastore and devices, a rule's VMs and hosts) points at something that exists.
     static func validate(_ cluster: Cluster, _ root: Node, _ r: inout ClusterFileReader) {
-        func entry(_ list: String, _ name: String) -> Node? {
-            root.mapping?[Node(list)]?.sequence?.first { $0.mapping?[Node("name")]?.string == name }
+        // Each entry's node by name, for the line of a problem: built once per list, because
+        // looking entries up one by one would make validating a large file quadratic.
+        var nodes: [String: [String: Node]] = [:]
+        for list in ["hosts", "vms"] {
+            for item in root.mapping?[Node(list)]?.sequence ?? [] {
+                if case .scalar(let name)? = item.mapping?[Node("name")], nodes[list]?[name.string] == nil {
+                    nodes[list, default: [:]][name.string] = item
+                }
+            }
         }
+        func entry(_ list: String, _ name: String) -> Node? { nodes[list]?[name] }
         var hostNames = Set<String>()
         for host in cluster.hosts where !hostNames.insert(host.name).inserted {
             r.problem(entry("hosts", host.name), "host '\(host.name)'", "the name is used by another host too")
@@ -42,8 +50,9 @@ extension ClusterFile {
                 deviceOwner[device] = vm.name
             }
         }
+        let ruleNodes = root.mapping?[Node("rules")]?.sequence.map(Array.init) ?? []
         for (i, rule) in cluster.rules.enumerated() {
-            let node = root.mapping?[Node("rules")]?.sequence?[i]
+            let node = i < ruleNodes.count ? ruleNodes[i] : nil
             switch rule {
             case .vmHost(let vm, let hosts, _):
                 if !vmNames.contains(vm) { r.problem(node, "rules[\(i)]", "vm '\(vm)' is not in the file") }

@@ -8,6 +8,8 @@ public enum ClusterFile {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw ClusterFileError(file: name, problems: [parseProblem(error)])
         } catch {
             throw ClusterFileError(file: name, problems: [.init(line: nil, place: "", message: "not YAML or JSON: \(error)")])
         }
@@ -20,6 +22,22 @@ public enum ClusterFile {
             throw ClusterFileError(file: name, problems: reader.problems)
         }
         return cluster
+    }
+
+    /// libyaml's complaint and its line, without the copy of the document Yams appends.
+    static func parseProblem(_ error: YamlError) -> ClusterFileError.Problem {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
+            return .init(line: mark.line, place: "", message: "not YAML or JSON: \(what)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return .init(line: context.mark.line, place: "", message: "key \(keys) appears twice in one mapping")
+        default:
+            let text = "\(error)"
+            return .init(line: nil, place: "", message: "not YAML or JSON: " + (text.components(separatedBy: "\nContext:").first ?? text))
+        }
     }
 
     static func read(_ root: Node, _ r: inout ClusterFileReader) -> Cluster? {
@@ -42,17 +60,17 @@ public enum ClusterFile {
         return Cluster(policy: policy, hosts: hosts, vms: vms, rules: rules)
     }
 
-    /// How an entry is named in messages: by its name when it has a readable one.
-    static func place(_ kind: String, _ list: String, _ index: Int, _ fields: [String: Node]?) -> String {
-        if let name = fields?["name"]?.string, !name.isEmpty { return "\(kind) '\(name)'" }
+    /// How an entry is named in messages: by its name when it has a readable one, else by its
+    /// position, so that even a problem with its keys points at the right entry.
+    static func place(_ kind: String, _ list: String, _ index: Int, _ node: Node) -> String {
+        if case .scalar(let name)? = node.mapping?[Node("name")], !name.string.isEmpty { return "\(kind) '\(name.string)'" }
         return "\(list)[\(index)]"
     }
 
     static func readHost(_ node: Node, _ index: Int, _ r: inout ClusterFileReader) -> ClusterHost? {
         let allowed = ["name", "cpus", "memoryMiB", "networks", "datastores", "devices"]
-        let fields = r.mapping(node, "hosts[\(index)]", allowed: allowed, required: ["name", "cpus", "memoryMiB"])
-        guard let fields else { return nil }
-        let at = place("host", "hosts", index, fields)
+        let at = place("host", "hosts", index, node)
+        guard let fields = r.mapping(node, at, allowed: allowed, required: ["name", "cpus", "memoryMiB"]) else { return nil }
         let name = r.string(fields["name"], at, "name")
         let cpus = r.count(fields["cpus"], at, "cpus")
         let memory = r.count(fields["memoryMiB"], at, "memoryMiB")
@@ -96,10 +114,9 @@ public enum ClusterFile {
 
     static func readVM(_ node: Node, _ index: Int, _ r: inout ClusterFileReader) -> VM? {
         let allowed = ["name", "host", "cpus", "memoryMiB", "networkMbps", "datastore", "containers", "devices"]
-        let fields = r.mapping(node, "vms[\(index)]", allowed: allowed,
-                               required: ["name", "host", "cpus", "memoryMiB", "networkMbps", "datastore"])
-        guard let fields else { return nil }
-        let at = place("vm", "vms", index, fields)
+        let at = place("vm", "vms", index, node)
+        let required = ["name", "host", "cpus", "memoryMiB", "networkMbps", "datastore"]
+        guard let fields = r.mapping(node, at, allowed: allowed, required: required) else { return nil }
         let name = r.string(fields["name"], at, "name")
         let host = r.string(fields["host"], at, "host")
         let cpus = r.count(fields["cpus"], at, "cpus")

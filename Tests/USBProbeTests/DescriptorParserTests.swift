@@ -167,3 +167,16 @@ struct DescriptorParserTests {
         }
     }
 }
+
+extension DescriptorParserTests {
+    @Test(arguments: [(UInt8(4), UInt8(8), "interface descriptor"), (5, 6, "endpoint descriptor"),
+                      (0x30, 5, "SuperSpeed endpoint companion")])
+    func descriptorTooShortForItsTypeIsAnError(_ type: UInt8, _ length: UInt8, _ name: String) {
+        let short = [length, type] + [UInt8](repeating: 0, count: Int(length) - 2)
+        let bytes = B.device() + B.configuration(interfaces: 1, body:
+            B.interface(0, endpoints: 1) + B.endpoint(0x81, type: 3, maxPacketSize: 8, interval: 1) + short)
+        let report = B.report(bytes, speed: .superSpeed)
+        #expect(report.periodicBytesPerSecond == nil)
+        #expect(report.error?.contains("\(name) at byte 43 has bLength \(length)") == true, "\(report.error ?? "")")
+    }
+}
