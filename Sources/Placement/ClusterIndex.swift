@@ -26,6 +26,8 @@ public struct ClusterIndex: Sendable {
     let deviceHosts: [[Int]]
     /// Which VM a device is attached to.
     let deviceOwner: [DeviceRef: Int]
+    /// Per VM: the host it runs on in the file (-1 for none).
+    let vmHomes: [Int]
     /// Each host's position in name order: ties are broken by name without comparing strings.
     let nameRank: [Int]
 
@@ -88,6 +90,7 @@ public struct ClusterIndex: Sendable {
         self.antiAffinity = antiAffinity
         self.deviceHosts = cluster.vms.map { $0.devices.compactMap { hostByName[$0.host] } }
         self.deviceOwner = deviceOwner
+        self.vmHomes = cluster.vms.map { hostByName[$0.host] ?? -1 }
         var nameRank = [Int](repeating: 0, count: cluster.hosts.count)
         for (rank, host) in cluster.hosts.indices.sorted(by: { cluster.hosts[$0].name < cluster.hosts[$1].name }).enumerated() {
             nameRank[host] = rank
@@ -115,19 +118,13 @@ public struct PlacementState: Sendable {
     public init(_ index: ClusterIndex) {
         var cpus = index.cluster.hosts.map(\.cpus)
         var memory = index.cluster.hosts.map(\.memoryMiB)
-        var vmHost: [Int] = []
-        vmHost.reserveCapacity(index.cluster.vms.count)
-        for vm in index.cluster.vms {
-            let h = index.hostIndex(vm.host) ?? -1
-            vmHost.append(h)
-            if h >= 0 {
-                cpus[h] -= vm.cpus
-                memory[h] -= vm.memoryMiB
-            }
+        for (vm, h) in zip(index.cluster.vms, index.vmHomes) where h >= 0 {
+            cpus[h] -= vm.cpus
+            memory[h] -= vm.memoryMiB
         }
         freeCPUs = cpus
         freeMemoryMiB = memory
-        self.vmHost = vmHost
+        vmHost = index.vmHomes
     }
 
     /// Moves a VM: its capacity leaves the old host and is taken on the new one.
