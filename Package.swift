@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -27,11 +29,23 @@ let package = Package(
         ),
         .target(name: "TetherModel", dependencies: ["Yams"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Placement", dependencies: ["TetherModel"], exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "Hypervisor",
+            dependencies: [
+                "TetherModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         .target(name: "USBProbe", dependencies: ["CLibUSB", "TetherModel"], exclude: ["README.md"], swiftSettings: strict),
         .target(
             name: "TetherCommands",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement",
+                "USBProbe", "TetherModel", "Placement", "Hypervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -57,7 +71,7 @@ let package = Package(
         .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
         .target(
             name: "TetherTestSupport",
-            dependencies: ["USBProbe", "TetherModel", "Placement"],
+            dependencies: ["USBProbe", "TetherModel", "Placement", "Hypervisor"],
             path: "Tests/TetherTestSupport",
             swiftSettings: strict
         ),
@@ -71,6 +85,15 @@ let package = Package(
             dependencies: [
                 "Placement", "TetherModel", "TetherTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "HypervisorTests",
+            dependencies: [
+                "Hypervisor", "TetherModel", "TetherTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,76 @@
+import Foundation
+import TetherModel
+
+extension QEMUMachine {
+    /// Hot-adds a usb-redir device whose socket chardev connects to `host:port` (the local end
+    /// of Tether's channel), reconnecting if the channel drops.
+    public func attachUSBRedirection(id: String, host: String, port: Int) async throws {
+        let backend: JSONValue = ["type": "socket", "data": [
+            "addr": ["type": "inet", "data": ["host": .string(host), "port": .string(String(port))]],
+            "server": false, "reconnect": 1,
+        ]]
+        try await qmp.execute("chardev-add", ["id": .string("\(id)-chr"), "backend": backend])
+        do {
+            try await qmp.execute("device_add", ["driver": "usb-redir", "id": .string(id), "chardev": .string("\(id)-chr"), "bus": "xhci.0"])
+        } catch {
+            _ = try? await qmp.execute("chardev-remove", ["id": .string("\(id)-chr")])
+            throw error
+        }
+    }
+
+    /// Removes the usb-redir device and its chardev; waits until QEMU says the device is gone.
+    public func detachUSBRedirection(id: String) async throws {
+        let events = qmp.events()
+        try await qmp.execute("device_del", ["id": .string(id)])
+        _ = try await events.first(where: { $0.name == "DEVICE_DELETED" && $0.data["device"]?.string == id }, within: .seconds(10))
+        try await qmp.execute("chardev-remove", ["id": .string("\(id)-chr")])
+    }
+
+    /// The VM's USB devices, from `info usb`: a usb-redir device is listed while its peer has
+    /// announced a device over the connected chardev.
+    public func usbDevices() async throws -> [USBDeviceInfo] {
+        let text = try await qmp.execute("human-monitor-command", ["command-line": "info usb"]).string ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            // "  Device 1.0, Port 1, Speed 12 Mb/s, Product QEMU USB Redirection Device, ID: redir0"
+            let fields = line.trimmingCharacters(in: .whitespaces).components(separatedBy: ", ")
+            guard fields.count >= 4, fields[0].hasPrefix("Device ") else { return nil }
+            let id = fields.first { $0.hasPrefix("ID: ") }.map { String($0.dropFirst(4)) }
+            return USBDeviceInfo(device: String(fields[0].dropFirst(7)), port: fields[1].replacingOccurrences(of: "Port ", with: ""),
+                                 speed: fields[2].replacingOccurrences(of: "Speed ", with: ""),
+                                 product: fields[3].replacingOccurrences(of: "Product ", with: ""), id: id)
+        }
+    }
+
+    /// Writes the guest's memory to `path` (ELF core) for a crash's post-mortem.
+    public func dumpGuestMemory(to path: String) async throws {
+        try await qmp.execute("dump-guest-memory", ["paging": false, "protocol": .string("file:\(path)")], timeout: .seconds(300))
+    }
+
+    /// A crashed guest: dump its memory, then reset and run it again.
+    public func collectCrashAndRestart(dumpTo path: String) async throws {
+        try await dumpGuestMemory(to: path)
+        try await reset()
+        if try await status() != .running { try await resume() }
+    }
+}
+
+extension AsyncStream where Element == QMPEvent {
+    /// The first event matching `predicate`, or a timeout.
+    public func first(where predicate: @escaping @Sendable (QMPEvent) -> Bool, within timeout: Duration) async throws -> QMPEvent {
+        try await withThrowingTaskGroup(of: QMPEvent?.self) { group in
+            group.addTask {
+                for await event in self where predicate(event) { return event }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let event = first else {
+                throw QMPError.timeout("an expected QEMU event", seconds: Double(timeout.components.seconds))
+            }
+            return event
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import NIOConcurrencyHelpers
+import TetherModel
+
+/// One QEMU process (launched here, or adopted by its QMP socket) and the operations on it.
+public final class QEMUMachine: VirtualMachineControl {
+    public let name: String
+    public let qmp: QMPClient
+    /// The QEMU process when this driver started it; nil for an adopted VM.
+    private let process: NIOLockedValueBox<Process?>
+    public let logPath: String?
+
+    init(name: String, qmp: QMPClient, process: Process?, logPath: String?) {
+        self.name = name
+        self.qmp = qmp
+        self.process = NIOLockedValueBox(process)
+        self.logPath = logPath
+    }
+
+    /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects.
+    public static func launch(_ spec: VMSpec, in directory: String, qemu: String = "qemu-system-x86_64",
+                              timeout: Duration = .seconds(20)) async throws -> QEMUMachine {
+        let socket = "\(directory)/\(spec.name).qmp"
+        let log = "\(directory)/\(spec.name).log"
+        try? FileManager.default.removeItem(atPath: socket)
+        guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
+            throw TetherError(.io, "cannot write QEMU's log at \(log)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.find(qemu))
+        process.arguments = spec.arguments(qmpSocket: socket)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw TetherError(.unsupported, "cannot start \(qemu); install it (apt-get install qemu-system-x86)", cause: "\(error)")
+        }
+        // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
+        let deadline = ContinuousClock.now + timeout
+        while !FileManager.default.fileExists(atPath: socket) {
+            guard process.isRunning else {
+                throw TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus)): \(tail(log))")
+            }
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw TetherError(.timeout, "QEMU for \(spec.name) did not open its QMP socket within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        do {
+            let qmp = try await QMPClient.connect(socketPath: socket, timeout: timeout)
+            return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log)
+        } catch {
+            process.terminate()
+            throw error
+        }
+    }
+
+    /// Takes over a QEMU already running, by its QMP socket.
+    public static func adopt(socketPath: String, name: String? = nil, timeout: Duration = .seconds(10)) async throws -> QEMUMachine {
+        let qmp = try await QMPClient.connect(socketPath: socketPath, timeout: timeout)
+        let reported = try? await qmp.execute("query-name", timeout: timeout)["name"]?.string
+        return QEMUMachine(name: name ?? reported ?? socketPath, qmp: qmp, process: nil, logPath: nil)
+    }
+
+    static func find(_ program: String) throws -> String {
+        if program.contains("/") { return program }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let path = "\(directory)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw TetherError(.notFound, "\(program) is not installed (apt-get install qemu-system-x86)")
+    }
+
+    static func tail(_ path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return String(text.suffix(400)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public var isProcessRunning: Bool { process.withLockedValue { $0?.isRunning ?? false } }
+
+    // MARK: state
+
+    public func status() async throws -> VMRunState {
+        VMRunState(try await qmp.execute("query-status")["status"]?.string ?? "unknown")
+    }
+
+    public func pause() async throws { try await qmp.execute("stop") }
+    public func resume() async throws { try await qmp.execute("cont") }
+    public func reset() async throws { try await qmp.execute("system_reset") }
+
+    /// Waits until the VM is in `state`, polling, or throws at the deadline.
+    public func waitForStatus(_ wanted: VMRunState, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var last = try await status()
+        while last != wanted {
+            guard ContinuousClock.now < deadline else {
+                throw TetherError(.timeout, "\(name) is \(last), not \(wanted), after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            last = try await status()
+        }
+    }
+
+    /// Ends QEMU: `quit`, then SIGKILL if it lingers.
+    public func quit() async throws {
+        _ = try? await qmp.execute("quit", timeout: .seconds(5))
+        await qmp.close()
+        await waitForExit(timeout: .seconds(5))
+    }
+
+    /// Kills QEMU at once (tests: a host that dies).
+    public func kill() async {
+        process.withLockedValue { if let p = $0, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+        await waitForExit(timeout: .seconds(5))
+    }
+
+    private func waitForExit(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while isProcessRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        process.withLockedValue { if let p = $0, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+    }
+
+    /// Guest physical memory to a file (pmemsave): how tests check that RAM survived.
+    public func saveGuestMemory(address: UInt64, size: Int, to path: String) async throws {
+        try await qmp.execute("pmemsave", ["val": .int(Int64(address)), "size": .int(Int64(size)), "filename": .string(path)])
+    }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOExtras
+import NIOPosix
+
+/// An event QEMU sent on its own (GUEST_PANICKED, MIGRATION, SHUTDOWN, ...).
+public struct QMPEvent: Sendable, Equatable {
+    public var name: String
+    public var data: JSONValue
+    /// QEMU's timestamp, in seconds since the epoch.
+    public var timestamp: Double
+}
+
+/// A connection to one QEMU's QMP socket: greeting and capabilities negotiation on connect,
+/// commands with typed replies, events broadcast to every subscriber, a deadline on every wait.
+public final class QMPClient: Sendable {
+    public let socketPath: String
+    /// QEMU's greeting: its version and capabilities.
+    public let greeting: JSONValue
+    private let channel: any Channel
+    private let subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>
+
+    private init(socketPath: String, greeting: JSONValue, channel: any Channel,
+                 subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>) {
+        self.socketPath = socketPath
+        self.greeting = greeting
+        self.channel = channel
+        self.subscribers = subscribers
+    }
+
+    /// Connects, waits for the greeting and leaves capabilities negotiation mode.
+    public static func connect(socketPath: String, timeout: Duration = .seconds(10),
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> QMPClient {
+        let subscribers = NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>([:])
+        let loop = group.next()
+        let greetingPromise = loop.makePromise(of: JSONValue.self)
+        let deadline = NIODeadline.now() + timeAmount(timeout)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(timeAmount(timeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(QMPHandler(
+                            greeting: greetingPromise, greetingDeadline: deadline,
+                            onEvent: { event in subscribers.withLockedValue { for c in $0.values { c.yield(event) } } },
+                            onClose: { subscribers.withLockedValue { for c in $0.values { c.finish() }; $0.removeAll() } }))
+                    }
+                }
+                .connect(unixDomainSocketPath: socketPath)
+                .get()
+        } catch {
+            greetingPromise.fail(QMPError.connectFailed(path: socketPath, reason: "\(error)"))
+            throw QMPError.connectFailed(path: socketPath, reason: "\(error)")
+        }
+        let greeting: JSONValue
+        do {
+            greeting = try await greetingPromise.futureResult.get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        let client = QMPClient(socketPath: socketPath, greeting: greeting, channel: channel, subscribers: subscribers)
+        do {
+            _ = try await client.execute("qmp_capabilities", timeout: timeout)
+        } catch {
+            await client.close()
+            throw error
+        }
+        return client
+    }
+
+    /// Runs one command and returns its `return` value.
+    @discardableResult
+    public func execute(_ command: String, _ arguments: JSONValue? = nil, timeout: Duration = .seconds(30)) async throws -> JSONValue {
+        let promise = channel.eventLoop.makePromise(of: JSONValue.self)
+        let request = QMPRequest(command: command, arguments: arguments, promise: promise,
+                                 deadline: .now() + Self.timeAmount(timeout))
+        channel.writeAndFlush(request).whenFailure { _ in
+            // The handler never saw it: the channel was closed already.
+            promise.fail(QMPError.disconnected(command))
+        }
+        return try await promise.futureResult.get()
+    }
+
+    /// Every event from now on, until the connection closes or the stream is dropped.
+    /// Subscribe before the action whose event you wait for.
+    public func events() -> AsyncStream<QMPEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: QMPEvent.self, bufferingPolicy: .bufferingNewest(4096))
+        let id = UUID()
+        let open = channel.isActive
+        subscribers.withLockedValue { $0[id] = continuation }
+        continuation.onTermination = { [subscribers] _ in subscribers.withLockedValue { $0[id] = nil } }
+        if !open { continuation.finish() }
+        return stream
+    }
+
+    public var isConnected: Bool { channel.isActive }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension AsyncStream where Element == QMPEvent {
+    /// The first event named `name`, or a timeout.
+    public func first(named name: String, within timeout: Duration) async throws -> QMPEvent {
+        try await first(where: { $0.name == name }, within: timeout)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// What a VM is started with: small on purpose, since Tether's tests run real VMs without a
+/// guest OS, but the same for a real one (add a disk).
+public struct VMSpec: Sendable {
+    public enum Accelerator: String, Sendable, CaseIterable {
+        /// KVM when /dev/kvm can be opened, else TCG.
+        case auto, kvm, tcg
+    }
+
+    public var name: String
+    public var memoryMiB: Int = 128
+    public var cpus: Int = 1
+    public var accelerator: Accelerator = .auto
+    /// An xHCI controller, where usb-redir devices are hot-added.
+    public var usbController = true
+    /// A pvpanic device, through which a guest reports a crash (GUEST_PANICKED).
+    public var panicDevice = false
+    /// A raw disk image to boot from.
+    public var disk: String?
+    /// Start waiting for an incoming migration (`-incoming defer`): the receiving end of a live
+    /// migration or of a restore.
+    public var incoming = false
+    /// Files loaded into guest RAM at these physical addresses before it runs.
+    public var memoryImages: [(path: String, address: UInt64)] = []
+    public var extraArguments: [String] = []
+
+    public init(name: String, memoryMiB: Int = 128, cpus: Int = 1, accelerator: Accelerator = .auto, usbController: Bool = true,
+                panicDevice: Bool = false, disk: String? = nil, incoming: Bool = false,
+                memoryImages: [(path: String, address: UInt64)] = [], extraArguments: [String] = []) {
+        self.name = name
+        self.memoryMiB = memoryMiB
+        self.cpus = cpus
+        self.accelerator = accelerator
+        self.usbController = usbController
+        self.panicDevice = panicDevice
+        self.disk = disk
+        self.incoming = incoming
+        self.memoryImages = memoryImages
+        self.extraArguments = extraArguments
+    }
+
+    /// The accelerator this host gives: KVM needs /dev/kvm open for reading and writing.
+    public static var hostAccelerator: Accelerator {
+        let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return .tcg }
+        close(fd)
+        return .kvm
+    }
+
+    /// QEMU's command line (after the program name). Both ends of a migration must be started
+    /// with the same devices, so everything here is deterministic from the spec.
+    public func arguments(qmpSocket: String) -> [String] {
+        let accel = accelerator == .auto ? Self.hostAccelerator : accelerator
+        var args = ["-name", name, "-nodefaults", "-no-user-config", "-display", "none", "-machine", "pc",
+                    // A named CPU model, not `host`: it migrates between unlike hosts, and nested KVM
+                    // cannot pass every host MSR through (QEMU asserts on MSR 0x10a).
+                    "-accel", accel.rawValue, "-cpu", "qemu64",
+                    "-m", "\(memoryMiB)", "-smp", "\(cpus)",
+                    "-qmp", "unix:\(qmpSocket),server=on,wait=off", "-serial", "none", "-monitor", "none"]
+        if usbController { args += ["-device", "qemu-xhci,id=xhci"] }
+        // Pause on a panic (QEMU's default is to power off): the memory must still be there to dump.
+        if panicDevice { args += ["-device", "pvpanic", "-action", "panic=pause"] }
+        if let disk { args += ["-drive", "file=\(disk),format=raw,if=ide,index=0,media=disk"] }
+        for image in memoryImages {
+            args += ["-device", "loader,file=\(image.path),addr=0x\(String(image.address, radix: 16)),force-raw=on"]
+        }
+        if incoming { args += ["-incoming", "defer"] }
+        return args + extraArguments
+    }
+}

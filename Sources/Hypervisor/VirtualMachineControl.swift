@@ -1,0 +1,107 @@
+/// What Tether asks of a hypervisor for one VM. QEMU over QMP implements it (`QEMUMachine`); a
+/// libvirt driver could too.
+public protocol VirtualMachineControl: Sendable {
+    var name: String { get }
+    func status() async throws -> VMRunState
+    func pause() async throws
+    func resume() async throws
+    /// Readies this (incoming) VM to receive a migration at `uri`.
+    func prepareIncoming(uri: String) async throws
+    func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
+                 progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult
+    func cancelMigration() async throws
+    func saveState(to path: String) async throws -> MigrationResult
+    func restoreState(from path: String) async throws
+    func attachUSBRedirection(id: String, host: String, port: Int) async throws
+    func detachUSBRedirection(id: String) async throws
+    func usbDevices() async throws -> [USBDeviceInfo]
+    func dumpGuestMemory(to path: String) async throws
+    func reset() async throws
+    func quit() async throws
+}
+
+/// QEMU's run states (query-status); others are kept by name.
+public enum VMRunState: Sendable, Equatable, CustomStringConvertible {
+    case running, paused, prelaunch, inmigrate, postmigrate, finishMigrate, guestPanicked, shutdown, internalError
+    case other(String)
+
+    init(_ text: String) {
+        switch text {
+        case "running": self = .running
+        case "paused": self = .paused
+        case "prelaunch": self = .prelaunch
+        case "inmigrate": self = .inmigrate
+        case "postmigrate": self = .postmigrate
+        case "finish-migrate": self = .finishMigrate
+        case "guest-panicked": self = .guestPanicked
+        case "shutdown": self = .shutdown
+        case "internal-error": self = .internalError
+        default: self = .other(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .running: "running"
+        case .paused: "paused"
+        case .prelaunch: "prelaunch"
+        case .inmigrate: "inmigrate"
+        case .postmigrate: "postmigrate"
+        case .finishMigrate: "finish-migrate"
+        case .guestPanicked: "guest-panicked"
+        case .shutdown: "shutdown"
+        case .internalError: "internal-error"
+        case .other(let text): text
+        }
+    }
+}
+
+public struct MigrationOptions: Sendable {
+    /// The longest pause the VM may see at the switch-over.
+    public var downtimeLimitMs: Int?
+    /// Cap on the migration stream, bytes per second.
+    public var maxBandwidthBytesPerSecond: Int?
+    /// Give up (and cancel) after this long.
+    public var timeout: Duration = .seconds(600)
+
+    public init(downtimeLimitMs: Int? = nil, maxBandwidthBytesPerSecond: Int? = nil, timeout: Duration = .seconds(600)) {
+        self.downtimeLimitMs = downtimeLimitMs
+        self.maxBandwidthBytesPerSecond = maxBandwidthBytesPerSecond
+        self.timeout = timeout
+    }
+}
+
+/// One look at a migration under way (query-migrate).
+public struct MigrationProgress: Sendable, Equatable {
+    public var status: String
+    public var transferredBytes: Int64
+    public var remainingBytes: Int64
+    public var totalBytes: Int64
+    public var megabitsPerSecond: Double
+
+    public var fraction: Double {
+        totalBytes > 0 ? min(1, Double(totalBytes - remainingBytes) / Double(totalBytes)) : 0
+    }
+}
+
+/// How a migration (or a state save) ended, with QEMU's own figures and the driver's.
+public struct MigrationResult: Sendable, Equatable, Codable {
+    public var status: String
+    /// QEMU's `total-time`.
+    public var totalTimeMs: Int64
+    /// QEMU's `downtime`: how long the VM was paused at the switch-over.
+    public var downtimeMs: Int64
+    public var transferredBytes: Int64
+    /// From the driver's first command to its seeing the end: QEMU's figure plus what the
+    /// driver adds.
+    public var driverTotalMs: Double
+}
+
+/// A device in the VM's USB tree (`info usb`).
+public struct USBDeviceInfo: Sendable, Equatable, Codable {
+    public var device: String
+    public var port: String
+    public var speed: String
+    public var product: String
+    public var id: String?
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+/// A QMP peer that misbehaves on purpose, for the faults real QEMU will not produce on demand:
+/// it greets, answers qmp_capabilities, then treats the next command as `behaviour` says.
+final class FakeQMPServer: @unchecked Sendable {
+    enum Behaviour: Sendable {
+        case closeOnCommand          // QEMU dies mid-command
+        case reply(String)           // any line, JSON or not
+        case silent                  // never answers
+        case noGreeting              // accepts and says nothing
+    }
+
+    let path: String
+    private let listener: Int32
+
+    init(_ behaviour: Behaviour) throws {
+        path = "/tmp/fq-\(UUID().uuidString.prefix(8)).sock"
+        listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        let fd = listener
+        Thread.detachNewThread {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { return }
+            func send(_ line: String) { _ = (line + "\r\n").withCString { write(client, $0, strlen($0)) } }
+            func readLine() -> Bool {
+                var byte: UInt8 = 0
+                while read(client, &byte, 1) == 1 { if byte == UInt8(ascii: "\n") { return true } }
+                return false
+            }
+            if case .noGreeting = behaviour {
+                Thread.sleep(forTimeInterval: 30)
+                close(client)
+                return
+            }
+            send(#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#)
+            guard readLine() else { return }
+            send(#"{"return": {}, "id": 1}"#)
+            guard readLine() else { return }
+            switch behaviour {
+            case .closeOnCommand: close(client)
+            case .reply(let line): send(line); Thread.sleep(forTimeInterval: 30); close(client)
+            case .silent, .noGreeting: Thread.sleep(forTimeInterval: 30); close(client)
+            }
+        }
+    }
+
+    deinit {
+        close(listener)
+        unlink(path)
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Hypervisor
+
+/// Real QEMU VMs for tests: a short-named run directory (unix socket paths are limited to 108
+/// bytes), seeded RAM patterns, a boot sector that panics, free ports; and it quits every VM it
+/// started when the test ends.
+public final class QEMUTestbed: @unchecked Sendable {
+    public let directory: String
+    private var machines: [QEMUMachine] = []
+    private let lock = NSLock()
+
+    public static var isAvailable: Bool { Tools.which("qemu-system-x86_64") != nil }
+
+    /// Runs `body` with a fresh testbed and always quits its VMs afterwards, failure or not.
+    public static func with(_ body: (QEMUTestbed) async throws -> Void) async throws {
+        let bed = try QEMUTestbed()
+        do {
+            try await body(bed)
+        } catch {
+            await bed.shutdown()
+            throw error
+        }
+        await bed.shutdown()
+    }
+
+    public init() throws {
+        directory = "/tmp/tq-" + String(UUID().uuidString.prefix(8))
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    public func launch(_ spec: VMSpec) async throws -> QEMUMachine {
+        let machine = try await QEMUMachine.launch(spec, in: directory)
+        lock.withLock { machines.append(machine) }
+        return machine
+    }
+
+    /// Quits every VM and removes the directory.
+    public func shutdown() async {
+        for machine in lock.withLock({ machines }) { try? await machine.quit() }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    public func path(_ name: String) -> String { "\(directory)/\(name)" }
+
+    /// `size` bytes from a seeded generator, written to a file; returns the bytes.
+    @discardableResult
+    public func pattern(_ name: String, size: Int, seed: UInt64) throws -> [UInt8] {
+        var generator = SplitMix64(seed: seed)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var i = 0
+        while i < size {
+            var word = generator.next()
+            for _ in 0..<8 where i < size {
+                bytes[i] = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                i += 1
+            }
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: path(name)))
+        return bytes
+    }
+
+    /// A 512-byte boot sector that tells the pvpanic device (I/O port 0x505) the guest panicked,
+    /// then halts: `mov dx, 0x505; mov al, 1; out dx, al; cli; hlt; jmp $-2`.
+    public func panickingBootSector(_ name: String) throws -> String {
+        var sector = [UInt8](repeating: 0, count: 512)
+        let code: [UInt8] = [0xBA, 0x05, 0x05, 0xB0, 0x01, 0xEE, 0xFA, 0xF4, 0xEB, 0xFD]
+        sector.replaceSubrange(0..<code.count, with: code)
+        sector[510] = 0x55
+        sector[511] = 0xAA
+        try Data(sector).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// A TCP port on the loopback that nothing listens on at the moment of asking.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
