@@ -23,14 +23,18 @@ extension QEMUMachine {
         let events = qmp.events()
         try await qmp.execute("device_del", ["id": .string(id)])
         _ = try await events.first(where: { $0.name == "DEVICE_DELETED" && $0.data["device"]?.string == id }, within: .seconds(10))
-        try await qmp.execute("chardev-remove", ["id": .string("\(id)-chr")])
+        // QEMU deletes a usb-redir device's chardev with it; remove it only if it is still there.
+        let chardevs = try await qmp.execute("query-chardev").array ?? []
+        if chardevs.contains(where: { $0["label"]?.string == "\(id)-chr" }) {
+            try await qmp.execute("chardev-remove", ["id": .string("\(id)-chr")])
+        }
     }
 
     /// The VM's USB devices, from `info usb`: a usb-redir device is listed while its peer has
     /// announced a device over the connected chardev.
     public func usbDevices() async throws -> [USBDeviceInfo] {
         let text = try await qmp.execute("human-monitor-command", ["command-line": "info usb"]).string ?? ""
-        return text.split(separator: "\n").compactMap { line in
+        return text.split(whereSeparator: \.isNewline).compactMap { line in
             // "  Device 1.0, Port 1, Speed 12 Mb/s, Product QEMU USB Redirection Device, ID: redir0"
             let fields = line.trimmingCharacters(in: .whitespaces).components(separatedBy: ", ")
             guard fields.count >= 4, fields[0].hasPrefix("Device ") else { return nil }

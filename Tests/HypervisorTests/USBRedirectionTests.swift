@@ -1,0 +1,50 @@
+import Foundation
+import Hypervisor
+import Testing
+import TetherTestSupport
+import USBProbe
+
+/// A usb-redir device hot-added to a real VM, its chardev connected to a usbredir peer that
+/// announces the recorded CH340: it is in the VM's USB list while connected, and gone after.
+@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+struct USBRedirectionTests {
+    @Test func aRedirectedDeviceAppearsWhileConnectedAndGoesOnDetach() async throws {
+        let recording = try UMockdevRecording(contentsOf: Fixtures.usb("ch340"))
+        let bytes = try #require(recording.usbDevices.first { $0.attribute("idVendor") == "1a86" }?.descriptors)
+        let peer = try USBRedirPeer(descriptors: bytes, speed: .full)
+        try await QEMUTestbed.with { bed in
+            let vm = try await bed.launch(VMSpec(name: "usbvm", memoryMiB: 64))
+            #expect(try await vm.usbDevices().isEmpty)
+
+            try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: peer.port)
+            var devices: [USBDeviceInfo] = []
+            for _ in 0..<250 where devices.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                devices = try await vm.usbDevices()
+            }
+            #expect(peer.isConnected)
+            let device = try #require(devices.first, "the redirected device never showed up")
+            #expect(device.speed == "12 Mb/s", "announced at full speed")
+            #expect(device.id == "redir0")
+
+            try await vm.detachUSBRedirection(id: "redir0")
+            #expect(try await vm.usbDevices().isEmpty)
+            for _ in 0..<100 where !peer.wasClosedByVM { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(peer.wasClosedByVM, "removing the chardev hangs up on the peer")
+        }
+    }
+
+    @Test func aRedirectionToANameAlreadyTakenIsRefusedAndLeavesNothing() async throws {
+        try await QEMUTestbed.with { bed in
+            let vm = try await bed.launch(VMSpec(name: "dupvm", memoryMiB: 64))
+            let port = try QEMUTestbed.freePort()
+            try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+            await #expect(throws: QMPError.self) {
+                try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+            }
+            try await vm.detachUSBRedirection(id: "redir0")
+            // Both the device and its chardev are gone: the same id can be used again.
+            try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+        }
+    }
+}
