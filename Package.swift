@@ -99,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherCommandsTests",
-            dependencies: ["TetherCommands", "USBProbe", "TetherTestSupport"],
+            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport"],
             swiftSettings: strict
         ),
     ],

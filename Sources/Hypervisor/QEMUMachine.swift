@@ -104,10 +104,17 @@ public final class QEMUMachine: VirtualMachineControl {
         }
     }
 
-    /// Ends QEMU: `quit`, then SIGKILL if it lingers.
+    /// Ends QEMU: `quit` over QMP (reconnecting when this driver's connection was handed to
+    /// someone else), then SIGKILL if it lingers. Not SIGTERM: a QEMU started by Foundation's
+    /// Process was seen to let it pass.
     public func quit() async throws {
-        _ = try? await qmp.execute("quit", timeout: .seconds(5))
-        await qmp.close()
+        if qmp.isConnected {
+            _ = try? await qmp.execute("quit", timeout: .seconds(5))
+            await qmp.close()
+        } else if isProcessRunning, let again = try? await QMPClient.connect(socketPath: qmp.socketPath, timeout: .seconds(2)) {
+            _ = try? await again.execute("quit", timeout: .seconds(5))
+            await again.close()
+        }
         await waitForExit(timeout: .seconds(5))
     }
 

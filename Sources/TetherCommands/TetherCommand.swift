@@ -1,11 +1,11 @@
 import ArgumentParser
 
 /// `tether`: the operator's command line. Subcommands arrive with their modules.
-public struct TetherCommand: ParsableCommand {
+public struct TetherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
-        subcommands: [ProbeCommand.self, PlanCommand.self]
+        subcommands: [ProbeCommand.self, PlanCommand.self, VMCommand.self]
     )
 
     public init() {}

@@ -1,0 +1,8 @@
+import TetherCommands
+
+@main
+struct Tether {
+    static func main() async {
+        await TetherCommand.main()
+    }
+}

@@ -1,3 +1,0 @@
-import TetherCommands
-
-TetherCommand.main()
