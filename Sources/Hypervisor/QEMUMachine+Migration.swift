@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import TetherModel
 
 extension QEMUMachine {
@@ -17,8 +18,10 @@ extension QEMUMachine {
         if let limit = options.downtimeLimitMs { parameters["downtime-limit"] = .int(Int64(limit)) }
         if let bandwidth = options.maxBandwidthBytesPerSecond { parameters["max-bandwidth"] = .int(Int64(bandwidth)) }
         if !parameters.isEmpty { try await qmp.execute("migrate-set-parameters", .object(parameters)) }
+        let watch = try await watchMigration()
+        defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string(uri)])
-        let result = try await follow(start: start, timeout: options.timeout, progress: progress)
+        let result = try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
         // The target switches to running as the stream ends; wait for it, briefly.
         if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
         return result
@@ -28,9 +31,18 @@ extension QEMUMachine {
         try await qmp.execute("migrate_cancel")
     }
 
-    /// Polls query-migrate until the migration ends; cancels it at the deadline.
-    public func follow(start: ContinuousClock.Instant, timeout: Duration,
-                progress: @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
+    /// Turns on QEMU's MIGRATION events and listens for the one that ends the migration, so
+    /// that the end is seen within milliseconds rather than at the next poll.
+    func watchMigration() async throws -> MigrationWatch {
+        let watch = MigrationWatch(qmp)
+        try await qmp.execute("migrate-set-capabilities", ["capabilities": .array([["capability": "events", "state": true]])])
+        return watch
+    }
+
+    /// Follows a migration to its end: wakes on its ending event, asks query-migrate for
+    /// progress every 100 ms meanwhile, and cancels the migration at the deadline.
+    public func follow(start: ContinuousClock.Instant, timeout: Duration, watch: MigrationWatch? = nil,
+                       progress: @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let deadline = start + timeout
         while true {
             let info = try await qmp.execute("query-migrate")
@@ -40,6 +52,11 @@ extension QEMUMachine {
                                          remainingBytes: ram?["remaining"]?.int ?? 0, totalBytes: ram?["total"]?.int ?? 0,
                                          megabitsPerSecond: ram?["mbps"]?.double ?? 0)
             switch status {
+            case "completed" where (info["total-time"]?.int ?? 0) == 0:
+                // QEMU 7.2 says "completed" (and sends the event) a moment before it computes
+                // total-time and downtime: ask again shortly rather than report zeros.
+                try await Task.sleep(for: .milliseconds(1))
+                continue
             case "completed":
                 progress(seen)
                 let elapsed = ContinuousClock.now - start
@@ -57,7 +74,12 @@ extension QEMUMachine {
                     try? await cancelMigration()
                     throw TetherError(.timeout, "migration of \(name) did not finish within \(timeout); it was cancelled")
                 }
-                try await Task.sleep(for: .milliseconds(20))
+                // Until the next progress report, or the ending event, whichever comes first.
+                if let watch {
+                    await watch.waitForEnd(upTo: .milliseconds(100))
+                } else {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
             }
         }
     }
@@ -67,8 +89,10 @@ extension QEMUMachine {
     public func saveState(to path: String) async throws -> MigrationResult {
         let start = ContinuousClock.now
         try await pause()
+        let watch = try await watchMigration()
+        defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuoted(path))")])
-        return try await follow(start: start, timeout: .seconds(600)) { _ in }
+        return try await follow(start: start, timeout: .seconds(600), watch: watch) { _ in }
     }
 
     /// Loads a saved state into this VM (started with `incoming`) and runs it.
@@ -95,5 +119,65 @@ extension QEMUMachine {
     /// For `exec:` URIs, which QEMU runs through /bin/sh.
     static func shellQuoted(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// Wakes the migration's follower the moment QEMU's MIGRATION event says it ended
+/// (completed, failed, cancelled): the handler runs on the QMP connection's thread and resumes
+/// the waiter directly, one thread hop, so the driver adds little to QEMU's own time.
+public final class MigrationWatch: Sendable {
+    private struct State {
+        var ended = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let qmp: QMPClient
+    private let handler: NIOLockedValueBox<UUID?> = NIOLockedValueBox(nil)
+
+    init(_ qmp: QMPClient) {
+        self.qmp = qmp
+        let state = self.state
+        let id = qmp.addEventHandler { event in
+            guard event.name == "MIGRATION", ["completed", "failed", "cancelled"].contains(event.data["status"]?.string ?? "") else { return }
+            let waiter = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
+                s.ended = true
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume()
+        }
+        handler.withLockedValue { $0 = id }
+    }
+
+    var ended: Bool { state.withLockedValue { $0.ended } }
+
+    /// Returns when the migration has ended, or after `duration`, whichever is first.
+    func waitForEnd(upTo duration: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { s -> Bool in
+                if s.ended { return true }
+                s.waiter = continuation
+                return false
+            }
+            if now {
+                continuation.resume()
+                return
+            }
+            let state = self.state
+            Task {
+                try? await Task.sleep(for: duration)
+                let waiter = state.withLockedValue { s -> CheckedContinuation<Void, Never>? in
+                    guard let w = s.waiter else { return nil }
+                    s.waiter = nil
+                    return w
+                }
+                waiter?.resume()
+            }
+        }
+    }
+
+    func cancel() {
+        if let id = handler.withLockedValue({ $0 }) { qmp.removeEventHandler(id) }
     }
 }

@@ -20,19 +20,23 @@ public final class QMPClient: Sendable {
     public let greeting: JSONValue
     private let channel: any Channel
     private let subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>
+    private let handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>
 
     private init(socketPath: String, greeting: JSONValue, channel: any Channel,
-                 subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>) {
+                 subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>,
+                 handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>) {
         self.socketPath = socketPath
         self.greeting = greeting
         self.channel = channel
         self.subscribers = subscribers
+        self.handlers = handlers
     }
 
     /// Connects, waits for the greeting and leaves capabilities negotiation mode.
     public static func connect(socketPath: String, timeout: Duration = .seconds(10),
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> QMPClient {
         let subscribers = NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>([:])
+        let handlers = NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>([:])
         let loop = group.next()
         let greetingPromise = loop.makePromise(of: JSONValue.self)
         let deadline = NIODeadline.now() + timeAmount(timeout)
@@ -45,7 +49,10 @@ public final class QMPClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(QMPHandler(
                             greeting: greetingPromise, greetingDeadline: deadline,
-                            onEvent: { event in subscribers.withLockedValue { for c in $0.values { c.yield(event) } } },
+                            onEvent: { event in
+                                subscribers.withLockedValue { for c in $0.values { c.yield(event) } }
+                                for handler in handlers.withLockedValue({ Array($0.values) }) { handler(event) }
+                            },
                             onClose: { subscribers.withLockedValue { for c in $0.values { c.finish() }; $0.removeAll() } }))
                     }
                 }
@@ -62,7 +69,7 @@ public final class QMPClient: Sendable {
             try? await channel.close()
             throw error
         }
-        let client = QMPClient(socketPath: socketPath, greeting: greeting, channel: channel, subscribers: subscribers)
+        let client = QMPClient(socketPath: socketPath, greeting: greeting, channel: channel, subscribers: subscribers, handlers: handlers)
         do {
             _ = try await client.execute("qmp_capabilities", timeout: timeout)
         } catch {
@@ -95,6 +102,18 @@ public final class QMPClient: Sendable {
         continuation.onTermination = { [subscribers] _ in subscribers.withLockedValue { $0[id] = nil } }
         if !open { continuation.finish() }
         return stream
+    }
+
+    /// Calls `handler` for every event, on the connection's event loop thread, until removed:
+    /// for a waiter that must wake the moment an event arrives. It must not block.
+    public func addEventHandler(_ handler: @escaping @Sendable (QMPEvent) -> Void) -> UUID {
+        let id = UUID()
+        handlers.withLockedValue { $0[id] = handler }
+        return id
+    }
+
+    public func removeEventHandler(_ id: UUID) {
+        handlers.withLockedValue { $0[id] = nil }
     }
 
     public var isConnected: Bool { channel.isActive }

@@ -21,13 +21,16 @@ public struct VMSpec: Sendable {
     /// Start waiting for an incoming migration (`-incoming defer`): the receiving end of a live
     /// migration or of a restore.
     public var incoming = false
-    /// Files loaded into guest RAM at these physical addresses before it runs.
+    /// Files loaded into guest RAM at these physical addresses before it runs. (The loader
+    /// keeps a ROM copy of each, which migrates too.)
     public var memoryImages: [(path: String, address: UInt64)] = []
+    /// A file whose bytes are the guest's RAM at start (mapped privately, never written back).
+    public var memoryFile: String?
     public var extraArguments: [String] = []
 
     public init(name: String, memoryMiB: Int = 128, cpus: Int = 1, accelerator: Accelerator = .auto, usbController: Bool = true,
                 panicDevice: Bool = false, disk: String? = nil, incoming: Bool = false,
-                memoryImages: [(path: String, address: UInt64)] = [], extraArguments: [String] = []) {
+                memoryImages: [(path: String, address: UInt64)] = [], memoryFile: String? = nil, extraArguments: [String] = []) {
         self.name = name
         self.memoryMiB = memoryMiB
         self.cpus = cpus
@@ -37,6 +40,7 @@ public struct VMSpec: Sendable {
         self.disk = disk
         self.incoming = incoming
         self.memoryImages = memoryImages
+        self.memoryFile = memoryFile
         self.extraArguments = extraArguments
     }
 
@@ -52,7 +56,12 @@ public struct VMSpec: Sendable {
     /// with the same devices, so everything here is deterministic from the spec.
     public func arguments(qmpSocket: String) -> [String] {
         let accel = accelerator == .auto ? Self.hostAccelerator : accelerator
-        var args = ["-name", name, "-nodefaults", "-no-user-config", "-display", "none", "-machine", "pc",
+        // RAM is always a named backend, so that both ends of a migration agree on it whether or
+        // not one of them maps a file.
+        let backend = memoryFile.map { "memory-backend-file,id=ram,size=\(memoryMiB)M,mem-path=\($0),share=off" }
+            ?? "memory-backend-ram,id=ram,size=\(memoryMiB)M"
+        var args = ["-name", name, "-nodefaults", "-no-user-config", "-display", "none",
+                    "-object", backend, "-machine", "pc,memory-backend=ram",
                     // A named CPU model, not `host`: it migrates between unlike hosts, and nested KVM
                     // cannot pass every host MSR through (QEMU asserts on MSR 0x10a).
                     "-accel", accel.rawValue, "-cpu", "qemu64",

@@ -2,12 +2,12 @@ import ArgumentParser
 
 /// `tether-benchmark`: measured figures, not timed assertions. Run a release build:
 /// `swift build -c release && .build/release/tether-benchmark probe`.
-struct TetherBenchmark: ParsableCommand {
+@main
+struct TetherBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether-benchmark",
         abstract: "Benchmarks of Tether against the tools people use today.",
-        subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self]
+        subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self, MigrationBenchmark.self]
     )
 }
 
-TetherBenchmark.main()
