@@ -106,4 +106,29 @@ struct MigrationFaultTests {
             #expect(try await source.status() == .running, "the source keeps running: nothing lost")
         }
     }
+
+    @Test func aCancelledMigrationEndsCancelledAndTheSourceRuns() async throws {
+        try await QEMUTestbed.with { bed in
+            _ = try bed.pattern("fill.bin", size: 64 << 20, seed: 5)
+            let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 256, memoryImages: [(bed.path("fill.bin"), 0x100_0000)]))
+            let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 256, incoming: true))
+            let migration = Task {
+                try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
+                                         options: MigrationOptions(maxBandwidthBytesPerSecond: 8 << 20, timeout: .seconds(60))) { _ in }
+            }
+            var active = false
+            for _ in 0..<200 where !active {
+                try await Task.sleep(for: .milliseconds(20))
+                active = (try? await source.qmp.execute("query-migrate"))?["status"]?.string == "active"
+            }
+            #expect(active)
+            try await source.cancelMigration()
+            await #expect {
+                try await migration.value
+            } throws: { error in
+                (error as? TetherError)?.message.contains("cancelled") == true
+            }
+            #expect(try await source.status() == .running)
+        }
+    }
 }
