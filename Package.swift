@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -29,6 +32,21 @@ let package = Package(
         ),
         .target(name: "TetherModel", dependencies: ["Yams"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "Placement", dependencies: ["TetherModel"], exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "Channel",
+            dependencies: [
+                "TetherModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         .target(
             name: "Hypervisor",
             dependencies: [
@@ -45,7 +63,7 @@ let package = Package(
         .target(
             name: "TetherCommands",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Hypervisor",
+                "USBProbe", "TetherModel", "Placement", "Hypervisor", "Channel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -71,7 +89,10 @@ let package = Package(
         .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
         .target(
             name: "TetherTestSupport",
-            dependencies: ["USBProbe", "TetherModel", "Placement", "Hypervisor"],
+            dependencies: [
+                "USBProbe", "TetherModel", "Placement", "Hypervisor",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             path: "Tests/TetherTestSupport",
             swiftSettings: strict
         ),
@@ -94,6 +115,14 @@ let package = Package(
                 "Hypervisor", "TetherModel", "TetherTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChannelTests",
+            dependencies: [
+                "Channel", "Hypervisor", "TetherModel", "TetherTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,76 @@
+import Foundation
+import NIOConcurrencyHelpers
+
+/// Bytes through a channel in each direction, in total and as a rate over a sliding window:
+/// the observed bandwidth that later feeds a device's `bulkBytesPerSecond`.
+public final class ByteMeter: Sendable {
+    public enum Direction: String, Sendable, CaseIterable {
+        /// From the device's host toward the VM.
+        case toVM = "to-vm"
+        /// From the VM toward the device's host.
+        case toDevice = "to-device"
+    }
+
+    private struct State {
+        var totals: [Direction: Int] = [:]
+        /// (time slot, bytes) per direction; a slot is `slot` long.
+        var slots: [Direction: [(Int64, Int)]] = [:]
+    }
+
+    private let state = NIOLockedValueBox(State())
+    public let window: Duration
+    private let slot: Duration = .milliseconds(100)
+    private let clock: @Sendable () -> ContinuousClock.Instant
+
+    public init(window: Duration = .seconds(5), clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }) {
+        self.window = window
+        self.clock = clock
+    }
+
+    private static let origin = ContinuousClock.now
+
+    private func slotIndex(_ instant: ContinuousClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = (instant - Self.origin).components
+        return (seconds * 1_000_000 + attoseconds / 1_000_000_000_000) / 100_000
+    }
+
+    public func record(_ bytes: Int, _ direction: Direction) {
+        let now = slotIndex(clock())
+        let keep = Int64(window.components.seconds * 10)
+        state.withLockedValue { s in
+            s.totals[direction, default: 0] += bytes
+            var slots = s.slots[direction, default: []]
+            if let last = slots.last, last.0 == now {
+                slots[slots.count - 1].1 += bytes
+            } else {
+                slots.append((now, bytes))
+            }
+            slots.removeAll { $0.0 <= now - keep }
+            s.slots[direction] = slots
+        }
+    }
+
+    public func total(_ direction: Direction) -> Int { state.withLockedValue { $0.totals[direction, default: 0] } }
+
+    /// Bytes per second over the window.
+    public func rate(_ direction: Direction) -> Double {
+        let now = slotIndex(clock())
+        let keep = Int64(window.components.seconds * 10)
+        let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 > now - keep }.reduce(0) { $0 + $1.1 } }
+        return Double(bytes) / (Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18)
+    }
+
+    /// "to-vm 1.20 MB/s (3.4 MB), to-device 2.0 kB/s (10.0 kB)"
+    public var summary: String {
+        Direction.allCases.map { "\($0.rawValue) \(Self.format(rate($0)))/s (\(Self.format(Double(total($0)))))" }.joined(separator: ", ")
+    }
+
+    static func format(_ bytes: Double) -> String {
+        switch bytes {
+        case ..<1_000: return String(format: "%.0f B", bytes)
+        case ..<1_000_000: return String(format: "%.1f kB", bytes / 1e3)
+        case ..<1_000_000_000: return String(format: "%.2f MB", bytes / 1e6)
+        default: return String(format: "%.2f GB", bytes / 1e9)
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import TetherModel
+
+/// One end of Tether's forwarding channel.
+///
+/// - `serve` (the device's host): accepts mutual-TLS connections, checks the peer's certificate
+///   names against the allow list, then forwards to a plain TCP target (the usbredir exporter).
+/// - `connect` (the VM's host): accepts plain local connections (QEMU's usb-redir chardev) and
+///   carries each over mutual TLS to a `serve` end.
+///
+/// Nothing is forwarded before the handshake has succeeded and the peer's name is allowed.
+public final class ChannelRelay: Sendable {
+    public enum Mode: Sendable { case serve, connect }
+
+    public let mode: Mode
+    public let meter: ByteMeter
+    private let listener: any Channel
+
+    /// The address it listens on (with the port, when 0 was asked for).
+    public var port: Int { listener.localAddress?.port ?? 0 }
+
+    private init(mode: Mode, listener: any Channel, meter: ByteMeter) {
+        self.mode = mode
+        self.listener = listener
+        self.meter = meter
+    }
+
+    /// Starts listening. `allow`: the certificate names accepted from the peer (nil: any the
+    /// cluster CA signed). `log` receives one line per refusal, connection and close.
+    public static func start(_ mode: Mode, listenHost: String, listenPort: Int, targetHost: String, targetPort: Int,
+                             identity: TLSIdentity, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChannelRelay {
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: identity.configuration(server: mode == .serve))
+        } catch {
+            throw TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
+        }
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: mode == .serve)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let peer = channel.remoteAddress?.description ?? "unknown peer"
+                    switch mode {
+                    case .serve:
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                        try channel.pipeline.syncOperations.addHandler(ServeGate(
+                            peer: peer, allow: allow, targetHost: targetHost, targetPort: targetPort, meter: meter, log: log))
+                    case .connect:
+                        try channel.pipeline.syncOperations.addHandler(ConnectStarter(
+                            peer: peer, allow: allow, context: context, targetHost: targetHost, targetPort: targetPort,
+                            meter: meter, log: log))
+                    }
+                }
+            }
+        let listener: any Channel
+        do {
+            listener = try await bootstrap.bind(host: listenHost, port: listenPort).get()
+        } catch {
+            throw TetherError(.io, "cannot listen on \(listenHost):\(listenPort)", cause: "\(error)")
+        }
+        let relay = ChannelRelay(mode: mode, listener: listener, meter: meter)
+        log("\(mode == .serve ? "serving" : "connecting") on \(listenHost):\(relay.port) -> \(targetHost):\(targetPort) as '\(identity.name)'")
+        return relay
+    }
+
+    public func stop() async {
+        try? await listener.close()
+    }
+
+    /// True when `names` (a peer certificate's) satisfy the allow list.
+    static func allowed(_ names: [String], _ allow: Set<String>?) -> Bool {
+        guard let allow else { return true }
+        return names.contains { allow.contains($0) }
+    }
+}
+
+/// The serve side of one connection: waits for the TLS handshake, checks the client's names,
+/// then connects to the target and glues the two. Until then it holds what arrives (little:
+/// reads stop while it waits for the target).
+final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let peer: String, allow: Set<String>?, targetHost: String, targetPort: Int
+    let meter: ByteMeter
+    let log: @Sendable (String) -> Void
+    private var held: [ByteBuffer] = []
+    private var admitted = false
+
+    init(peer: String, allow: Set<String>?, targetHost: String, targetPort: Int, meter: ByteMeter, log: @escaping @Sendable (String) -> Void) {
+        self.peer = peer
+        self.allow = allow
+        self.targetHost = targetHost
+        self.targetPort = targetPort
+        self.meter = meter
+        self.log = log
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // Only after admission can application data get here (TLS decrypts it after the handshake).
+        held.append(unwrapInboundIn(data))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted = event else { return context.fireUserInboundEventTriggered(event) }
+        let channel = context.channel
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        channel.nioSSL_peerCertificate().whenComplete { result in
+            let (gate, context) = bound.value
+            let names = ((try? result.get()).flatMap { $0 }).flatMap { try? $0.toDERBytes() }.map(ClusterCA.names(inDER:)) ?? []
+            guard ChannelRelay.allowed(names, gate.allow) else {
+                gate.log("refused \(gate.peer): certificate names \(names) are not allowed")
+                context.close(promise: nil)
+                return
+            }
+            gate.admit(context, names: names)
+        }
+    }
+
+    private func admit(_ context: ChannelHandlerContext, names: [String]) {
+        admitted = true
+        context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
+        let inbound = context.channel
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        ClientBootstrap(group: context.eventLoop)   // same loop: the glue touches both channels
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: targetHost, port: targetPort)
+            .whenComplete { result in
+                let (gate, context) = bound.value
+                switch result {
+                case .failure(let error):
+                    gate.log("\(gate.peer) (\(names.joined(separator: ","))): cannot reach \(gate.targetHost):\(gate.targetPort): \(error)")
+                    context.close(promise: nil)
+                case .success(let outbound):
+                    let log = gate.log, peer = gate.peer, meter = gate.meter
+                    let (tlsSide, plainSide) = GlueHandler.pair(meter: meter, firstReads: .toDevice) { error in
+                        log("\(peer) closed\(error.map { ": \($0)" } ?? ""); \(meter.summary)")
+                    }
+                    do {
+                        try outbound.pipeline.syncOperations.addHandler(plainSide)
+                        try context.pipeline.syncOperations.addHandler(tlsSide)
+                    } catch {
+                        context.close(promise: nil)
+                        outbound.close(promise: nil)
+                        return
+                    }
+                    for buffer in gate.held { outbound.write(buffer, promise: nil) }
+                    outbound.flush()
+                    gate.held.removeAll()
+                    context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                    gate.log("admitted \(peer) (\(names.joined(separator: ","))) -> \(gate.targetHost):\(gate.targetPort)")
+                    inbound.setOption(.autoRead, value: true).whenComplete { _ in }
+                    inbound.read()
+                }
+            }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !admitted { log("refused \(peer): TLS handshake failed: \(error)") }
+        context.close(promise: nil)
+    }
+}
+
+/// The connect side of one local connection: dials the serve end over TLS on the same event
+/// loop, checks the server's names, then glues and starts reading the local side.
+final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    let peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int
+    let meter: ByteMeter
+    let log: @Sendable (String) -> Void
+
+    init(peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int,
+         meter: ByteMeter, log: @escaping @Sendable (String) -> Void) {
+        self.peer = peer
+        self.allow = allow
+        self.context = context
+        self.targetHost = targetHost
+        self.targetPort = targetPort
+        self.meter = meter
+        self.log = log
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        let local = context.channel
+        let handshake = context.eventLoop.makePromise(of: [String].self)
+        let sslContext = self.context, allow = self.allow, log = self.log, peer = self.peer, meter = self.meter
+        let target = "\(targetHost):\(targetPort)"
+        ClientBootstrap(group: context.eventLoop)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake))
+                }
+            }
+            .connect(host: targetHost, port: targetPort)
+            .whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    log("\(peer): cannot reach \(target): \(error)")
+                    handshake.fail(error)
+                    local.close(promise: nil)
+                case .success(let remote):
+                    handshake.futureResult.whenComplete { outcome in
+                        switch outcome {
+                        case .failure(let error):
+                            log("refused by or refusing \(target): TLS handshake failed: \(error)")
+                            remote.close(promise: nil)
+                            local.close(promise: nil)
+                        case .success(let names) where !ChannelRelay.allowed(names, allow):
+                            log("refused \(target): certificate names \(names) are not allowed")
+                            remote.close(promise: nil)
+                            local.close(promise: nil)
+                        case .success(let names):
+                            let (localSide, remoteSide) = GlueHandler.pair(meter: meter, firstReads: .toDevice) { error in
+                                log("\(peer) closed\(error.map { ": \($0)" } ?? ""); \(meter.summary)")
+                            }
+                            do {
+                                try remote.pipeline.syncOperations.addHandler(remoteSide)
+                                try local.pipeline.syncOperations.addHandler(localSide)
+                            } catch {
+                                remote.close(promise: nil)
+                                local.close(promise: nil)
+                                return
+                            }
+                            log("carrying \(peer) -> \(target) (\(names.joined(separator: ",")))")
+                            local.setOption(.autoRead, value: true).whenComplete { _ in }
+                            local.read()
+                        }
+                    }
+                }
+            }
+    }
+}
+
+/// Completes with the server's certificate names once the client handshake is done.
+final class HandshakeWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<[String]>
+    private var done = false
+
+    init(promise: EventLoopPromise<[String]>) { self.promise = promise }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case TLSUserEvent.handshakeCompleted = event, !done else { return context.fireUserInboundEventTriggered(event) }
+        done = true
+        let promise = self.promise
+        context.channel.nioSSL_peerCertificate().whenComplete { result in
+            let names = ((try? result.get()).flatMap { $0 }).flatMap { try? $0.toDERBytes() }.map(ClusterCA.names(inDER:)) ?? []
+            promise.succeed(names)
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !done {
+            done = true
+            promise.fail(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(TetherError(.io, "the peer closed before the TLS handshake finished"))
+        }
+        context.fireChannelInactive()
+    }
+}

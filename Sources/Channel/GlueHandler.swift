@@ -1,0 +1,110 @@
+import NIOCore
+
+/// Joins two channels: what one reads, the other writes. Backpressure end to end: a side reads
+/// only while its partner is writable, so a slow reader never makes the relay buffer without
+/// bound. A half-close is carried across (end of input on one side ends output on the other);
+/// a full close of either side closes the other. (The pattern of swift-nio's connect proxy.)
+final class GlueHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var partner: GlueHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var inputClosed = false
+    private var outputClosed = false
+    private let meter: ByteMeter?
+    private let direction: ByteMeter.Direction
+    private let onClose: (@Sendable (String?) -> Void)?
+
+    private init(meter: ByteMeter?, direction: ByteMeter.Direction, onClose: (@Sendable (String?) -> Void)?) {
+        self.meter = meter
+        self.direction = direction
+        self.onClose = onClose
+    }
+
+    /// Two handlers, one for each channel. `direction` is the direction of the bytes the first
+    /// one reads.
+    static func pair(meter: ByteMeter?, firstReads direction: ByteMeter.Direction,
+                     onClose: (@Sendable (String?) -> Void)? = nil) -> (GlueHandler, GlueHandler) {
+        let other: ByteMeter.Direction = direction == .toVM ? .toDevice : .toVM
+        let first = GlueHandler(meter: meter, direction: direction, onClose: onClose)
+        let second = GlueHandler(meter: meter, direction: other, onClose: nil)
+        first.partner = second
+        second.partner = first
+        return (first, second)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        partner = nil
+    }
+
+    private func partnerWrite(_ data: NIOAny) { context?.write(data, promise: nil) }
+    private func partnerFlush() { context?.flush() }
+    private var partnerWritable: Bool { context?.channel.isWritable ?? false }
+
+    private func partnerClose(_ reason: String?) {
+        context?.close(promise: nil)
+    }
+
+    /// The partner's input ended: end our output, and close once both directions are done.
+    private func partnerInputClosed() {
+        guard let context else { return }
+        outputClosed = true
+        if inputClosed {
+            context.close(promise: nil)
+        } else {
+            context.close(mode: .output, promise: nil)
+        }
+    }
+
+    private func partnerBecameWritable() {
+        if pendingRead {
+            pendingRead = false
+            context?.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        meter?.record(unwrapInboundIn(data).readableBytes, direction)
+        partner?.partnerWrite(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        onClose?(nil)
+        partner?.partnerClose(nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        onClose?("\(error)")
+        partner?.partnerClose("\(error)")
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputClosed = true
+            partner?.partnerInputClosed()
+            if outputClosed { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { partner?.partnerBecameWritable() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if partner?.partnerWritable ?? false {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Channel
+import Foundation
+import Testing
+import TetherModel
+import TetherTestSupport
+
+/// The relay on real sockets and real TLS: a client talks plain TCP to the `connect` end, which
+/// carries it over mutual TLS 1.3 to the `serve` end, which forwards to a plain TCP server.
+struct RelayTests {
+    /// A CA with `dev-host`, `vm-host` and `intruder`; a second CA's `vm-host`; an expired `old-vm`.
+    final class PKI: @unchecked Sendable {
+        let dir: String
+        let foreign: String
+        init() throws {
+            dir = try Fixtures.temporaryDirectory().path
+            foreign = try Fixtures.temporaryDirectory().path
+            _ = try ClusterCA.initialize(in: dir)
+            for name in ["dev-host", "vm-host", "intruder"] { _ = try ClusterCA.issue(name: name, in: dir) }
+            _ = try ClusterCA.issue(name: "old-vm", in: dir, notBefore: Date().addingTimeInterval(-7200),
+                                    notAfter: Date().addingTimeInterval(-3600))
+            _ = try ClusterCA.initialize(in: foreign)
+            _ = try ClusterCA.issue(name: "vm-host", in: foreign)
+        }
+        deinit {
+            try? FileManager.default.removeItem(atPath: dir)
+            try? FileManager.default.removeItem(atPath: foreign)
+        }
+    }
+
+    final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var lines: [String] = []
+        var sink: @Sendable (String) -> Void { { line in self.lock.withLock { self.lines.append(line) } } }
+        var all: [String] { lock.withLock { lines } }
+        func waitFor(_ text: String, timeout: TimeInterval = 10) -> Bool {
+            let deadline = Date().addingTimeInterval(timeout)
+            while Date() < deadline {
+                if all.contains(where: { $0.contains(text) }) { return true }
+                usleep(5000)
+            }
+            return false
+        }
+    }
+
+    /// serve (dev-host, allowing `allow`) in front of `target`, and connect (as `client` from `clientDir`).
+    func chain(_ pki: PKI, target: StreamServer, client: String = "vm-host", clientDir: String? = nil,
+               allow: Set<String>? = ["vm-host"], log: Log) async throws -> (ChannelRelay, ChannelRelay) {
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                 targetPort: target.port, identity: TLSIdentity(directory: pki.dir, name: "dev-host"),
+                                                 allow: allow, log: log.sink)
+        let connect = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                   targetPort: serve.port, identity: TLSIdentity(directory: clientDir ?? pki.dir, name: client),
+                                                   allow: ["dev-host"], log: log.sink)
+        return (serve, connect)
+    }
+
+    static let size = Int(ProcessInfo.processInfo.environment["TETHER_RELAY_TEST_BYTES"] ?? "") ?? (1 << 30)
+
+    @Test func bytesCrossBothWaysIntactAndAreMetered() async throws {
+        let pki = try PKI()
+        let log = Log()
+        let target = try StreamServer(sendBytes: Self.size, seed: 2)
+        let (serve, connect) = try await chain(pki, target: target, log: log)
+        let fd = try #require(StreamPeer.connect(port: connect.port))
+        let client = StreamPeer(socket: fd, sendBytes: Self.size, seed: 1)
+        let mine = try #require(client.wait(timeout: 600), "the stream did not finish")
+        let theirs = try #require(target.accepted.first?.wait(timeout: 60))
+        #expect(theirs.receivedBytes == Self.size)
+        #expect(theirs.receivedDigest == mine.sentDigest, "VM to device intact")
+        #expect(mine.receivedBytes == Self.size)
+        #expect(mine.receivedDigest == theirs.sentDigest, "device to VM intact")
+        #expect(serve.meter.total(.toDevice) == Self.size)
+        #expect(serve.meter.total(.toVM) == Self.size)
+        #expect(connect.meter.total(.toDevice) == Self.size)
+        #expect(serve.meter.rate(.toVM) > 0)
+        #expect(log.waitFor("admitted"))
+        await serve.stop()
+        await connect.stop()
+    }
+
+    struct Refusal: Sendable, CustomTestStringConvertible {
+        var name: String
+        var client: String
+        var foreignCA = false
+        var says: String
+        var testDescription: String { name }
+    }
+
+    @Test(arguments: [
+        Refusal(name: "a certificate from another CA", client: "vm-host", foreignCA: true, says: "refused"),
+        Refusal(name: "an expired certificate", client: "old-vm", says: "refused"),
+        Refusal(name: "a name not allowed", client: "intruder", says: "certificate names [\"intruder\"] are not allowed"),
+    ])
+    func refusedPeersGetNothingThrough(_ r: Refusal) async throws {
+        let pki = try PKI()
+        let log = Log()
+        let target = try StreamServer(sendBytes: 1 << 20, seed: 2)
+        let (serve, connect) = try await chain(pki, target: target, client: r.client, clientDir: r.foreignCA ? pki.foreign : nil, log: log)
+        let fd = try #require(StreamPeer.connect(port: connect.port))
+        let client = StreamPeer(socket: fd, sendBytes: 1 << 20, seed: 1)
+        let outcome = try #require(client.wait(timeout: 30), "a refused connection must be closed, not left hanging")
+        #expect(outcome.receivedBytes == 0, "nothing from the device side")
+        #expect(log.waitFor(r.says), "\(log.all)")
+        #expect(target.accepted.isEmpty, "the target was never reached")
+        #expect(serve.meter.total(.toDevice) == 0)
+        await serve.stop()
+        await connect.stop()
+    }
+
+    @Test func aPlaintextClientIsRefused() async throws {
+        let pki = try PKI()
+        let log = Log()
+        let target = try StreamServer(sendBytes: 1 << 20, seed: 2)
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                 targetPort: target.port, identity: TLSIdentity(directory: pki.dir, name: "dev-host"),
+                                                 log: log.sink)
+        let fd = try #require(StreamPeer.connect(port: serve.port))
+        let client = StreamPeer(socket: fd, sendBytes: 4096, seed: 1)
+        let outcome = try #require(client.wait(timeout: 30))
+        #expect(outcome.receivedBytes <= 7, "at most the server's TLS alert, never device data")
+        #expect(log.waitFor("TLS handshake failed"), "\(log.all)")
+        #expect(target.accepted.isEmpty)
+        await serve.stop()
+    }
+
+    @Test func aServerWhoseNameIsNotAllowedIsRefusedByTheConnectEnd() async throws {
+        let pki = try PKI()
+        let log = Log()
+        let target = try StreamServer(sendBytes: 1 << 20, seed: 2)
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                 targetPort: target.port, identity: TLSIdentity(directory: pki.dir, name: "intruder"),
+                                                 log: log.sink)
+        let connect = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                   targetPort: serve.port, identity: TLSIdentity(directory: pki.dir, name: "vm-host"),
+                                                   allow: ["dev-host"], log: log.sink)
+        let fd = try #require(StreamPeer.connect(port: connect.port))
+        let outcome = try #require(StreamPeer(socket: fd, sendBytes: 4096, seed: 1).wait(timeout: 30))
+        #expect(outcome.receivedBytes == 0)
+        #expect(log.waitFor("refused 127.0.0.1:\(serve.port): certificate names [\"intruder\"]"), "\(log.all)")
+        await serve.stop()
+        await connect.stop()
+    }
+
+    @Test func aPeerThatVanishesMidStreamClosesTheOtherSideAndIsReported() async throws {
+        let pki = try PKI()
+        let log = Log()
+        // The device side sends 1 MiB of an announced 64 MiB, then its socket is closed outright.
+        let target = try StreamServer(sendBytes: 64 << 20, seed: 2, stopSendingAfter: 1 << 20)
+        let (serve, connect) = try await chain(pki, target: target, log: log)
+        let fd = try #require(StreamPeer.connect(port: connect.port))
+        let outcome = try #require(StreamPeer(socket: fd, sendBytes: 1 << 20, seed: 1).wait(timeout: 60),
+                                   "the client must see its stream end, not hang")
+        #expect(outcome.receivedBytes <= 64 << 20)
+        #expect(log.waitFor("closed"), "\(log.all)")
+        await serve.stop()
+        await connect.stop()
+    }
+}
