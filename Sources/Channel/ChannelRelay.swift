@@ -152,7 +152,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
                         outbound.close(promise: nil)
                         return
                     }
-                    for buffer in gate.held { outbound.write(buffer, promise: nil) }
+                    for buffer in gate.held {
+                        meter.record(buffer.readableBytes, .toDevice)
+                        outbound.write(buffer, promise: nil)
+                    }
                     outbound.flush()
                     gate.held.removeAll()
                     context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

@@ -45,6 +45,15 @@ extension QEMUMachine {
         }
     }
 
+    /// The ids of every usb-redir device the VM has, connected or not (the QOM tree, where
+    /// `info usb` lists only devices whose peer has announced one).
+    public func usbRedirectionIDs() async throws -> [String] {
+        let children = try await qmp.execute("qom-list", ["path": "/machine/peripheral"]).array ?? []
+        return children.compactMap { child in
+            child["type"]?.string == "child<usb-redir>" ? child["name"]?.string : nil
+        }.sorted()
+    }
+
     /// Writes the guest's memory to `path` (ELF core) for a crash's post-mortem.
     public func dumpGuestMemory(to path: String) async throws {
         try await qmp.execute("dump-guest-memory", ["paging": false, "protocol": .string("file:\(path)")], timeout: .seconds(300))

@@ -99,9 +99,15 @@ public struct MigrationResult: Sendable, Equatable, Codable {
 
 /// A device in the VM's USB tree (`info usb`).
 public struct USBDeviceInfo: Sendable, Equatable, Codable {
+    /// `BUS.ADDRESS`.
     public var device: String
     public var port: String
     public var speed: String
     public var product: String
     public var id: String?
+
+    /// True once the guest-side bus has given the device an address. A usb-redir device whose
+    /// chardev has connected but whose peer has not yet announced a device is listed too, at
+    /// address 0 and 1.5 Mb/s: a placeholder, not a device.
+    public var isAddressed: Bool { device.split(separator: ".").last.map { $0 != "0" } ?? false }
 }

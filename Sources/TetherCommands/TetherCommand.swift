@@ -5,8 +5,11 @@ public struct TetherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
-        subcommands: [ProbeCommand.self, PlanCommand.self, VMCommand.self]
+        subcommands: [ProbeCommand.self, PlanCommand.self, VMCommand.self, CertsCommand.self, ChannelCommand.self]
     )
 
     public init() {}
+
+    /// Call before anything else: long-running commands must see SIGINT and SIGTERM.
+    public static func prepareProcess() { Termination.unblockSignals() }
 }

@@ -20,7 +20,7 @@ struct USBRedirectionTests {
             var devices: [USBDeviceInfo] = []
             for _ in 0..<250 where devices.isEmpty {
                 try await Task.sleep(for: .milliseconds(20))
-                devices = try await vm.usbDevices()
+                devices = try await vm.usbDevices().filter(\.isAddressed)
             }
             #expect(peer.isConnected)
             let device = try #require(devices.first, "the redirected device never showed up")

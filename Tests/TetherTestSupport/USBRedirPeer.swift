@@ -11,6 +11,7 @@ public final class USBRedirPeer: @unchecked Sendable {
     private let lock = NSLock()
     private var connected = false
     private var closedByVM = false
+    private var connections = 0
 
     // Message types of usbredirproto.h, and the capabilities usbredirhost announces, which QEMU
     // needs to take the device as announced (without them it shows a placeholder at 1.5 Mb/s):
@@ -44,20 +45,28 @@ public final class USBRedirPeer: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
 
         let messages = Self.announcement(device: device, configuration: configuration, speed: speed)
+        // One VM connection at a time, again and again: after a live migration the VM's new
+        // host connects anew, and is told about the device again, as usbredirhost would.
         Thread.detachNewThread { [self] in
-            let vm = accept(fd, nil, nil)
-            guard vm >= 0 else { return }
-            lock.withLock { connected = true }
-            // The VM's hello first (header: type, length, id), then ours and the device.
-            var header = [UInt8](repeating: 0, count: 12)
-            guard Self.readFully(vm, &header) else { return finish(vm) }
-            var payload = [UInt8](repeating: 0, count: Int(Self.le32(header, 4)))
-            guard Self.readFully(vm, &payload) else { return finish(vm) }
-            for message in messages { _ = message.withUnsafeBytes { write(vm, $0.baseAddress, $0.count) } }
-            // Drain until the VM hangs up (device_del closes the chardev's socket).
-            var sink = [UInt8](repeating: 0, count: 4096)
-            while read(vm, &sink, sink.count) > 0 {}
-            finish(vm)
+            while true {
+                let vm = accept(fd, nil, nil)
+                guard vm >= 0 else { return }
+                lock.withLock {
+                    connected = true
+                    closedByVM = false
+                    connections += 1
+                }
+                // The VM's hello first (header: type, length, id), then ours and the device.
+                var header = [UInt8](repeating: 0, count: 12)
+                guard Self.readFully(vm, &header) else { finish(vm); continue }
+                var payload = [UInt8](repeating: 0, count: Int(Self.le32(header, 4)))
+                guard Self.readFully(vm, &payload) else { finish(vm); continue }
+                for message in messages { _ = message.withUnsafeBytes { write(vm, $0.baseAddress, $0.count) } }
+                // Drain until the VM hangs up (device_del closes the chardev's socket).
+                var sink = [UInt8](repeating: 0, count: 4096)
+                while read(vm, &sink, sink.count) > 0 {}
+                finish(vm)
+            }
         }
     }
 
@@ -68,8 +77,13 @@ public final class USBRedirPeer: @unchecked Sendable {
 
     public var isConnected: Bool { lock.withLock { connected && !closedByVM } }
     public var wasClosedByVM: Bool { lock.withLock { closedByVM } }
+    /// How many times a VM has connected.
+    public var connectionCount: Int { lock.withLock { connections } }
 
-    deinit { close(listener) }
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
 
     /// A message after the hellos: both sides have 64bits_ids, so the id field is 8 bytes.
     static func message(_ type: UInt32, _ payload: [UInt8]) -> [UInt8] {

@@ -1,0 +1,94 @@
+import Channel
+import Foundation
+import Hypervisor
+import Testing
+import TetherTestSupport
+import USBProbe
+
+/// A recorded device, announced by a usbredir peer on the "device's host", carried by the relay
+/// (serve, mutual TLS, connect) to a real QEMU VM's usb-redir chardev on the "VM's host".
+@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+struct ChannelEndToEndTests {
+    struct Setup {
+        let peer: USBRedirPeer
+        let serve: ChannelRelay
+        let connect: ChannelRelay
+        let pki: String
+    }
+
+    func channel() async throws -> Setup {
+        let pki = try Fixtures.temporaryDirectory().path
+        _ = try ClusterCA.initialize(in: pki)
+        _ = try ClusterCA.issue(name: "host-b", in: pki)
+        _ = try ClusterCA.issue(name: "host-a", in: pki)
+        let recording = try UMockdevRecording(contentsOf: Fixtures.usb("ch340"))
+        let bytes = try #require(recording.usbDevices.first { $0.attribute("idVendor") == "1a86" }?.descriptors)
+        let peer = try USBRedirPeer(descriptors: bytes, speed: .full)
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: peer.port,
+                                                 identity: TLSIdentity(directory: pki, name: "host-b"), allow: ["host-a"])
+        let connect = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                   targetPort: serve.port, identity: TLSIdentity(directory: pki, name: "host-a"), allow: ["host-b"])
+        return Setup(peer: peer, serve: serve, connect: connect, pki: pki)
+    }
+
+    func waitForDevice(_ vm: QEMUMachine) async throws -> USBDeviceInfo? {
+        for _ in 0..<250 {
+            if let device = try await vm.usbDevices().first(where: \.isAddressed) { return device }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    @Test func aForwardedDeviceShowsUpInTheVMAndGoesOnDetach() async throws {
+        let setup = try await channel()
+        try await QEMUTestbed.with { bed in
+            let vm = try await bed.launch(VMSpec(name: "vm", memoryMiB: 64))
+            try await vm.attachUSBRedirection(id: "tether-redir0", host: "127.0.0.1", port: setup.connect.port)
+            let device = try #require(try await waitForDevice(vm), "the forwarded device never showed up")
+            #expect(device.speed == "12 Mb/s")
+            #expect(device.id == "tether-redir0")
+            #expect(setup.serve.meter.total(.toVM) > 0, "the device's announcement crossed the metered channel")
+            #expect(setup.serve.meter.total(.toDevice) > 0, "and the VM's hello the other way")
+            try await vm.detachUSBRedirection(id: "tether-redir0")
+            #expect(try await vm.usbDevices().isEmpty)
+            for _ in 0..<100 where !setup.peer.wasClosedByVM { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(setup.peer.wasClosedByVM, "detaching closes the channel through to the device's host")
+        }
+        await setup.serve.stop()
+        await setup.connect.stop()
+    }
+
+    /// After a live migration the VM's new host runs the relay end and the device stays.
+    @Test func theDeviceFollowsTheVMThroughALiveMigration() async throws {
+        let setup = try await channel()
+        // The new host's own relay end, to the same serving end.
+        let newHostEnd = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                      targetPort: setup.serve.port,
+                                                      identity: TLSIdentity(directory: setup.pki, name: "host-a"), allow: ["host-b"])
+        try await QEMUTestbed.with { bed in
+            let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 64))
+            try await source.attachUSBRedirection(id: "tether-redir0", host: "127.0.0.1", port: setup.connect.port)
+            #expect(try await waitForDevice(source) != nil)
+
+            // The receiving VM gets the same device, pointed at its host's relay end, before the state arrives.
+            let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 64, incoming: true))
+            try await target.attachUSBRedirection(id: "tether-redir0", host: "127.0.0.1", port: newHostEnd.port)
+            let result = try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
+                                                  options: MigrationOptions()) { _ in }
+            #expect(result.status == "completed")
+            try await source.quit()
+            let device = try #require(try await waitForDevice(target), "the device did not follow the VM")
+            #expect(device.id == "tether-redir0")
+            // The device's host serves the new host's connection once the old one has closed.
+            for _ in 0..<250 where newHostEnd.meter.total(.toVM) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            print("DEBUG new", newHostEnd.meter.summary, "old", setup.connect.meter.summary, "serve", setup.serve.meter.summary, "conns", setup.peer.connectionCount)
+            #expect(newHostEnd.meter.total(.toVM) > 0, "the new host's relay end carries it now")
+            #expect(setup.peer.connectionCount == 2)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await target.usbDevices().first(where: \.isAddressed)?.id == "tether-redir0", "and the device is still there")
+        }
+        await newHostEnd.stop()
+        await setup.serve.stop()
+        await setup.connect.stop()
+    }
+}
