@@ -34,15 +34,23 @@ public final class ChannelRelay: Sendable {
     /// cluster CA signed). `log` receives one line per refusal, connection and close.
     public static func start(_ mode: Mode, listenHost: String, listenPort: Int, targetHost: String, targetPort: Int,
                              identity: TLSIdentity, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
+                             session: String? = nil, resumeGrace: TimeAmount = .seconds(30),
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChannelRelay {
+        if let session, !SessionPreamble.isValid(session) {
+            throw TetherError(.invalidArgument, "session '\(session)' may hold only letters, digits, '-', '.', '_' and '/' (64 at most)")
+        }
+        // One event loop for all of a relay's connections: a resumed session splices a new
+        // VM-side connection onto an exporter connection made for an earlier one.
+        let loop = group.next()
+        let sessions = try await loop.submit { NIOLoopBound(SuspendedSessions(), eventLoop: loop) }.get()
         let context: NIOSSLContext
         do {
             context = try NIOSSLContext(configuration: identity.configuration(server: mode == .serve))
         } catch {
             throw TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
         }
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: mode == .serve)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
@@ -53,11 +61,12 @@ public final class ChannelRelay: Sendable {
                     case .serve:
                         try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                         try channel.pipeline.syncOperations.addHandler(ServeGate(
-                            peer: peer, allow: allow, targetHost: targetHost, targetPort: targetPort, meter: meter, log: log))
+                            peer: peer, allow: allow, targetHost: targetHost, targetPort: targetPort, meter: meter,
+                            sessions: sessions, resumeGrace: resumeGrace, log: log))
                     case .connect:
                         try channel.pipeline.syncOperations.addHandler(ConnectStarter(
                             peer: peer, allow: allow, context: context, targetHost: targetHost, targetPort: targetPort,
-                            meter: meter, log: log))
+                            meter: meter, session: session, log: log))
                     }
                 }
             }
@@ -83,37 +92,73 @@ public final class ChannelRelay: Sendable {
     }
 }
 
-/// The serve side of one connection: waits for the TLS handshake, checks the client's names,
-/// then connects to the target and glues the two. Until then it holds what arrives (little:
-/// reads stop while it waits for the target).
+/// The serve side of one connection: waits for the TLS handshake and checks the client's names,
+/// reads the session preamble, then resumes the session's held exporter connection or connects a
+/// new one, and glues the two. Until then it holds what arrives (little: reads stop meanwhile).
 final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     let peer: String, allow: Set<String>?, targetHost: String, targetPort: Int
     let meter: ByteMeter
+    let sessions: NIOLoopBound<SuspendedSessions>
+    let resumeGrace: TimeAmount
     let log: @Sendable (String) -> Void
     private var held: [ByteBuffer] = []
+    private var preamble: [UInt8] = []
+    private var names: [String]?
     private var admitted = false
 
-    init(peer: String, allow: Set<String>?, targetHost: String, targetPort: Int, meter: ByteMeter, log: @escaping @Sendable (String) -> Void) {
+    init(peer: String, allow: Set<String>?, targetHost: String, targetPort: Int, meter: ByteMeter,
+         sessions: NIOLoopBound<SuspendedSessions>, resumeGrace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
         self.peer = peer
         self.allow = allow
         self.targetHost = targetHost
         self.targetPort = targetPort
         self.meter = meter
+        self.sessions = sessions
+        self.resumeGrace = resumeGrace
         self.log = log
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Only after admission can application data get here (TLS decrypts it after the handshake).
-        held.append(unwrapInboundIn(data))
+        // Application data arrives only after the handshake; until the peer's names are checked
+        // it waits, then its first line is read as the preamble.
+        let buffer = unwrapInboundIn(data)
+        if admitted || names == nil {
+            held.append(buffer)
+        } else {
+            consume(buffer, context)
+        }
+    }
+
+    private func consume(_ data: ByteBuffer, _ context: ChannelHandlerContext) {
+        guard let names else { return }
+        var buffer = data
+        while let byte = buffer.readInteger(as: UInt8.self) {
+            if byte == UInt8(ascii: "\n") {
+                let line = String(decoding: preamble, as: UTF8.self)
+                guard let session = SessionPreamble.parse(line) else {
+                    log("refused \(peer): not a Tether channel preamble: \(line.prefix(40))")
+                    context.close(promise: nil)
+                    return
+                }
+                if buffer.readableBytes > 0 { held.append(buffer) }
+                admit(context, names: names, session: session)
+                return
+            }
+            preamble.append(byte)
+            guard preamble.count <= SessionPreamble.maximumLength else {
+                log("refused \(peer): no Tether channel preamble")
+                context.close(promise: nil)
+                return
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case TLSUserEvent.handshakeCompleted = event else { return context.fireUserInboundEventTriggered(event) }
-        let channel = context.channel
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        channel.nioSSL_peerCertificate().whenComplete { result in
+        context.channel.nioSSL_peerCertificate().whenComplete { result in
             let (gate, context) = bound.value
             let names = ((try? result.get()).flatMap { $0 }).flatMap { try? $0.toDERBytes() }.map(ClusterCA.names(inDER:)) ?? []
             guard ChannelRelay.allowed(names, gate.allow) else {
@@ -121,14 +166,20 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
                 context.close(promise: nil)
                 return
             }
-            gate.admit(context, names: names)
+            gate.names = names
+            let waiting = gate.held
+            gate.held.removeAll()
+            for buffer in waiting where !gate.admitted { gate.consume(buffer, context) }
         }
     }
 
-    private func admit(_ context: ChannelHandlerContext, names: [String]) {
+    private func admit(_ context: ChannelHandlerContext, names: [String], session: String?) {
         admitted = true
         context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
-        let inbound = context.channel
+        if let session, let resumed = sessions.value.resume(session) {
+            glue(context, exporter: resumed.channel, buffered: resumed.buffered, names: names, session: session, resumed: true)
+            return
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)   // same loop: the glue touches both channels
             .channelOption(.allowRemoteHalfClosure, value: true)
@@ -139,31 +190,52 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
                 case .failure(let error):
                     gate.log("\(gate.peer) (\(names.joined(separator: ","))): cannot reach \(gate.targetHost):\(gate.targetPort): \(error)")
                     context.close(promise: nil)
-                case .success(let outbound):
-                    let log = gate.log, peer = gate.peer, meter = gate.meter
-                    let (tlsSide, plainSide) = GlueHandler.pair(meter: meter, firstReads: .toDevice) { error in
-                        log("\(peer) closed\(error.map { ": \($0)" } ?? ""); \(meter.summary)")
-                    }
-                    do {
-                        try outbound.pipeline.syncOperations.addHandler(plainSide)
-                        try context.pipeline.syncOperations.addHandler(tlsSide)
-                    } catch {
-                        context.close(promise: nil)
-                        outbound.close(promise: nil)
-                        return
-                    }
-                    for buffer in gate.held {
-                        meter.record(buffer.readableBytes, .toDevice)
-                        outbound.write(buffer, promise: nil)
-                    }
-                    outbound.flush()
-                    gate.held.removeAll()
-                    context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-                    gate.log("admitted \(peer) (\(names.joined(separator: ","))) -> \(gate.targetHost):\(gate.targetPort)")
-                    inbound.setOption(.autoRead, value: true).whenComplete { _ in }
-                    inbound.read()
+                case .success(let exporter):
+                    gate.glue(context, exporter: exporter, buffered: [], names: names, session: session, resumed: false)
                 }
             }
+    }
+
+    private func glue(_ context: ChannelHandlerContext, exporter: any Channel, buffered: [ByteBuffer], names: [String],
+                      session: String?, resumed: Bool) {
+        let log = self.log, peer = self.peer, meter = self.meter, sessions = self.sessions, grace = resumeGrace
+        let keep: ((any Channel) -> Void)? = session.map { id in
+            { exporter in
+                log("session \(id): the VM side went; holding the device's stream for \(grace.nanoseconds / 1_000_000_000) s")
+                sessions.value.suspend(id, exporter: exporter, grace: grace, log: log)
+            }
+        }
+        let (vmSide, exporterSide) = GlueHandler.pair(meter: meter, firstReads: .toDevice, onClose: { error in
+            log("\(peer) closed\(error.map { ": \($0)" } ?? ""); \(meter.summary)")
+        }, keepSecondWhenFirstCloses: keep)
+        do {
+            try exporter.pipeline.syncOperations.addHandler(exporterSide)
+            try context.pipeline.syncOperations.addHandler(vmSide)
+        } catch {
+            context.close(promise: nil)
+            exporter.close(promise: nil)
+            return
+        }
+        for buffer in held {
+            meter.record(buffer.readableBytes, .toDevice)
+            exporter.write(buffer, promise: nil)
+        }
+        exporter.flush()
+        held.removeAll()
+        for buffer in buffered {
+            meter.record(buffer.readableBytes, .toVM)
+            context.channel.write(buffer, promise: nil)
+        }
+        context.channel.flush()
+        let inbound = context.channel
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        log(resumed ? "resumed session \(session ?? "-") for \(peer) (\(names.joined(separator: ",")))"
+                    : "admitted \(peer) (\(names.joined(separator: ","))) -> \(targetHost):\(targetPort)"
+                      + (session.map { " in session \($0)" } ?? ""))
+        inbound.setOption(.autoRead, value: true).whenComplete { _ in }
+        exporter.setOption(.autoRead, value: true).whenComplete { _ in }
+        inbound.read()
+        exporter.read()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -179,10 +251,12 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
 
     let peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int
     let meter: ByteMeter
+    let session: String?
     let log: @Sendable (String) -> Void
 
     init(peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int,
-         meter: ByteMeter, log: @escaping @Sendable (String) -> Void) {
+         meter: ByteMeter, session: String?, log: @escaping @Sendable (String) -> Void) {
+        self.session = session
         self.peer = peer
         self.allow = allow
         self.context = context
@@ -197,6 +271,7 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
         let local = context.channel
         let handshake = context.eventLoop.makePromise(of: [String].self)
         let sslContext = self.context, allow = self.allow, log = self.log, peer = self.peer, meter = self.meter
+        let preamble = SessionPreamble.line(session)
         let target = "\(targetHost):\(targetPort)"
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
@@ -236,6 +311,9 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
                                 local.close(promise: nil)
                                 return
                             }
+                            var line = remote.allocator.buffer(capacity: preamble.utf8.count)
+                            line.writeString(preamble)
+                            remote.writeAndFlush(line, promise: nil)
                             log("carrying \(peer) -> \(target) (\(names.joined(separator: ",")))")
                             local.setOption(.autoRead, value: true).whenComplete { _ in }
                             local.read()

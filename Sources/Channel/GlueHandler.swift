@@ -17,6 +17,9 @@ final class GlueHandler: ChannelDuplexHandler {
     private let meter: ByteMeter?
     private let direction: ByteMeter.Direction
     private let onClose: (@Sendable (String?) -> Void)?
+    /// For a channel session: when this (VM) side goes, the partner (exporter) is handed here,
+    /// unglued and open, instead of being closed.
+    private var keepPartner: ((any Channel) -> Void)?
 
     private init(meter: ByteMeter?, direction: ByteMeter.Direction, onClose: (@Sendable (String?) -> Void)?) {
         self.meter = meter
@@ -27,9 +30,11 @@ final class GlueHandler: ChannelDuplexHandler {
     /// Two handlers, one for each channel. `direction` is the direction of the bytes the first
     /// one reads.
     static func pair(meter: ByteMeter?, firstReads direction: ByteMeter.Direction,
-                     onClose: (@Sendable (String?) -> Void)? = nil) -> (GlueHandler, GlueHandler) {
+                     onClose: (@Sendable (String?) -> Void)? = nil,
+                     keepSecondWhenFirstCloses: ((any Channel) -> Void)? = nil) -> (GlueHandler, GlueHandler) {
         let other: ByteMeter.Direction = direction == .toVM ? .toDevice : .toVM
         let first = GlueHandler(meter: meter, direction: direction, onClose: onClose)
+        first.keepPartner = keepSecondWhenFirstCloses
         let second = GlueHandler(meter: meter, direction: other, onClose: nil)
         first.partner = second
         second.partner = first
@@ -75,19 +80,39 @@ final class GlueHandler: ChannelDuplexHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) { partner?.partnerFlush() }
 
+    /// This side is gone: close the partner, or hand it over when it is a session's exporter.
+    private func gone(_ reason: String?) {
+        onClose?(reason)
+        guard let partner else { return }
+        self.partner = nil
+        if let keep = keepPartner, let partnerContext = partner.context {
+            keepPartner = nil
+            partner.partner = nil
+            let channel = partnerContext.channel
+            partnerContext.pipeline.syncOperations.removeHandler(context: partnerContext, promise: nil)
+            keep(channel)
+        } else {
+            partner.partnerClose(reason)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        onClose?(nil)
-        partner?.partnerClose(nil)
+        gone(nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        onClose?("\(error)")
-        partner?.partnerClose("\(error)")
+        gone("\(error)")
         context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case ChannelEvent.inputClosed = event {
+            if keepPartner != nil {
+                // A session's VM side ending its stream means the VM went (it does not half-close).
+                gone(nil)
+                context.close(promise: nil)
+                return
+            }
             inputClosed = true
             partner?.partnerInputClosed()
             if outputClosed { context.close(promise: nil) }

@@ -1,0 +1,83 @@
+import NIOCore
+
+/// The first line the connect end sends inside TLS: `TETHER-CHANNEL 1 SESSION <id>\n`, `-` for
+/// none. A named session outlives its VM-side connection for a grace period, so that the VM's new
+/// host, after a live migration, picks up the same usbredir stream: QEMU migrates the usb-redir
+/// parser's state, so the stream must continue where it was, not start over.
+enum SessionPreamble {
+    static let prefix = "TETHER-CHANNEL 1 SESSION "
+    static let maximumLength = 128
+
+    static func line(_ session: String?) -> String { prefix + (session ?? "-") + "\n" }
+
+    /// The session named in a complete preamble line; `.some(nil)` for none; nil when malformed.
+    static func parse(_ line: String) -> String?? {
+        guard line.hasPrefix(prefix) else { return nil }
+        let id = String(line.dropFirst(prefix.count))
+        if id == "-" { return .some(nil) }
+        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber || "-._/".contains($0) }) else { return nil }
+        return .some(id)
+    }
+
+    static func isValid(_ session: String) -> Bool { parse(line(session).dropLast().description) != nil }
+}
+
+/// Exporter connections whose VM side has gone, kept for a grace period. Event loop only: every
+/// channel of a serve relay lives on its one loop.
+final class SuspendedSessions {
+    private var held: [String: (channel: any Channel, holder: SessionHolder, expiry: Scheduled<Void>)] = [:]
+
+    /// Keeps `exporter` (whose glue is already removed) for `grace`, buffering what it sends.
+    func suspend(_ session: String, exporter: any Channel, grace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
+        let holder = SessionHolder()
+        guard (try? exporter.pipeline.syncOperations.addHandler(holder)) != nil else {
+            exporter.close(promise: nil)
+            return
+        }
+        let bound = NIOLoopBound(self, eventLoop: exporter.eventLoop)
+        let expiry = exporter.eventLoop.scheduleTask(in: grace) {
+            if bound.value.held.removeValue(forKey: session) != nil {
+                log("session \(session): no VM came back within \(grace.nanoseconds / 1_000_000_000) s; closing the device's stream")
+                exporter.close(promise: nil)
+            }
+        }
+        held[session]?.channel.close(promise: nil)
+        held[session] = (exporter, holder, expiry)
+        exporter.closeFuture.whenComplete { _ in bound.value.held.removeValue(forKey: session)?.expiry.cancel() }
+    }
+
+    /// Takes a held exporter back, with what it sent meanwhile.
+    func resume(_ session: String) -> (channel: any Channel, buffered: [ByteBuffer])? {
+        guard let entry = held.removeValue(forKey: session), entry.channel.isActive else { return nil }
+        entry.expiry.cancel()
+        let buffered = entry.holder.drain()
+        if let context = try? entry.channel.pipeline.syncOperations.context(handler: entry.holder) {
+            entry.channel.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        }
+        return (entry.channel, buffered)
+    }
+}
+
+/// Holds what a suspended exporter sends; stops reading past a bound, so a chatty device
+/// cannot make the relay buffer without limit while no VM listens.
+final class SessionHolder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    private var buffers: [ByteBuffer] = []
+    private var bytes = 0
+    static let limit = 4 << 20
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        bytes += buffer.readableBytes
+        buffers.append(buffer)
+        if bytes > Self.limit { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
+    }
+
+    func drain() -> [ByteBuffer] {
+        defer {
+            buffers = []
+            bytes = 0
+        }
+        return buffers
+    }
+}
