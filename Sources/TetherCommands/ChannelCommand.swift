@@ -20,6 +20,9 @@ public struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "Comma-separated certificate names accepted from the peer (default: any the CA signed).")
         var allow: String?
         @Option(help: "Log the observed rate every this many seconds.") var reportSeconds = 10
+        @Option(help: "connect: the channel session to name (the same on the VM's old and new host, so the device's stream survives a live migration).")
+        var session: String?
+        @Option(help: "serve: how long a session's device stream is held after its VM side goes.") var resumeSeconds = 30
 
         var allowed: Set<String>? { allow.map { Set($0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }) } }
     }
@@ -50,7 +53,8 @@ public struct ChannelCommand: AsyncParsableCommand {
         try await failing {
             let relay = try await ChannelRelay.start(mode, listenHost: listen.host, listenPort: listen.port, targetHost: target.host,
                                                      targetPort: target.port, identity: TLSIdentity(directory: options.tlsDir, name: options.name),
-                                                     allow: options.allowed, log: say)
+                                                     allow: options.allowed, session: options.session,
+                                                     resumeGrace: .seconds(Int64(max(0, options.resumeSeconds))), log: say)
             let reporter = Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(max(1, options.reportSeconds)))
