@@ -34,14 +34,17 @@ public final class BackgroundProcess: @unchecked Sendable {
         return false
     }
 
-    public func terminate() { if process.isRunning { kill(process.processIdentifier, SIGTERM) } }
+    public func terminate() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) } }
+
+    /// SIGKILL: a host that dies.
+    public func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
 
     /// The exit status, or nil if it is still running at the deadline (then it is killed).
     public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            Foundation.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             return nil
         }
@@ -50,7 +53,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         pipe.fileHandleForReading.readabilityHandler = nil
     }
 }
