@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "tether-benchmark",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "TetherTestSupport",
+                "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/TetherBenchmarks",

@@ -33,7 +33,7 @@ public final class ChannelRelay: Sendable {
     /// Starts listening. `allow`: the certificate names accepted from the peer (nil: any the
     /// cluster CA signed). `log` receives one line per refusal, connection and close.
     public static func start(_ mode: Mode, listenHost: String, listenPort: Int, targetHost: String, targetPort: Int,
-                             identity: TLSIdentity, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
+                             identity: TLSIdentity?, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
                              session: String? = nil, resumeGrace: TimeAmount = .seconds(30),
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                              log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChannelRelay {
@@ -44,25 +44,33 @@ public final class ChannelRelay: Sendable {
         // VM-side connection onto an exporter connection made for an earlier one.
         let loop = group.next()
         let sessions = try await loop.submit { NIOLoopBound(SuspendedSessions(), eventLoop: loop) }.get()
-        let context: NIOSSLContext
-        do {
-            context = try NIOSSLContext(configuration: identity.configuration(server: mode == .serve))
-        } catch {
-            throw TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
+        // No identity: plaintext, for measuring what TLS costs. Not offered on the command line.
+        let context: NIOSSLContext?
+        if let identity {
+            do {
+                context = try NIOSSLContext(configuration: identity.configuration(server: mode == .serve))
+            } catch {
+                throw TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
+            }
+        } else {
+            guard allow == nil else { throw TetherError(.invalidArgument, "a plaintext relay cannot check certificate names") }
+            context = nil
         }
         let bootstrap = ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: mode == .serve)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Small USB transfers (a serial dongle's bytes) must not wait for Nagle.
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let peer = channel.remoteAddress?.description ?? "unknown peer"
                     switch mode {
                     case .serve:
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                        if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                         try channel.pipeline.syncOperations.addHandler(ServeGate(
                             peer: peer, allow: allow, targetHost: targetHost, targetPort: targetPort, meter: meter,
-                            sessions: sessions, resumeGrace: resumeGrace, log: log))
+                            sessions: sessions, resumeGrace: resumeGrace, plaintext: context == nil, log: log))
                     case .connect:
                         try channel.pipeline.syncOperations.addHandler(ConnectStarter(
                             peer: peer, allow: allow, context: context, targetHost: targetHost, targetPort: targetPort,
@@ -77,7 +85,7 @@ public final class ChannelRelay: Sendable {
             throw TetherError(.io, "cannot listen on \(listenHost):\(listenPort)", cause: "\(error)")
         }
         let relay = ChannelRelay(mode: mode, listener: listener, meter: meter)
-        log("\(mode == .serve ? "serving" : "connecting") on \(listenHost):\(relay.port) -> \(targetHost):\(targetPort) as '\(identity.name)'")
+        log("\(mode == .serve ? "serving" : "connecting") on \(listenHost):\(relay.port) -> \(targetHost):\(targetPort) as '\(identity?.name ?? "plaintext")'")
         return relay
     }
 
@@ -109,7 +117,9 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     private var admitted = false
 
     init(peer: String, allow: Set<String>?, targetHost: String, targetPort: Int, meter: ByteMeter,
-         sessions: NIOLoopBound<SuspendedSessions>, resumeGrace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
+         sessions: NIOLoopBound<SuspendedSessions>, resumeGrace: TimeAmount, plaintext: Bool = false,
+         log: @escaping @Sendable (String) -> Void) {
+        if plaintext { names = [] }   // no handshake to wait for
         self.peer = peer
         self.allow = allow
         self.targetHost = targetHost
@@ -183,6 +193,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)   // same loop: the glue touches both channels
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: targetHost, port: targetPort)
             .whenComplete { result in
                 let (gate, context) = bound.value
@@ -249,12 +260,12 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
 final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    let peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int
+    let peer: String, allow: Set<String>?, context: NIOSSLContext?, targetHost: String, targetPort: Int
     let meter: ByteMeter
     let session: String?
     let log: @Sendable (String) -> Void
 
-    init(peer: String, allow: Set<String>?, context: NIOSSLContext, targetHost: String, targetPort: Int,
+    init(peer: String, allow: Set<String>?, context: NIOSSLContext?, targetHost: String, targetPort: Int,
          meter: ByteMeter, session: String?, log: @escaping @Sendable (String) -> Void) {
         self.session = session
         self.peer = peer
@@ -275,10 +286,15 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
         let target = "\(targetHost):\(targetPort)"
         ClientBootstrap(group: context.eventLoop)
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
-                    try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake))
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
+                        try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake))
+                    } else {
+                        handshake.succeed([])
+                    }
                 }
             }
             .connect(host: targetHost, port: targetPort)
