@@ -51,19 +51,24 @@ final class GlueHandler: ChannelDuplexHandler {
     private func partnerFlush() { context?.flush() }
     private var partnerWritable: Bool { context?.channel.isWritable ?? false }
 
+    /// Closes (fully, or only the output) after everything already written has gone out: NIO
+    /// fails the writes still queued in a channel that closes.
+    private func closeAfterWrites(_ mode: CloseMode) {
+        guard let context else { return }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(mode: mode, promise: nil)
+        }
+    }
+
     private func partnerClose(_ reason: String?) {
-        context?.close(promise: nil)
+        closeAfterWrites(.all)
     }
 
     /// The partner's input ended: end our output, and close once both directions are done.
     private func partnerInputClosed() {
-        guard let context else { return }
         outputClosed = true
-        if inputClosed {
-            context.close(promise: nil)
-        } else {
-            context.close(mode: .output, promise: nil)
-        }
+        closeAfterWrites(inputClosed ? .all : .output)
     }
 
     private func partnerBecameWritable() {

@@ -33,7 +33,7 @@ struct ChannelEndToEndTests {
     }
 
     func waitForDevice(_ vm: QEMUMachine) async throws -> USBDeviceInfo? {
-        for _ in 0..<250 {
+        for _ in 0..<1000 {
             if let device = try await vm.usbDevices().first(where: \.isAddressed) { return device }
             try await Task.sleep(for: .milliseconds(20))
         }

@@ -18,7 +18,7 @@ struct USBRedirectionTests {
 
             try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: peer.port)
             var devices: [USBDeviceInfo] = []
-            for _ in 0..<250 where devices.isEmpty {
+            for _ in 0..<1000 where devices.isEmpty {
                 try await Task.sleep(for: .milliseconds(20))
                 devices = try await vm.usbDevices().filter(\.isAddressed)
             }
