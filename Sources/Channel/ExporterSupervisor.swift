@@ -47,8 +47,8 @@ public final class ExporterSupervisor: Sendable {
     public var isRunning: Bool { state.withLockedValue { $0.process?.isRunning ?? false } }
 
     public func start() throws {
-        let program = try Self.find(self.program)
-        let command = launcher.isEmpty ? [program] : [try Self.find(launcher[0])] + launcher.dropFirst() + [program]
+        let program = try Executable.find(self.program, package: "usbredirect")
+        let command = launcher.isEmpty ? [program] : [try Executable.find(launcher[0], package: launcher[0])] + launcher.dropFirst() + [program]
         let task = Task { await self.supervise(command) }
         loop.withLockedValue { $0 = task }
     }
@@ -120,12 +120,4 @@ public final class ExporterSupervisor: Sendable {
         log("stopped \(program)")
     }
 
-    static func find(_ program: String) throws -> String {
-        if program.contains("/") { return program }
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(directory)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw TetherError(.notFound, "\(program) is not installed (apt-get install usbredirect)")
-    }
 }

@@ -27,7 +27,7 @@ public final class QEMUMachine: VirtualMachineControl {
             throw TetherError(.io, "cannot write QEMU's log at \(log)")
         }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.find(qemu))
+        process.executableURL = URL(fileURLWithPath: try Executable.find(qemu, package: "qemu-system-x86"))
         process.arguments = spec.arguments(qmpSocket: socket)
         process.standardOutput = logHandle
         process.standardError = logHandle
@@ -63,15 +63,6 @@ public final class QEMUMachine: VirtualMachineControl {
         let qmp = try await QMPClient.connect(socketPath: socketPath, timeout: timeout)
         let reported = try? await qmp.execute("query-name", timeout: timeout)["name"]?.string
         return QEMUMachine(name: name ?? reported ?? socketPath, qmp: qmp, process: nil, logPath: nil)
-    }
-
-    static func find(_ program: String) throws -> String {
-        if program.contains("/") { return program }
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
-            let path = "\(directory)/\(program)"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw TetherError(.notFound, "\(program) is not installed (apt-get install qemu-system-x86)")
     }
 
     static func tail(_ path: String) -> String {

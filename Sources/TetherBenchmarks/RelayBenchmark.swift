@@ -161,7 +161,7 @@ final class SinkServer: @unchecked Sendable {
     private var last: (bytes: Int, end: UInt64) = (0, 0)
 
     init() throws {
-        let (fd, port) = try listenOnLoopback()
+        let (fd, port) = try LoopbackListener.open()
         self.port = port
         Thread.detachNewThread { [self] in
             while true {
@@ -197,7 +197,7 @@ final class SinkServer: @unchecked Sendable {
 final class EchoServer: @unchecked Sendable {
     let port: Int
     init() throws {
-        let (fd, port) = try listenOnLoopback()
+        let (fd, port) = try LoopbackListener.open()
         self.port = port
         Thread.detachNewThread {
             while true {
@@ -217,19 +217,4 @@ final class EchoServer: @unchecked Sendable {
             }
         }
     }
-}
-
-func listenOnLoopback() throws -> (Int32, Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let ok = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-            bind(fd, p, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, p, &length) == 0
-        }
-    }
-    guard ok else { throw ValidationError("cannot listen on the loopback") }
-    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -41,17 +41,7 @@ struct BackpressureTests {
 
     /// Accepts connections and never reads from them.
     static func stalledTarget() throws -> (Int32, Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-                bind(fd, p, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, p, &length) == 0
-            }
-        }
-        guard ok else { throw POSIXError(.EADDRINUSE) }
+        let (fd, port) = try LoopbackListener.open(backlog: 4)
         Thread.detachNewThread {
             var held: [Int32] = []
             while true {
@@ -61,6 +51,6 @@ struct BackpressureTests {
             }
             for c in held { close(c) }
         }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+        return (fd, port)
     }
 }

@@ -82,24 +82,29 @@ struct MigrationFaultTests {
         }
     }
 
+    /// A migration held at 8 MB/s with 64 MiB of pattern to move: seconds long, so a test can
+    /// act on it mid-way. Returns once QEMU reports it active.
+    func slowMigration(_ bed: QEMUTestbed) async throws -> (QEMUMachine, QEMUMachine, Task<MigrationResult, any Error>) {
+        _ = try bed.pattern("fill.bin", size: 64 << 20, seed: 3)
+        let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 256, memoryImages: [(bed.path("fill.bin"), 0x100_0000)]))
+        let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 256, incoming: true))
+        let port = try QEMUTestbed.freePort()
+        let migration = Task {
+            try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(port)",
+                                     options: MigrationOptions(maxBandwidthBytesPerSecond: 8 << 20, timeout: .seconds(60))) { _ in }
+        }
+        var active = false
+        for _ in 0..<500 where !active {
+            try await Task.sleep(for: .milliseconds(20))
+            active = (try? await source.qmp.execute("query-migrate"))?["status"]?.string == "active"
+        }
+        #expect(active)
+        return (source, target, migration)
+    }
+
     @Test func killingTheTargetMidMigrationFailsItAndTheSourceRuns() async throws {
         try await QEMUTestbed.with { bed in
-            _ = try bed.pattern("fill.bin", size: 64 << 20, seed: 3)
-            let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 256,
-                                                     memoryImages: [(bed.path("fill.bin"), 0x100_0000)]))
-            let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 256, incoming: true))
-            let port = try QEMUTestbed.freePort()
-            // 8 MB/s: the 64 MiB of pattern take seconds, long enough to kill the target mid-way.
-            let migration = Task {
-                try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(port)",
-                                         options: MigrationOptions(maxBandwidthBytesPerSecond: 8 << 20, timeout: .seconds(60))) { _ in }
-            }
-            var active = false
-            for _ in 0..<200 where !active {
-                try await Task.sleep(for: .milliseconds(20))
-                active = (try? await source.qmp.execute("query-migrate"))?["status"]?.string == "active"
-            }
-            #expect(active)
+            let (source, target, migration) = try await slowMigration(bed)
             await target.kill()
             let outcome = await migration.result
             #expect(throws: TetherError.self) { try outcome.get() }
@@ -109,19 +114,7 @@ struct MigrationFaultTests {
 
     @Test func aCancelledMigrationEndsCancelledAndTheSourceRuns() async throws {
         try await QEMUTestbed.with { bed in
-            _ = try bed.pattern("fill.bin", size: 64 << 20, seed: 5)
-            let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 256, memoryImages: [(bed.path("fill.bin"), 0x100_0000)]))
-            let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 256, incoming: true))
-            let migration = Task {
-                try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
-                                         options: MigrationOptions(maxBandwidthBytesPerSecond: 8 << 20, timeout: .seconds(60))) { _ in }
-            }
-            var active = false
-            for _ in 0..<200 where !active {
-                try await Task.sleep(for: .milliseconds(20))
-                active = (try? await source.qmp.execute("query-migrate"))?["status"]?.string == "active"
-            }
-            #expect(active)
+            let (source, _, migration) = try await slowMigration(bed)
             try await source.cancelMigration()
             await #expect {
                 try await migration.value

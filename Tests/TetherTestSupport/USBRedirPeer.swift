@@ -25,24 +25,9 @@ public final class USBRedirPeer: @unchecked Sendable {
         guard let device = parsed.device, let configuration = parsed.configurations.first else {
             throw POSIXError(.EINVAL)
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard listening else {
-            close(fd)
-            throw POSIXError(.EADDRINUSE)
-        }
+        let (fd, port) = try LoopbackListener.open(backlog: 1)
         listener = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
+        self.port = port
 
         let messages = Self.announcement(device: device, configuration: configuration, speed: speed)
         // One VM connection at a time, again and again: after a live migration the VM's new
