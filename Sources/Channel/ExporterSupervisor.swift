@@ -14,7 +14,7 @@ public final class ExporterSupervisor: Sendable {
     }
 
     private struct State {
-        var process: Process?
+        var process: ChildProcess?
         var stopping = false
         var starts = 0
         var exits: [Exit] = []
@@ -57,15 +57,14 @@ public final class ExporterSupervisor: Sendable {
         var backoff = initialBackoff
         while !state.withLockedValue({ $0.stopping }) {
             let started = ContinuousClock.now
-            let output = Pipe()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: command[0])
-            process.arguments = Array(command.dropFirst()) + arguments
-            process.standardOutput = output
-            process.standardError = output
-            process.standardInput = FileHandle.nullDevice
+            var fds: [Int32] = [0, 0]
+            let process: ChildProcess
             do {
-                try process.run()
+                guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
+                // Neither end may leak into the child except as its stdout and stderr.
+                for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+                process = try ChildProcess(command[0], Array(command.dropFirst()) + arguments, output: fds[1])
+                close(fds[1])
             } catch {
                 log("cannot start \(program): \(error)")
                 state.withLockedValue { $0.exits.append(Exit(status: -1, ranFor: .zero, output: "\(error)")) }
@@ -75,10 +74,11 @@ public final class ExporterSupervisor: Sendable {
                 $0.process = process
                 $0.starts += 1
             }
-            log("started \(program) \(arguments.joined(separator: " ")) (pid \(process.processIdentifier))")
-            let text = await Self.collect(output, until: process)
+            log("started \(program) \(arguments.joined(separator: " ")) (pid \(process.pid))")
+            let text = await Self.collect(fds[0])
+            let status = await process.waitForExit() ?? -1
             let ranFor = ContinuousClock.now - started
-            let exit = Exit(status: process.terminationStatus, ranFor: ranFor, output: String(text.suffix(2000)))
+            let exit = Exit(status: status, ranFor: ranFor, output: String(text.suffix(2000)))
             let stopping = state.withLockedValue { s -> Bool in
                 s.process = nil
                 if !s.stopping { s.exits.append(exit) }
@@ -93,12 +93,19 @@ public final class ExporterSupervisor: Sendable {
         }
     }
 
-    /// Reads everything the child prints until it exits.
-    static func collect(_ pipe: Pipe, until process: Process) async -> String {
+    /// Reads everything the child prints until it closes its output (it exits), then closes the pipe.
+    static func collect(_ fd: Int32) async -> String {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
+                var data = [UInt8]()
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { break }
+                    data += buffer.prefix(n)
+                }
+                close(fd)
                 continuation.resume(returning: String(decoding: data, as: UTF8.self))
             }
         }
@@ -106,15 +113,13 @@ public final class ExporterSupervisor: Sendable {
 
     /// Stops the exporter: SIGTERM, then SIGKILL if it has not gone within `grace`.
     public func stop(grace: Duration = .seconds(2)) async {
-        let process = state.withLockedValue { s -> Process? in
+        let process = state.withLockedValue { s -> ChildProcess? in
             s.stopping = true
             return s.process
         }
         if let process, process.isRunning {
-            process.terminate()
-            let deadline = ContinuousClock.now + grace
-            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.signal(SIGTERM)
+            if await process.waitForExit(timeout: grace) == nil { process.signal(SIGKILL) }
         }
         await loop.withLockedValue { $0 }?.value
         log("stopped \(program)")

@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 import TetherModel
 
 /// One QEMU process (launched here, or adopted by its QMP socket) and the operations on it.
@@ -7,13 +6,13 @@ public final class QEMUMachine: VirtualMachineControl {
     public let name: String
     public let qmp: QMPClient
     /// The QEMU process when this driver started it; nil for an adopted VM.
-    private let process: NIOLockedValueBox<Process?>
+    private let process: ChildProcess?
     public let logPath: String?
 
-    init(name: String, qmp: QMPClient, process: Process?, logPath: String?) {
+    init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?) {
         self.name = name
         self.qmp = qmp
-        self.process = NIOLockedValueBox(process)
+        self.process = process
         self.logPath = logPath
     }
 
@@ -23,28 +22,18 @@ public final class QEMUMachine: VirtualMachineControl {
         let socket = "\(directory)/\(spec.name).qmp"
         let log = "\(directory)/\(spec.name).log"
         try? FileManager.default.removeItem(atPath: socket)
-        guard FileManager.default.createFile(atPath: log, contents: nil), let logHandle = FileHandle(forWritingAtPath: log) else {
-            throw TetherError(.io, "cannot write QEMU's log at \(log)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Executable.find(qemu, package: "qemu-system-x86"))
-        process.arguments = spec.arguments(qmpSocket: socket)
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        process.standardInput = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            throw TetherError(.unsupported, "cannot start \(qemu); install it (apt-get install qemu-system-x86)", cause: "\(error)")
-        }
+        let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else { throw TetherError(.io, "cannot write QEMU's log at \(log)", cause: String(cString: strerror(errno))) }
+        defer { close(logFD) }
+        let process = try ChildProcess(try Executable.find(qemu, package: "qemu-system-x86"), spec.arguments(qmpSocket: socket), output: logFD)
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: socket) {
             guard process.isRunning else {
-                throw TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus)): \(tail(log))")
+                throw TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))")
             }
             guard ContinuousClock.now < deadline else {
-                process.terminate()
+                process.signal(SIGKILL)
                 throw TetherError(.timeout, "QEMU for \(spec.name) did not open its QMP socket within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(10))
@@ -53,7 +42,7 @@ public final class QEMUMachine: VirtualMachineControl {
             let qmp = try await QMPClient.connect(socketPath: socket, timeout: timeout)
             return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log)
         } catch {
-            process.terminate()
+            process.signal(SIGKILL)
             throw error
         }
     }
@@ -70,7 +59,7 @@ public final class QEMUMachine: VirtualMachineControl {
         return String(text.suffix(400)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public var isProcessRunning: Bool { process.withLockedValue { $0?.isRunning ?? false } }
+    public var isProcessRunning: Bool { process?.isRunning ?? false }
 
     // MARK: state
 
@@ -95,30 +84,33 @@ public final class QEMUMachine: VirtualMachineControl {
         }
     }
 
-    /// Ends QEMU: `quit` over QMP (reconnecting when this driver's connection was handed to
-    /// someone else), then SIGKILL if it lingers. Not SIGTERM: a QEMU started by Foundation's
-    /// Process was seen to let it pass.
+    /// Ends QEMU: `quit` over QMP, or SIGTERM (which QEMU takes as a clean shutdown) when this
+    /// driver's QMP connection was handed to someone else; SIGKILL if it lingers.
     public func quit() async throws {
         if qmp.isConnected {
             _ = try? await qmp.execute("quit", timeout: .seconds(5))
             await qmp.close()
-        } else if isProcessRunning, let again = try? await QMPClient.connect(socketPath: qmp.socketPath, timeout: .seconds(2)) {
-            _ = try? await again.execute("quit", timeout: .seconds(5))
-            await again.close()
+        } else {
+            process?.signal(SIGTERM)
         }
         await waitForExit(timeout: .seconds(5))
     }
 
+    /// SIGTERM: QEMU shuts down cleanly.
+    public func terminate() { process?.signal(SIGTERM) }
+
     /// Kills QEMU at once (tests: a host that dies).
     public func kill() async {
-        process.withLockedValue { if let p = $0, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+        process?.signal(SIGKILL)
         await waitForExit(timeout: .seconds(5))
     }
 
     private func waitForExit(timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while isProcessRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-        process.withLockedValue { if let p = $0, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+        guard let process else { return }
+        if await process.waitForExit(timeout: timeout) == nil {
+            process.signal(SIGKILL)
+            _ = await process.waitForExit(timeout: .seconds(5))
+        }
     }
 
     /// Guest physical memory to a file (pmemsave): how tests check that RAM survived.

@@ -21,6 +21,19 @@ struct QEMUMachineTests {
         }
     }
 
+    /// A QEMU this driver starts takes SIGTERM as a clean shutdown: it is spawned with an empty
+    /// signal mask, not the blocked mask of the thread that started it.
+    @Test func aLaunchedQEMUStopsOnSIGTERM() async throws {
+        try await QEMUTestbed.with { bed in
+            let vm = try await bed.launch(VMSpec(name: "sigterm", memoryMiB: 64))
+            let start = ContinuousClock.now
+            vm.terminate()
+            for _ in 0..<250 where vm.isProcessRunning { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(!vm.isProcessRunning, "QEMU ignored SIGTERM")
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
+
     @Test func liveMigrationKeepsGuestRAMByteForByte() async throws {
         try await QEMUTestbed.with { bed in
             let pattern = try bed.pattern("pattern.bin", size: Self.patternSize, seed: 0xC0FFEE)
