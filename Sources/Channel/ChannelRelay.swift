@@ -137,36 +137,57 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         if admitted || names == nil {
             held.append(buffer)
         } else {
-            consume(buffer, context)
+            take([buffer], context)
         }
     }
 
-    private func consume(_ data: ByteBuffer, _ context: ChannelHandlerContext) {
-        guard let names else { return }
+    private enum Preamble {
+        case incomplete
+        case malformed(String)
+        case found(session: String?)
+    }
+
+    /// Reads preamble bytes from `buffer`; on a full line, moves what follows it to `held`.
+    private func readPreamble(_ data: ByteBuffer) -> Preamble {
         var buffer = data
         while let byte = buffer.readInteger(as: UInt8.self) {
             if byte == UInt8(ascii: "\n") {
                 let line = String(decoding: preamble, as: UTF8.self)
-                guard let session = SessionPreamble.parse(line) else {
-                    log("refused \(peer): not a Tether channel preamble: \(line.prefix(40))")
-                    context.close(promise: nil)
-                    return
-                }
+                guard let session = SessionPreamble.parse(line) else { return .malformed(String(line.prefix(40))) }
                 if buffer.readableBytes > 0 { held.append(buffer) }
-                admit(context, names: names, session: session)
-                return
+                return .found(session: session)
             }
             preamble.append(byte)
-            guard preamble.count <= SessionPreamble.maximumLength else {
-                log("refused \(peer): no Tether channel preamble")
+            if preamble.count > SessionPreamble.maximumLength { return .malformed("no line within \(SessionPreamble.maximumLength) bytes") }
+        }
+        return .incomplete
+    }
+
+    /// Feeds buffers to the preamble; every byte after it is kept, in order, for the target.
+    private func take(_ buffers: [ByteBuffer], _ context: ChannelHandlerContext) {
+        guard let names else { return }
+        var session: String??
+        for buffer in buffers {
+            if session != nil {
+                held.append(buffer)
+                continue
+            }
+            switch readPreamble(buffer) {
+            case .incomplete: continue
+            case .malformed(let what):
+                log("refused \(peer): not a Tether channel preamble: \(what)")
                 context.close(promise: nil)
                 return
+            case .found(let id): session = .some(id)
             }
         }
+        if let session { admit(context, names: names, session: session) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard case TLSUserEvent.handshakeCompleted = event else { return context.fireUserInboundEventTriggered(event) }
+        // No reading while the names are checked: nothing piles up from a peer not yet admitted.
+        context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.channel.nioSSL_peerCertificate().whenComplete { result in
             let (gate, context) = bound.value
@@ -179,7 +200,12 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             gate.names = names
             let waiting = gate.held
             gate.held.removeAll()
-            for buffer in waiting where !gate.admitted { gate.consume(buffer, context) }
+            gate.take(waiting, context)
+            // Read on for the preamble (at most 128 bytes before it is refused).
+            if !gate.admitted {
+                context.channel.setOption(.autoRead, value: true).whenComplete { _ in }
+                context.read()
+            }
         }
     }
 

@@ -46,8 +46,8 @@ struct ChannelCommandTests {
         let fd = try #require(StreamPeer.connect(port: connectPort))
         let mine = try #require(StreamPeer(socket: fd, sendBytes: size, seed: 3).wait(timeout: 60))
         let theirs = try #require(target.accepted.first?.wait(timeout: 30))
-        #expect(theirs.receivedDigest == mine.sentDigest)
-        #expect(mine.receivedDigest == theirs.sentDigest)
+        #expect(theirs.receivedDigest == mine.sentDigest, "VM to device: \(theirs.receivedBytes) of \(size) bytes")
+        #expect(mine.receivedDigest == theirs.sentDigest, "device to VM: \(mine.receivedBytes) of \(size) bytes")
         #expect(serve.waitForOutput("rate: to-vm"), "it logs the rate at its interval")
 
         serve.terminate()
