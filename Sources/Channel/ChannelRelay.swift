@@ -220,6 +220,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         ClientBootstrap(group: context.eventLoop)   // same loop: the glue touches both channels
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // Not a byte read before the glue is in place: the connect callback can run a loop
+            // turn after the socket is readable, and an exporter speaks first (usbredir's hello);
+            // what reached an empty pipeline would be dropped.
+            .channelOption(.autoRead, value: false)
             .connect(host: targetHost, port: targetPort)
             .whenComplete { result in
                 let (gate, context) = bound.value
