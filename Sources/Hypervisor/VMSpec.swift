@@ -45,7 +45,11 @@ public struct VMSpec: Sendable {
     }
 
     /// The accelerator this host gives: KVM needs /dev/kvm open for reading and writing.
+    /// `TETHER_QEMU_ACCEL=tcg` (or `kvm`) overrides, e.g. to check a setup without KVM.
     public static var hostAccelerator: Accelerator {
+        if let forced = ProcessInfo.processInfo.environment["TETHER_QEMU_ACCEL"].flatMap(Accelerator.init(rawValue:)), forced != .auto {
+            return forced
+        }
         let fd = open("/dev/kvm", O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { return .tcg }
         close(fd)
