@@ -43,9 +43,10 @@ public final class ByteMeter: Sendable {
             if let last = slots.last, last.0 == now {
                 slots[slots.count - 1].1 += bytes
             } else {
+                // Slots only fall out of the window when a new one starts: trim here, not per read.
+                slots.removeAll { $0.0 <= now - keep }
                 slots.append((now, bytes))
             }
-            slots.removeAll { $0.0 <= now - keep }
             s.slots[direction] = slots
         }
     }

@@ -150,8 +150,6 @@ public final class MigrationWatch: Sendable {
         handler.withLockedValue { $0 = id }
     }
 
-    var ended: Bool { state.withLockedValue { $0.ended } }
-
     /// Returns when the migration has ended, or after `duration`, whichever is first.
     func waitForEnd(upTo duration: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

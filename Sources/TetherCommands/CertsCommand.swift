@@ -16,7 +16,7 @@ public struct CertsCommand: ParsableCommand {
         @Option(help: "The directory.") var dir: String
 
         func run() throws {
-            try CertsCommand.failing { print("wrote \(try ClusterCA.initialize(in: dir)) and \(dir)/ca.key (keep it secret)") }
+            try FailureReporting.run { print("wrote \(try ClusterCA.initialize(in: dir)) and \(dir)/ca.key (keep it secret)") }
         }
     }
 
@@ -31,19 +31,10 @@ public struct CertsCommand: ParsableCommand {
         }
 
         func run() throws {
-            try CertsCommand.failing {
+            try FailureReporting.run {
                 let path = try ClusterCA.issue(name: name, in: dir, notAfter: Date().addingTimeInterval(Double(days) * 86400))
                 print("wrote \(path) and \(dir)/\(name).key, valid \(days) days")
             }
-        }
-    }
-
-    static func failing(_ body: () throws -> Void) throws {
-        do {
-            try body()
-        } catch let error as TetherError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }

@@ -50,7 +50,7 @@ public struct ChannelCommand: AsyncParsableCommand {
     }
 
     static func runRelay(_ mode: ChannelRelay.Mode, listen: Endpoint, target: Endpoint, _ options: RelayOptions) async throws {
-        try await failing {
+        try await FailureReporting.run {
             let relay = try await ChannelRelay.start(mode, listenHost: listen.host, listenPort: listen.port, targetHost: target.host,
                                                      targetPort: target.port, identity: TLSIdentity(directory: options.tlsDir, name: options.name),
                                                      allow: options.allowed, session: options.session,
@@ -74,7 +74,7 @@ public struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "HOST:PORT to serve the device on (the relay's --forward-to).") var listen: Endpoint
 
         func run() async throws {
-            try await failing {
+            try await FailureReporting.run {
                 let selector = try ChannelCommand.exporterDevice(device)
                 let supervisor = ExporterSupervisor(device: selector, listen: listen.description, log: say)
                 try supervisor.start()
@@ -110,7 +110,7 @@ public struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "The device id in the VM.") var id = "tether-redir0"
 
         func run() async throws {
-            try await failing {
+            try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
                 try await vm.attachUSBRedirection(id: id, host: from.host, port: from.port)
                 await vm.qmp.close()
@@ -125,7 +125,7 @@ public struct ChannelCommand: AsyncParsableCommand {
         @Option(help: "Only this device id.") var id: String?
 
         func run() async throws {
-            try await failing {
+            try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
                 var ids: [String]
                 if let id {
@@ -143,17 +143,5 @@ public struct ChannelCommand: AsyncParsableCommand {
 
     static func say(_ line: String) {
         FileHandle.standardError.write(Data("tether: \(line)\n".utf8))
-    }
-
-    static func failing(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let error as TetherError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as QMPError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
     }
 }

@@ -36,7 +36,7 @@ public struct PlanCommand: ParsableCommand {
     }
 
     public func run() throws {
-        do {
+        try FailureReporting.run(exitStatus: ClusterFileError.exitStatus) {
             let index = ClusterIndex(try loadCluster())
             if let attach {
                 let (container, device) = try Self.parseAttach(attach)
@@ -47,12 +47,6 @@ public struct PlanCommand: ParsableCommand {
                 let plan = try FailoverPlanner.plan(failure, index)
                 print(json ? try PlanOutput.json(plan) : PlanText.render(plan, failure: failure), terminator: json ? "\n" : "")
             }
-        } catch let error as ClusterFileError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(ClusterFileError.exitStatus)
-        } catch let error as TetherError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(ClusterFileError.exitStatus)
         }
     }
 

@@ -20,7 +20,7 @@ public struct VMCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await VMCommand.failing {
+            try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
                 let status = try await vm.status()
                 let version = vm.qmp.greeting["version"]?["qemu"]
@@ -50,7 +50,7 @@ public struct VMCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await VMCommand.failing {
+            try await FailureReporting.run {
                 let source = try await QEMUMachine.adopt(socketPath: qmp)
                 let target = try await QEMUMachine.adopt(socketPath: toQMP)
                 let bar = ProgressBar()
@@ -73,7 +73,7 @@ public struct VMCommand: AsyncParsableCommand {
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() async throws {
-            try await VMCommand.failing {
+            try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
                 let result = try await vm.saveState(to: URL(fileURLWithPath: state).path)
                 await vm.qmp.close()
@@ -89,7 +89,7 @@ public struct VMCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            try await VMCommand.failing {
+            try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
                 try await vm.restoreState(from: URL(fileURLWithPath: state).path)
                 let status = try await vm.status()
@@ -101,17 +101,6 @@ public struct VMCommand: AsyncParsableCommand {
     }
 
     /// One line on stderr and exit status 1 for anything the driver or QEMU reports.
-    static func failing(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let error as QMPError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as TetherError {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
 
     static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()

@@ -119,5 +119,4 @@ final class ProgressLog: @unchecked Sendable {
     private var entries: [MigrationProgress] = []
     func append(_ p: MigrationProgress) { lock.withLock { entries.append(p) } }
     var last: MigrationProgress? { lock.withLock { entries.last } }
-    var all: [MigrationProgress] { lock.withLock { entries } }
 }

@@ -25,14 +25,14 @@ struct ProbeWatchTests {
         let syspath = "/sys" + serial.syspath
 
         // The testbed runs under umockdev's preload too: its uevent sender finds devices through /sys.
-        let testbed = try InteractiveProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")])
+        let testbed = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
         defer { testbed.send("quit"); testbed.stop() }
         let ready = try #require(testbed.waitForLine { $0.hasPrefix("ready ") }, "the testbed did not start")
         let root = String(ready.dropFirst("ready ".count))
         testbed.send("add \(hubFile.path)")
         #expect(testbed.waitForLine { $0 == "ok" || $0.hasPrefix("error") } == "ok")
 
-        let watcher = try InteractiveProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper",
+        let watcher = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper",
                                              [Tools.product("tether"), "probe", "--watch", "--json", "--events", "2"],
                                              environment: ["UMOCKDEV_DIR": root])
         defer { watcher.stop() }

@@ -18,8 +18,11 @@ public final class StreamPeer: @unchecked Sendable {
 
     /// The digest of `bytes` bytes of the pattern `seed` makes, as the peer sends it.
     public static func digest(bytes: Int, seed: UInt8) -> String {
+        digest(bytes: bytes, block: block(seed))
+    }
+
+    static func digest(bytes: Int, block: [UInt8]) -> String {
         var hash = SHA256()
-        let block = Self.block(seed)
         var left = bytes
         while left > 0 {
             let n = min(left, block.count)
@@ -41,10 +44,10 @@ public final class StreamPeer: @unchecked Sendable {
 
     /// Runs the peer on an already connected socket.
     public init(socket fd: Int32, sendBytes: Int, seed: UInt8, stopSendingAfter: Int? = nil) {
-        let sentDigest = Self.digest(bytes: sendBytes, seed: seed)
+        let block = Self.block(seed)
+        let sentDigest = Self.digest(bytes: sendBytes, block: block)
         Thread.detachNewThread { [self] in
             defer { senderDone.signal() }
-            let block = Self.block(seed)
             var left = min(sendBytes, stopSendingAfter ?? sendBytes)
             while left > 0 {
                 let n = min(left, block.count)
