@@ -38,28 +38,15 @@ public final class QMPClient: Sendable {
         let subscribers = NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>([:])
         let handlers = NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>([:])
         let loop = group.next()
-        let greetingPromise = loop.makePromise(of: JSONValue.self)
         let deadline = NIODeadline.now() + timeAmount(timeout)
         let channel: any Channel
+        let greetingPromise: EventLoopPromise<JSONValue>
         do {
-            channel = try await ClientBootstrap(group: loop)
-                .connectTimeout(timeAmount(timeout))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(QMPHandler(
-                            greeting: greetingPromise, greetingDeadline: deadline,
-                            onEvent: { event in
-                                subscribers.withLockedValue { for c in $0.values { c.yield(event) } }
-                                for handler in handlers.withLockedValue({ Array($0.values) }) { handler(event) }
-                            },
-                            onClose: { subscribers.withLockedValue { for c in $0.values { c.finish() }; $0.removeAll() } }))
-                    }
-                }
-                .connect(unixDomainSocketPath: socketPath)
-                .get()
+            (channel, greetingPromise) = try await connectRetryingRefusals(until: deadline) {
+                try await openChannel(socketPath: socketPath, loop: loop, timeout: timeout, deadline: deadline,
+                                      subscribers: subscribers, handlers: handlers)
+            }
         } catch {
-            greetingPromise.fail(QMPError.connectFailed(path: socketPath, reason: "\(error)"))
             throw QMPError.connectFailed(path: socketPath, reason: "\(error)")
         }
         let greeting: JSONValue
@@ -120,6 +107,52 @@ public final class QMPClient: Sendable {
 
     public func close() async {
         try? await channel.close()
+    }
+
+    /// One connection attempt, with its own greeting promise: a refused attempt must not answer
+    /// for the next one.
+    private static func openChannel(socketPath: String, loop: any EventLoop, timeout: Duration, deadline: NIODeadline,
+                                    subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>,
+                                    handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>)
+        async throws -> (any Channel, EventLoopPromise<JSONValue>) {
+        let greetingPromise = loop.makePromise(of: JSONValue.self)
+        do {
+            let channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(timeAmount(timeout))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineBasedFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(QMPHandler(
+                            greeting: greetingPromise, greetingDeadline: deadline,
+                            onEvent: { event in
+                                subscribers.withLockedValue { for c in $0.values { c.yield(event) } }
+                                for handler in handlers.withLockedValue({ Array($0.values) }) { handler(event) }
+                            },
+                            onClose: { subscribers.withLockedValue { for c in $0.values { c.finish() }; $0.removeAll() } }))
+                    }
+                }
+                .connect(unixDomainSocketPath: socketPath)
+                .get()
+            return (channel, greetingPromise)
+        } catch {
+            greetingPromise.fail(QMPError.connectFailed(path: socketPath, reason: "\(error)"))
+            throw error
+        }
+    }
+
+    /// A QMP socket serves one client; QEMU listens again only once it has seen the previous
+    /// client leave, and meanwhile its one-slot backlog turns connections away (ECONNREFUSED, or
+    /// EAGAIN for a non-blocking connect; unix sockets do not queue as TCP would). So those are
+    /// retried until the deadline; any other error is final.
+    static func connectRetryingRefusals<Connection>(until deadline: NIODeadline,
+                                                    _ attempt: () async throws -> Connection) async throws -> Connection {
+        while true {
+            do {
+                return try await attempt()
+            } catch let error as IOError where [ECONNREFUSED, EAGAIN].contains(error.errnoCode) && NIODeadline.now() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
 
     static func timeAmount(_ duration: Duration) -> TimeAmount {

@@ -13,7 +13,9 @@ final class FakeQMPServer: @unchecked Sendable {
     let path: String
     private let listener: Int32
 
-    init(_ behaviour: Behaviour) throws {
+    /// `busyFor`: the socket refuses connections this long first, its one-slot backlog taken by
+    /// another client, as a QEMU that has not yet seen its previous client leave.
+    init(_ behaviour: Behaviour, busyFor: TimeInterval = 0) throws {
         path = "/tmp/fq-\(UUID().uuidString.prefix(8)).sock"
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
@@ -24,9 +26,22 @@ final class FakeQMPServer: @unchecked Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0, listen(listener, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        guard bound == 0, listen(listener, busyFor > 0 ? 0 : 1) == 0 else { throw POSIXError(.EADDRINUSE) }
         let fd = listener
+        var blocker: Int32 = -1
+        if busyFor > 0 {
+            blocker = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(blocker, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
+        let held = blocker
         Thread.detachNewThread {
+            if held >= 0 {
+                Thread.sleep(forTimeInterval: busyFor)
+                close(accept(fd, nil, nil))   // the previous client, gone
+                close(held)
+            }
             let client = accept(fd, nil, nil)
             guard client >= 0 else { return }
             func send(_ line: String) { _ = (line + "\r\n").withCString { write(client, $0, strlen($0)) } }

@@ -53,6 +53,17 @@ struct QMPFaultTests {
         }
     }
 
+    /// QEMU re-arms its one-client QMP listener only once it has seen the last client leave;
+    /// meanwhile the socket refuses. A connect within its deadline waits that out.
+    @Test func aMomentarilyBusySocketIsRetriedNotFailed() async throws {
+        let server = try FakeQMPServer(.silent, busyFor: 0.3)
+        let start = ContinuousClock.now
+        let client = try await QMPClient.connect(socketPath: server.path, timeout: .seconds(5))
+        #expect(ContinuousClock.now - start >= .milliseconds(250), "it was refused at first")
+        #expect(client.isConnected)
+        await client.close()
+    }
+
     @Test func aMissingSocketIsAConnectFailure() async throws {
         await #expect {
             _ = try await QMPClient.connect(socketPath: "/tmp/no-such-qmp.sock", timeout: .seconds(2))
