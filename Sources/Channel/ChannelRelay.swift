@@ -65,6 +65,7 @@ public final class ChannelRelay: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let peer = channel.remoteAddress?.description ?? "unknown peer"
+                    try channel.pipeline.syncOperations.addHandler(WriteDrainTracker())
                     switch mode {
                     case .serve:
                         if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
@@ -224,6 +225,9 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             // turn after the socket is readable, and an exporter speaks first (usbredir's hello);
             // what reached an empty pipeline would be dropped.
             .channelOption(.autoRead, value: false)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(WriteDrainTracker()) }
+            }
             .connect(host: targetHost, port: targetPort)
             .whenComplete { result in
                 let (gate, context) = bound.value
@@ -319,6 +323,7 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WriteDrainTracker())
                     if let sslContext {
                         try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: nil))
                         try channel.pipeline.syncOperations.addHandler(HandshakeWatcher(promise: handshake))

@@ -52,12 +52,17 @@ final class GlueHandler: ChannelDuplexHandler {
     private var partnerWritable: Bool { context?.channel.isWritable ?? false }
 
     /// Closes (fully, or only the output) after everything already written has gone out: NIO
-    /// fails the writes still queued in a channel that closes.
+    /// fails the writes still queued in a channel that closes. The channel's WriteDrainTracker,
+    /// at its socket end, says when they have (above TLS, nothing else can).
     private func closeAfterWrites(_ mode: CloseMode) {
         guard let context else { return }
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            channel.close(mode: mode, promise: nil)
+        context.flush()
+        let close = { channel.close(mode: mode, promise: nil) }
+        if let tracker = try? context.pipeline.syncOperations.handler(type: WriteDrainTracker.self) {
+            tracker.whenDrained(close)
+        } else {
+            close()
         }
     }
 
