@@ -123,6 +123,8 @@ let package = Package(
             dependencies: [
                 "Channel", "Hypervisor", "TetherModel", "TetherTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

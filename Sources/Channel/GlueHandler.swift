@@ -125,7 +125,9 @@ final class GlueHandler: ChannelDuplexHandler {
             }
             inputClosed = true
             partner?.partnerInputClosed()
-            if outputClosed { context.close(promise: nil) }
+            // Our output may still be draining (its close waits on the tracker); closing now
+            // would fail those writes and cut the stream's tail.
+            if outputClosed { closeAfterWrites(.all) }
             return
         }
         context.fireUserInboundEventTriggered(event)
