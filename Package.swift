@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tether", targets: ["tether"]),
+        .executable(name: "tetherd", targets: ["tetherd"]),
         .library(name: "USBProbe", targets: ["USBProbe"]),
         .library(name: "TetherModel", targets: ["TetherModel"]),
     ],
@@ -22,6 +23,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C leaf: the only target that sees libusb's headers. Only USBProbe imports it.
@@ -61,14 +69,55 @@ let package = Package(
         ),
         .target(name: "USBProbe", dependencies: ["CLibUSB", "TetherModel"], exclude: ["README.md"], swiftSettings: strict),
         .target(
+            name: "ClusterStore",
+            dependencies: ["TetherModel", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TetherClient",
+            dependencies: [
+                "TetherModel", "Channel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TetherServer",
+            dependencies: [
+                "TetherModel", "Placement", "ClusterStore", "Hypervisor", "Channel", "USBProbe", "TetherClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "TetherCommands",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Hypervisor", "Channel",
+                "USBProbe", "TetherModel", "Placement", "Hypervisor", "Channel", "TetherClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(name: "tether", dependencies: ["TetherCommands"], swiftSettings: strict),
+        .executableTarget(
+            name: "tetherd",
+            dependencies: ["TetherServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "tether-benchmark",
             dependencies: [
@@ -125,6 +174,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ClusterStoreTests",
+            dependencies: ["ClusterStore", "TetherModel", "TetherTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TetherServerTests",
+            dependencies: [
+                "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

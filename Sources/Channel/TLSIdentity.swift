@@ -27,7 +27,7 @@ public struct TLSIdentity: Sendable {
 
     /// TLS 1.3 only, this identity presented, only the cluster CA trusted. Names are checked by
     /// the relay itself against its allow list, so hostname verification is off here.
-    func configuration(server: Bool) -> TLSConfiguration {
+    public func configuration(server: Bool) -> TLSConfiguration {
         var configuration = server
             ? TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(key))
             : TLSConfiguration.makeClientConfiguration()

@@ -14,6 +14,16 @@ extension QEMUMachine {
                         progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let start = ContinuousClock.now
         try await target.prepareIncoming(uri: uri)
+        let result = try await migrateOut(uri: uri, options: options, start: start, progress: progress)
+        // The target switches to running as the stream ends; wait for it, briefly.
+        if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
+        return result
+    }
+
+    /// The source's half of a live migration, for a target that another process readied (an
+    /// agent on the device's host): sets the limits, starts, follows to the end.
+    public func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant = .now,
+                           progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         var parameters: [String: JSONValue] = [:]
         if let limit = options.downtimeLimitMs { parameters["downtime-limit"] = .int(Int64(limit)) }
         if let bandwidth = options.maxBandwidthBytesPerSecond { parameters["max-bandwidth"] = .int(Int64(bandwidth)) }
@@ -21,10 +31,7 @@ extension QEMUMachine {
         let watch = try await watchMigration()
         defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string(uri)])
-        let result = try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
-        // The target switches to running as the stream ends; wait for it, briefly.
-        if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
-        return result
+        return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
     }
 
     public func cancelMigration() async throws {

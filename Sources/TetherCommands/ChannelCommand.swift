@@ -29,8 +29,8 @@ public struct ChannelCommand: AsyncParsableCommand {
 
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Accept mutual-TLS connections and forward each to a plain TCP target (the exporter).")
-        @Option(help: "HOST:PORT to listen on.") var listen: Endpoint
-        @Option(help: "HOST:PORT to forward to.") var forwardTo: Endpoint
+        @Option(help: "HOST:PORT to listen on.") var listen: HostPort
+        @Option(help: "HOST:PORT to forward to.") var forwardTo: HostPort
         @OptionGroup var relay: RelayOptions
 
         func run() async throws {
@@ -40,8 +40,8 @@ public struct ChannelCommand: AsyncParsableCommand {
 
     struct Connect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Accept plain local connections (QEMU's chardev) and carry each over mutual TLS.")
-        @Option(help: "HOST:PORT to listen on (keep it on the loopback).") var listen: Endpoint
-        @Option(help: "HOST:PORT of the serving end.") var to: Endpoint
+        @Option(help: "HOST:PORT to listen on (keep it on the loopback).") var listen: HostPort
+        @Option(help: "HOST:PORT of the serving end.") var to: HostPort
         @OptionGroup var relay: RelayOptions
 
         func run() async throws {
@@ -49,7 +49,7 @@ public struct ChannelCommand: AsyncParsableCommand {
         }
     }
 
-    static func runRelay(_ mode: ChannelRelay.Mode, listen: Endpoint, target: Endpoint, _ options: RelayOptions) async throws {
+    static func runRelay(_ mode: ChannelRelay.Mode, listen: HostPort, target: HostPort, _ options: RelayOptions) async throws {
         try await FailureReporting.run {
             let relay = try await ChannelRelay.start(mode, listenHost: listen.host, listenPort: listen.port, targetHost: target.host,
                                                      targetPort: target.port, identity: TLSIdentity(directory: options.tlsDir, name: options.name),
@@ -71,7 +71,7 @@ public struct ChannelCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Export a local USB device with usbredir (supervised usbredirect).")
         @Option(help: "VID:PID, VID:PID:SERIAL or BUS-PORT.") var device: String
-        @Option(help: "HOST:PORT to serve the device on (the relay's --forward-to).") var listen: Endpoint
+        @Option(help: "HOST:PORT to serve the device on (the relay's --forward-to).") var listen: HostPort
 
         func run() async throws {
             try await FailureReporting.run {
@@ -106,7 +106,7 @@ public struct ChannelCommand: AsyncParsableCommand {
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Hot-add a usb-redir device to a VM, its chardev pointing at the local relay end.")
         @Option(help: "The VM's QMP socket.") var qmp: String
-        @Option(help: "HOST:PORT of the local `channel connect` end.") var from: Endpoint
+        @Option(help: "HOST:PORT of the local `channel connect` end.") var from: HostPort
         @Option(help: "The device id in the VM.") var id = "tether-redir0"
 
         func run() async throws {

@@ -1,3 +1,4 @@
+import TetherModel
 import Placement
 
 /// `tether plan` without --json: what was decided first, then why, then why not elsewhere.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TetherModel
 
 /// How long-running commands (channel serve, connect, export) learn they should stop: SIGINT
 /// or SIGTERM, through a handler that writes to a pipe. The signals are unblocked first: a
@@ -39,20 +40,6 @@ enum Termination {
     }
 }
 
-/// `HOST:PORT`, with `[v6]:PORT` for IPv6.
-struct Endpoint: ExpressibleByArgument, CustomStringConvertible {
-    var host: String
-    var port: Int
-
-    init?(argument: String) {
-        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]),
-              (0...65535).contains(port) else { return nil }
-        var host = String(argument[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        self.host = host
-        self.port = port
-    }
-
-    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+extension HostPort: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
 }

@@ -24,7 +24,7 @@ public struct Policy: Sendable, Equatable {
 }
 
 /// The four networks a host has, by role.
-public enum NetworkRole: String, Sendable, CaseIterable, Codable, Comparable {
+public enum NetworkRole: String, Sendable, CaseIterable, Codable, CodingKeyRepresentable, Comparable {
     case management, migration, vm, storage
 
     public static func < (a: Self, b: Self) -> Bool {
@@ -32,7 +32,7 @@ public enum NetworkRole: String, Sendable, CaseIterable, Codable, Comparable {
     }
 }
 
-public struct NetworkLink: Sendable, Equatable {
+public struct NetworkLink: Sendable, Equatable, Codable {
     public var up: Bool
     public var mbps: Int
 
@@ -106,6 +106,22 @@ public struct DeviceRef: Sendable, Hashable, CustomStringConvertible, Comparable
 
     public var description: String { "\(host)/\(id)" }
     public static func < (a: Self, b: Self) -> Bool { a.description < b.description }
+}
+
+/// Encoded as `HOST/ID`, as people write it.
+extension DeviceRef: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let ref = DeviceRef(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not HOST/PORT"))
+        }
+        self = ref
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
 }
 
 public struct VM: Sendable, Equatable {

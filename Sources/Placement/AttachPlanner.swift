@@ -1,44 +1,27 @@
 import TetherModel
 
-/// `tether plan --attach`: what to do so that a container's VM can use a device.
-public struct AttachDecision: Sendable, Equatable, Codable {
-    public enum Action: String, Sendable, Codable {
-        /// The device is on the VM's own host.
-        case local
-        /// Live-migrate the VM to the device's host.
-        case migrate
-        /// Forward the device over a network channel from its host to the VM's host.
-        case forward
-        /// Neither fits.
-        case reject
-    }
-
-    public var action: Action
-    public var container: String
-    public var vm: String
-    /// Where the VM runs now.
-    public var vmHost: String
-    public var device: String
-    /// For `migrate`: the device's host.
-    public var targetHost: String?
-    public var requiredBitsPerSecond: Int
-    public var allocatedBitsPerSecond: Int
-    public var migrateThresholdPercent: Int
-    /// Why this action; for a wanted migration that was infeasible, why not. Never empty.
-    public var reasons: [String]
-    /// For `migrate`: the VM's other devices, which stay on their hosts and are forwarded.
-    public var forwardedAfterMove: [String]?
-}
-
 public enum AttachPlanner {
     /// Decides per shared/spec/placement.md. Throws only for a request that names nothing in
     /// the cluster; every answerable question gets a decision, `reject` included.
     /// `state` is where VMs run and what is free now; a daemon keeps one current, and a one-off
     /// question builds it from the index.
-    public static func decide(container: String, device ref: DeviceRef, _ index: ClusterIndex, state: PlacementState? = nil,
-                              engine: PlacementEngine = .standard) throws(TetherError) -> AttachDecision {
-        guard let v = index.vmIndex(container: container) else {
-            throw TetherError(.notFound, "no VM runs container '\(container)' (containers are listed under each VM's 'containers')")
+    /// `vm` names the container's VM where the cluster may not list the container yet (one the
+    /// OCI hook is starting); without it, the container must be listed on a VM.
+    public static func decide(container: String, vm vmName: String? = nil, device ref: DeviceRef, _ index: ClusterIndex,
+                              state: PlacementState? = nil, engine: PlacementEngine = .standard) throws(TetherError) -> AttachDecision {
+        let listed = index.vmIndex(container: container)
+        let v: Int
+        if let vmName {
+            guard let named = index.vmIndex(vmName) else { throw TetherError(.notFound, "no VM '\(vmName)' is in the cluster") }
+            if let listed, listed != named {
+                throw TetherError(.invalidArgument, "container '\(container)' runs in \(index.vm(listed).name), not in \(vmName)")
+            }
+            v = named
+        } else {
+            guard let listed else {
+                throw TetherError(.notFound, "no VM runs container '\(container)' (containers are listed under each VM's 'containers')")
+            }
+            v = listed
         }
         guard let deviceHost = index.hostIndex(ref.host) else {
             throw TetherError(.notFound, "device '\(ref)': host '\(ref.host)' is not in the cluster")

@@ -1,0 +1,118 @@
+import AsyncHTTPClient
+import Channel
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOPosix
+import TetherModel
+
+/// Talks to a tetherd API: over its local unix socket, or over mutual TLS with a certificate
+/// from the cluster CA. Every failure comes back as a TetherError that says what to do, the
+/// server's own JSON error when it sent one.
+public final class APIClient: Sendable {
+    public enum Server: Sendable, CustomStringConvertible {
+        case unixSocket(String)
+        case tls(HostPort)
+
+        public var description: String {
+            switch self {
+            case .unixSocket(let path): path
+            case .tls(let address): "https://\(address)"
+            }
+        }
+    }
+
+    public let server: Server
+    private let http: HTTPClient
+    private let timeout: TimeAmount
+
+    public init(_ server: Server, identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
+        self.server = server
+        self.timeout = timeout
+        var configuration = HTTPClient.Configuration()
+        if let identity { configuration.tlsConfiguration = identity.configuration(server: false) }
+        configuration.timeout = .init(connect: .seconds(5))
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+
+    /// Closes the connection pool; the client cannot be used after.
+    public func close() async {
+        try? await http.shutdown()
+    }
+
+    private func url(_ path: String) -> String {
+        switch server {
+        case .unixSocket(let socket):
+            let host = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
+            return "http+unix://\(host)\(path)"
+        case .tls(let address):
+            return "https://\(address)\(path)"
+        }
+    }
+
+    public func get<Reply: Decodable>(_ path: String, as type: Reply.Type = Reply.self) async throws(TetherError) -> Reply {
+        try decode(type, try await send(.GET, path, body: nil))
+    }
+
+    public func post<Reply: Decodable>(_ path: String, _ body: some Encodable, as type: Reply.Type = Reply.self) async throws(TetherError) -> Reply {
+        try decode(type, try await send(.POST, path, body: try encode(body)))
+    }
+
+    /// A POST whose answer has no body worth reading (204, or an echo).
+    public func post(_ path: String, _ body: some Encodable) async throws(TetherError) {
+        _ = try await send(.POST, path, body: try encode(body))
+    }
+
+    private func encode(_ body: some Encodable) throws(TetherError) -> Data {
+        do { return try APIJSON.encoder().encode(body) } catch {
+            throw TetherError(.internalError, "cannot encode the request", cause: "\(error)")
+        }
+    }
+
+    private func decode<Reply: Decodable>(_ type: Reply.Type, _ body: ByteBuffer) throws(TetherError) -> Reply {
+        do {
+            return try APIJSON.decoder().decode(type, from: Data(buffer: body))
+        } catch {
+            throw TetherError(.io, "tetherd at \(server) sent an answer this client cannot read", cause: APIJSON.describe(error))
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws(TetherError) -> ByteBuffer {
+        var request = HTTPClientRequest(url: url(path))
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        let response: HTTPClientResponse
+        let buffer: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: timeout)
+            buffer = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            throw Self.unreachable(server, error)
+        }
+        guard (200..<300).contains(response.status.code) else {
+            if let failure = try? APIJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: buffer)) {
+                throw failure.tetherError
+            }
+            throw TetherError(.io, "tetherd at \(server) answered \(response.status.code) \(response.status.reasonPhrase) to \(method) \(path)")
+        }
+        return buffer
+    }
+
+    static func unreachable(_ server: Server, _ error: any Error) -> TetherError {
+        let text = "\(error)"
+        if text.contains("timeout") || text.contains("Timeout") || text.contains("deadlineExceeded") {
+            return TetherError(.timeout, "tetherd at \(server) did not answer in time", cause: text)
+        }
+        switch server {
+        case .unixSocket(let path):
+            return TetherError(.io, "cannot reach tetherd at \(path); is it running? (start it with `tetherd --role controller`)", cause: text)
+        case .tls:
+            return TetherError(.io, "cannot reach tetherd at \(server)", cause: text)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+/// The agent's API (controller to agent, mutual TLS): what a host's agent reports about a VM, and
+/// the actions the controller asks of it. Every action is idempotent: asked twice, it does the
+/// thing once and answers the same, which is what lets a restarted controller simply ask again.
+
+/// How to start a VM so that it can receive another's state: both ends of a live migration
+/// must have the same machine, so the source's agent says how its VM was started.
+public struct VMLaunch: Sendable, Equatable, Codable {
+    public var name: String
+    public var memoryMiB: Int
+    public var cpus: Int
+    public var usbController: Bool
+    public var panicDevice: Bool
+    public var disk: String?
+    /// Files the VM was started with in RAM (at these addresses); their ROM copies migrate, so
+    /// the target needs the same files.
+    public var memoryImages: [MemoryImage]
+
+    public struct MemoryImage: Sendable, Equatable, Codable {
+        public var path: String
+        public var address: UInt64
+
+        public init(path: String, address: UInt64) {
+            self.path = path
+            self.address = address
+        }
+    }
+
+    public init(name: String, memoryMiB: Int, cpus: Int, usbController: Bool = true, panicDevice: Bool = false, disk: String? = nil,
+                memoryImages: [MemoryImage] = []) {
+        self.name = name
+        self.memoryMiB = memoryMiB
+        self.cpus = cpus
+        self.usbController = usbController
+        self.panicDevice = panicDevice
+        self.disk = disk
+        self.memoryImages = memoryImages
+    }
+}
+
+/// `GET /v1/agent/vms/{vm}`.
+public struct AgentVMState: Sendable, Equatable, Codable {
+    public var name: String
+    /// QEMU's run state: `running`, `inmigrate`, `postmigrate`, `paused`, ...
+    public var status: String
+    public var launch: VMLaunch?
+    /// The outgoing migration, while one runs or after it ended.
+    public var migration: MigrationReport?
+    /// Tether's usb-redir devices in the VM.
+    public var redirections: [String]
+    /// How the VM is registered (its bandwidth, datastore, containers): moves with it.
+    public var registration: RegisteredVM?
+
+    public init(name: String, status: String, launch: VMLaunch?, migration: MigrationReport?, redirections: [String],
+                registration: RegisteredVM? = nil) {
+        self.name = name
+        self.status = status
+        self.launch = launch
+        self.migration = migration
+        self.redirections = redirections
+        self.registration = registration
+    }
+}
+
+public struct MigrationReport: Sendable, Equatable, Codable {
+    /// `active`, `completed`, `failed`, ... as QEMU says; `error` when it failed.
+    public var status: String
+    public var transferredBytes: Int64
+    public var totalBytes: Int64
+    public var error: String?
+    public var downtimeMs: Int64?
+
+    public init(status: String, transferredBytes: Int64, totalBytes: Int64, error: String? = nil, downtimeMs: Int64? = nil) {
+        self.status = status
+        self.transferredBytes = transferredBytes
+        self.totalBytes = totalBytes
+        self.error = error
+        self.downtimeMs = downtimeMs
+    }
+}
+
+/// `POST /v1/agent/incoming`: start a VM waiting for a migration; answers where to send it.
+public struct IncomingRequest: Sendable, Equatable, Codable {
+    public var launch: VMLaunch
+    public var registration: RegisteredVM?
+    public init(launch: VMLaunch, registration: RegisteredVM? = nil) {
+        self.launch = launch
+        self.registration = registration
+    }
+}
+
+public struct AddressReply: Sendable, Equatable, Codable {
+    public var address: HostPort
+    public init(address: HostPort) { self.address = address }
+}
+
+/// `POST /v1/agent/migrations`: live-migrate a local VM to a readied target.
+public struct MigrateRequest: Sendable, Equatable, Codable {
+    public var vm: String
+    public var to: HostPort
+    public init(vm: String, to: HostPort) {
+        self.vm = vm
+        self.to = to
+    }
+}
+
+/// `POST /v1/agent/vms/release` and `/stop`: by VM name.
+public struct VMRequest: Sendable, Equatable, Codable {
+    public var vm: String
+    public init(vm: String) { self.vm = vm }
+}
+
+/// `POST /v1/agent/exports`: export a local device for one attachment. `local`: for a VM on
+/// this host (no relay; the exporter listens on the loopback); otherwise behind a mutual-TLS
+/// relay that accepts only `allow`.
+public struct ExportRequest: Sendable, Equatable, Codable {
+    public var session: String
+    public var device: String
+    public var local: Bool
+    public var allow: [String]
+
+    public init(session: String, device: String, local: Bool, allow: [String]) {
+        self.session = session
+        self.device = device
+        self.local = local
+        self.allow = allow
+    }
+}
+
+/// `POST /v1/agent/channels`: give a local VM the device exported at `from` (a relay's serve
+/// end on `deviceHost`, or, `local`, the exporter itself).
+public struct ChannelRequest: Sendable, Equatable, Codable {
+    public var session: String
+    public var vm: String
+    public var from: HostPort
+    public var deviceHost: String
+    public var local: Bool
+
+    public init(session: String, vm: String, from: HostPort, deviceHost: String, local: Bool) {
+        self.session = session
+        self.vm = vm
+        self.from = from
+        self.deviceHost = deviceHost
+        self.local = local
+    }
+}
+
+/// `POST /v1/agent/exports/stop` and `/v1/agent/channels/stop`.
+public struct SessionRequest: Sendable, Equatable, Codable {
+    public var session: String
+    public var vm: String?
+    public init(session: String, vm: String? = nil) {
+        self.session = session
+        self.vm = vm
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// What an agent tells the controller about its host when it starts, and again whenever its
+/// devices or VMs change: the host's capacity and networks, its USB devices with `tether
+/// probe`'s figures, and the VMs it manages.
+public struct AgentRegistration: Sendable, Equatable, Codable {
+    public var host: String
+    /// Where the agent's own API listens (mutual TLS).
+    public var agentAddress: HostPort
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var networks: [NetworkRole: NetworkLink]
+    public var datastores: [String]
+    public var devices: [RegisteredDevice]
+    public var vms: [RegisteredVM]
+
+    public init(host: String, agentAddress: HostPort, cpus: Int, memoryMiB: Int, networks: [NetworkRole: NetworkLink],
+                datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM]) {
+        self.host = host
+        self.agentAddress = agentAddress
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.networks = networks
+        self.datastores = datastores
+        self.devices = devices
+        self.vms = vms
+    }
+}
+
+public struct RegisteredDevice: Sendable, Equatable, Codable {
+    /// Bus-port path (`1-3`), unique on its host.
+    public var id: String
+    public var vendorId: String?
+    public var productId: String?
+    public var serial: String?
+    public var product: String?
+    public var periodicBytesPerSecond: Int
+    public var bulkBytesPerSecond: Int
+
+    public init(id: String, vendorId: String?, productId: String?, serial: String? = nil, product: String? = nil,
+                periodicBytesPerSecond: Int, bulkBytesPerSecond: Int = 0) {
+        self.id = id
+        self.vendorId = vendorId
+        self.productId = productId
+        self.serial = serial
+        self.product = product
+        self.periodicBytesPerSecond = periodicBytesPerSecond
+        self.bulkBytesPerSecond = bulkBytesPerSecond
+    }
+}
+
+public struct RegisteredVM: Sendable, Equatable, Codable {
+    public var name: String
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var networkMbps: Int
+    public var datastore: String
+    public var containers: [String]
+    /// QEMU's run state as the agent last saw it (`running`, `paused`, `postmigrate`, ...).
+    public var status: String
+
+    public init(name: String, cpus: Int, memoryMiB: Int, networkMbps: Int, datastore: String, containers: [String] = [],
+                status: String = "running") {
+        self.name = name
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.networkMbps = networkMbps
+        self.datastore = datastore
+        self.containers = containers
+        self.status = status
+    }
+}
+
+extension AgentRegistration {
+    /// Every problem at once, so that a misconfigured agent is fixed in one go.
+    public func validate() throws(TetherError) {
+        var problems: [String] = []
+        func name(_ value: String, _ what: String) {
+            if !APINames.isValid(value) { problems.append("\(what) '\(value)' \(APINames.rule)") }
+        }
+        name(host, "host")
+        if agentAddress.port == 0 { problems.append("agentAddress '\(agentAddress)' needs a port") }
+        if cpus <= 0 { problems.append("cpus must be positive, not \(cpus)") }
+        if memoryMiB <= 0 { problems.append("memoryMiB must be positive, not \(memoryMiB)") }
+        for (role, link) in networks.sorted(by: { $0.key < $1.key }) where link.mbps < 0 {
+            problems.append("network \(role.rawValue): mbps must not be negative")
+        }
+        for store in datastores { name(store, "datastore") }
+        var seen = Set<String>()
+        for device in devices {
+            name(device.id, "device")
+            if !seen.insert(device.id).inserted { problems.append("device '\(device.id)' is listed twice") }
+            if device.periodicBytesPerSecond < 0 || device.bulkBytesPerSecond < 0 {
+                problems.append("device '\(device.id)': figures must not be negative")
+            }
+        }
+        seen.removeAll()
+        for vm in vms {
+            name(vm.name, "vm")
+            if !seen.insert(vm.name).inserted { problems.append("vm '\(vm.name)' is listed twice") }
+            if vm.cpus <= 0 || vm.memoryMiB <= 0 { problems.append("vm '\(vm.name)': cpus and memoryMiB must be positive") }
+            if vm.networkMbps < 0 { problems.append("vm '\(vm.name)': networkMbps must not be negative") }
+            for container in vm.containers { name(container, "container") }
+        }
+        if !problems.isEmpty {
+            throw TetherError(.invalidArgument, "registration of '\(host)' is invalid: " + problems.joined(separator: "; "))
+        }
+    }
+}
+
+/// Names that travel in paths, session ids and logs.
+public enum APINames {
+    public static let rule = "must be 1 to 63 letters, digits, '-', '.' or '_'"
+
+    public static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 63
+            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-._".unicodeScalars.contains($0)) }
+    }
+}
+

@@ -1,0 +1,34 @@
+import Foundation
+
+/// A device given to a container's VM: what the controller keeps once an attach has finished,
+/// and what a detach undoes.
+public struct DeviceAttachment: Sendable, Equatable, Codable {
+    public enum Mode: String, Sendable, Codable {
+        /// The device is on the VM's host (it was, or the VM moved there).
+        case local
+        /// The device stays on its host and reaches the VM over a channel.
+        case forward
+    }
+
+    /// `VM/HOST/DEVICE`: also the channel's session id, so a relay knows a resumed stream.
+    public var id: String
+    public var container: String
+    public var vm: String
+    public var device: DeviceRef
+    public var mode: Mode
+    /// Where the VM ran when the attachment was made.
+    public var vmHost: String
+    public var since: Date
+
+    public init(container: String, vm: String, device: DeviceRef, mode: Mode, vmHost: String, since: Date) {
+        self.id = Self.id(vm: vm, device: device)
+        self.container = container
+        self.vm = vm
+        self.device = device
+        self.mode = mode
+        self.vmHost = vmHost
+        self.since = since
+    }
+
+    public static func id(vm: String, device: DeviceRef) -> String { "\(vm)/\(device.host)/\(device.id)" }
+}

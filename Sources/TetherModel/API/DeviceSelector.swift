@@ -1,0 +1,60 @@
+/// How a request names a device: `VID:PID` (any matching device), `VID:PID:SERIAL` (that one
+/// device), or `HOST/PORT` (whatever is plugged into that port of that host).
+public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
+    case product(vendorId: String, productId: String, serial: String?)
+    case port(DeviceRef)
+
+    public init(parsing text: String) throws(TetherError) {
+        let help = "use VID:PID (046d:0825), VID:PID:SERIAL, or HOST/PORT (host-b/1-3)"
+        if text.contains("/") {
+            guard let ref = DeviceRef(text) else { throw TetherError(.invalidArgument, "device '\(text)' is not HOST/PORT; \(help)") }
+            self = .port(ref)
+            return
+        }
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 2, let vendor = Self.hex4(parts[0]), let product = Self.hex4(parts[1]) else {
+            throw TetherError(.invalidArgument, "device '\(text)' is not a selector; \(help)")
+        }
+        if parts.count == 3, parts[2].isEmpty { throw TetherError(.invalidArgument, "device '\(text)': the serial after the second ':' is empty") }
+        self = .product(vendorId: vendor, productId: product, serial: parts.count == 3 ? parts[2] : nil)
+    }
+
+    /// Four hex digits, lowercased (as lsusb and sysfs print them).
+    static func hex4(_ text: String) -> String? {
+        guard text.count == 4, text.allSatisfy(\.isHexDigit) else { return nil }
+        return text.lowercased()
+    }
+
+    public var description: String {
+        switch self {
+        case .product(let vendor, let product, let serial): "\(vendor):\(product)" + (serial.map { ":\($0)" } ?? "")
+        case .port(let ref): ref.description
+        }
+    }
+
+    /// Whether a device registered on `host` is one this selector names.
+    public func matches(_ device: RegisteredDevice, on host: String) -> Bool {
+        switch self {
+        case .port(let ref): ref.host == host && ref.id == device.id
+        case .product(let vendor, let product, let serial):
+            device.vendorId?.lowercased() == vendor && device.productId?.lowercased() == product
+                && (serial == nil || device.serial == serial)
+        }
+    }
+}
+
+extension DeviceSelector: Codable {
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do {
+            self = try DeviceSelector(parsing: text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}

@@ -1,0 +1,73 @@
+import Hummingbird
+import TetherModel
+
+/// The agent's API, version 1: what the controller asks of this host. Only the certificate
+/// names in `callers` (the controller's) are served.
+public enum AgentRoutes {
+    public static func router(_ agent: HostAgentService, callers: Set<String>) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: APIErrorMiddleware())
+        router.add(middleware: CallerCheck(callers: callers))
+        let v1 = router.group("v1/agent")
+
+        v1.get("registration") { _, _ in try APIBody.json(await agent.registration()) }
+        v1.get("vms/:name") { _, context in
+            let name = try context.parameters.require("name")
+            guard let state = try await agent.vmState(name) else {
+                throw TetherError(.notFound, "\(agent.settings.host) does not run \(name)")
+            }
+            return try APIBody.json(state)
+        }
+        v1.post("incoming") { request, _ in
+            let incoming = try await APIBody.decode(IncomingRequest.self, from: request)
+            return try APIBody.json(AddressReply(address: try await agent.prepareIncoming(incoming)))
+        }
+        v1.post("migrations") { request, _ in
+            try await agent.startMigration(try await APIBody.decode(MigrateRequest.self, from: request))
+            return Response(status: .accepted)
+        }
+        v1.post("vms/release") { request, _ in
+            try await agent.release(try await APIBody.decode(VMRequest.self, from: request).vm)
+            return APIBody.noContent()
+        }
+        v1.post("vms/abandon") { request, _ in
+            try await agent.abandonIncoming(try await APIBody.decode(VMRequest.self, from: request).vm)
+            return APIBody.noContent()
+        }
+        v1.post("exports") { request, _ in
+            let export = try await APIBody.decode(ExportRequest.self, from: request)
+            return try APIBody.json(AddressReply(address: try await agent.export(export)))
+        }
+        v1.post("exports/stop") { request, _ in
+            await agent.stopExport(try await APIBody.decode(SessionRequest.self, from: request).session)
+            return APIBody.noContent()
+        }
+        v1.post("channels") { request, _ in
+            try await agent.openChannel(try await APIBody.decode(ChannelRequest.self, from: request))
+            return APIBody.noContent()
+        }
+        v1.post("channels/stop") { request, _ in
+            try await agent.closeChannel(try await APIBody.decode(SessionRequest.self, from: request))
+            return APIBody.noContent()
+        }
+        return router
+    }
+}
+
+/// Over TLS, only the listed certificate names get through (the controller's); the local unix
+/// socket, when there is one, is guarded by its file permissions.
+struct CallerCheck: RouterMiddleware {
+    let callers: Set<String>
+
+    func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
+        if let names = await context.peerNames(), !names.contains(where: callers.contains) {
+            throw TetherError(.permissionDenied, "certificate \(names.isEmpty ? "without a name" : names.joined(separator: ", ")) "
+                              + "may not call this agent; it serves \(callers.sorted().joined(separator: ", "))")
+        }
+        return try await next(request, context)
+    }
+}
+
+extension HostAgentService {
+    public nonisolated var host: String { settings.host }
+}

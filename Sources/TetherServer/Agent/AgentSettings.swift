@@ -1,0 +1,64 @@
+import Channel
+import Foundation
+import Hypervisor
+import TetherModel
+
+/// What an agent needs to know about its host that it cannot discover: how the controller
+/// reaches it, where relays and migrations listen, and the VMs it manages.
+public struct AgentSettings: Sendable {
+    public var host: String
+    /// Where the agent API listens (mutual TLS); also what it registers.
+    public var listen: HostPort
+    /// The address other hosts reach this one at for channels and migrations.
+    public var publicAddress: String
+    public var cpus: Int
+    public var memoryMiB: Int
+    public var networks: [NetworkRole: NetworkLink]
+    public var datastores: [String]
+    /// Where launched VMs keep their QMP sockets and logs.
+    public var stateDirectory: String
+    public var vms: [ManagedVMConfiguration]
+    /// The usbredir exporter, `usbredirect` unless a test swaps in a recorded device's peer.
+    public var exporterProgram: String
+    public var migration: MigrationOptions
+    /// How often to heartbeat.
+    public var heartbeatInterval: Duration
+
+    public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
+                networks: [NetworkRole: NetworkLink], datastores: [String], stateDirectory: String, vms: [ManagedVMConfiguration],
+                exporterProgram: String = "usbredirect", migration: MigrationOptions = MigrationOptions(),
+                heartbeatInterval: Duration = .seconds(5)) {
+        self.host = host
+        self.listen = listen
+        self.publicAddress = publicAddress
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.networks = networks
+        self.datastores = datastores
+        self.stateDirectory = stateDirectory
+        self.vms = vms
+        self.exporterProgram = exporterProgram
+        self.migration = migration
+        self.heartbeatInterval = heartbeatInterval
+    }
+}
+
+/// A VM an agent manages: started from `launch`, or adopted by its QMP socket.
+public struct ManagedVMConfiguration: Sendable, Equatable {
+    public var registration: RegisteredVM
+    public var launch: VMLaunch?
+    public var qmpSocket: String?
+
+    public init(registration: RegisteredVM, launch: VMLaunch? = nil, qmpSocket: String? = nil) {
+        self.registration = registration
+        self.launch = launch
+        self.qmpSocket = qmpSocket
+    }
+}
+
+extension VMLaunch {
+    func spec(incoming: Bool) -> VMSpec {
+        VMSpec(name: name, memoryMiB: memoryMiB, cpus: cpus, usbController: usbController, panicDevice: panicDevice, disk: disk,
+               incoming: incoming, memoryImages: memoryImages.map { ($0.path, $0.address) })
+    }
+}

@@ -1,0 +1,299 @@
+import Channel
+import Foundation
+import Hypervisor
+import Logging
+import TetherModel
+
+/// What an agent does on its host: runs its VMs (QEMU over QMP), exports its USB devices, and
+/// opens channels into its VMs. Each action is idempotent, keyed by VM name or by the
+/// attachment's session id, so a controller that asks again after a crash gets the same answer.
+public actor HostAgentService {
+    public let settings: AgentSettings
+    let identity: TLSIdentity
+    let logger: Logger
+    private let probeDevices: @Sendable () throws(TetherError) -> [RegisteredDevice]
+
+    struct ManagedVM {
+        var machine: QEMUMachine
+        var registration: RegisteredVM
+        var launch: VMLaunch?
+        /// Where it waits for its state, while it does.
+        var incoming: HostPort?
+        var migration: MigrationReport?
+    }
+
+    struct Export {
+        var supervisor: ExporterSupervisor
+        var relay: ChannelRelay?
+        var address: HostPort
+    }
+
+    struct ChannelEnd {
+        var vm: String
+        var relay: ChannelRelay?
+        var redirection: String
+    }
+
+    private var vms: [String: ManagedVM] = [:]
+    private var exports: [String: Export] = [:]
+    private var channels: [String: ChannelEnd] = [:]
+    private(set) var devices: [RegisteredDevice] = []
+
+    public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger,
+                probeDevices: @escaping @Sendable () throws(TetherError) -> [RegisteredDevice]) {
+        self.settings = settings
+        self.identity = identity
+        self.logger = logger
+        self.probeDevices = probeDevices
+    }
+
+    /// Starts or adopts the configured VMs and takes the first inventory.
+    public func start() async throws {
+        try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
+        for vm in settings.vms where vms[vm.registration.name] == nil {
+            let machine: QEMUMachine
+            if let socket = vm.qmpSocket {
+                machine = try await QEMUMachine.adopt(socketPath: socket, name: vm.registration.name)
+            } else if let launch = vm.launch {
+                machine = try await QEMUMachine.launch(launch.spec(incoming: false), in: settings.stateDirectory)
+            } else {
+                throw TetherError(.invalidArgument, "vm '\(vm.registration.name)' needs either a launch spec or a qmp socket")
+            }
+            vms[vm.registration.name] = ManagedVM(machine: machine, registration: vm.registration, launch: vm.launch)
+            logger.info("managing VM", metadata: ["vm": "\(vm.registration.name)"])
+        }
+        _ = refreshDevices()
+    }
+
+    /// Takes the inventory again; true when it changed.
+    public func refreshDevices() -> Bool {
+        do {
+            let fresh = try probeDevices()
+            defer { devices = fresh }
+            return fresh != devices
+        } catch {
+            logger.error("USB inventory failed: \(error)")
+            return false
+        }
+    }
+
+    /// The host as the controller should see it now (asks each VM its run state).
+    public func registration() async -> AgentRegistration {
+        var registered: [RegisteredVM] = []
+        for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
+            var entry = vm.registration
+            entry.status = (try? await vm.machine.status())?.description ?? "unreachable"
+            registered.append(entry)
+        }
+        return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
+                                 cpus: settings.cpus, memoryMiB: settings.memoryMiB, networks: settings.networks,
+                                 datastores: settings.datastores, devices: devices, vms: registered)
+    }
+
+    // MARK: VMs
+
+    public func vmState(_ name: String) async throws(TetherError) -> AgentVMState? {
+        guard let vm = vms[name] else { return nil }
+        let status: String
+        do { status = try await vm.machine.status().description } catch {
+            throw TetherError(.io, "QEMU for \(name) does not answer", cause: "\(error)")
+        }
+        let redirections = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        var launch = vm.launch
+        launch?.name = name
+        var state = AgentVMState(name: name, status: status, launch: launch, migration: vm.migration, redirections: redirections)
+        state.registration = vm.registration
+        return state
+    }
+
+    public func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
+        let name = request.launch.name
+        if let vm = vms[name] {
+            if let incoming = vm.incoming, (try? await vm.machine.status()) == .inmigrate { return incoming }
+            throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
+        }
+        let port = try LocalPorts.free(on: settings.publicAddress)
+        let address = HostPort(host: settings.publicAddress, port: port)
+        do {
+            let machine = try await QEMUMachine.launch(request.launch.spec(incoming: true), in: settings.stateDirectory)
+            do {
+                try await machine.prepareIncoming(uri: "tcp:\(address)")
+            } catch {
+                await machine.kill()
+                throw error
+            }
+            let registration = request.registration ?? RegisteredVM(name: name, cpus: request.launch.cpus,
+                                                                    memoryMiB: request.launch.memoryMiB, networkMbps: 0, datastore: "")
+            vms[name] = ManagedVM(machine: machine, registration: registration, launch: request.launch, incoming: address)
+        } catch {
+            throw TetherError(.io, "cannot start \(name) on \(settings.host) to receive it", cause: "\(error)")
+        }
+        logger.info("waiting for VM", metadata: ["vm": "\(name)", "at": "\(address)"])
+        return address
+    }
+
+    public func startMigration(_ request: MigrateRequest) async throws(TetherError) {
+        guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
+        if let migration = vm.migration, !["completed", "failed", "cancelled", "error"].contains(migration.status) { return }
+        let machine = vm.machine
+        let options = settings.migration
+        vms[request.vm]?.migration = MigrationReport(status: "setup", transferredBytes: 0, totalBytes: 0)
+        logger.info("migrating VM", metadata: ["vm": "\(request.vm)", "to": "\(request.to)"])
+        Task {
+            do {
+                let result = try await machine.migrateOut(uri: "tcp:\(request.to)", options: options) { progress in
+                    Task { await self.migrationProgressed(request.vm, progress) }
+                }
+                self.migrationEnded(request.vm, MigrationReport(status: "completed", transferredBytes: result.transferredBytes,
+                                                                totalBytes: result.transferredBytes, downtimeMs: result.downtimeMs))
+            } catch {
+                self.migrationEnded(request.vm, MigrationReport(status: "failed", transferredBytes: 0, totalBytes: 0, error: "\(error)"))
+            }
+        }
+    }
+
+    private func migrationProgressed(_ name: String, _ progress: MigrationProgress) {
+        guard let current = vms[name]?.migration, current.status != "completed", current.status != "failed" else { return }
+        vms[name]?.migration = MigrationReport(status: progress.status, transferredBytes: progress.transferredBytes,
+                                               totalBytes: progress.totalBytes)
+    }
+
+    private func migrationEnded(_ name: String, _ report: MigrationReport) {
+        vms[name]?.migration = report
+        logger.info("migration ended", metadata: ["vm": "\(name)", "status": "\(report.status)", "error": "\(report.error ?? "")"])
+    }
+
+    /// Quits this host's copy of a VM that now runs elsewhere.
+    public func release(_ name: String) async throws(TetherError) {
+        guard let vm = vms[name] else { return }
+        let status = try? await vm.machine.status()
+        guard status == .postmigrate || status == nil else {
+            throw TetherError(.busy, "\(name) is \(status?.description ?? "unknown") on \(settings.host); only a copy whose state went elsewhere is released")
+        }
+        try? await vm.machine.quit()
+        vms[name] = nil
+        logger.info("released VM", metadata: ["vm": "\(name)"])
+    }
+
+    /// Quits a VM that never received its state.
+    public func abandonIncoming(_ name: String) async throws(TetherError) {
+        guard let vm = vms[name] else { return }
+        let status = try? await vm.machine.status()
+        guard status == .inmigrate || status == nil else {
+            throw TetherError(.busy, "\(name) is \(status?.description ?? "unknown") on \(settings.host); only a VM still waiting for its state is abandoned")
+        }
+        await vm.machine.kill()
+        vms[name] = nil
+        logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
+    }
+
+    /// Stops what this agent started: exporters and relays; VMs it launched only when `vmsToo`.
+    public func shutdown(vmsToo: Bool) async {
+        for (_, end) in channels { await end.relay?.stop() }
+        for (_, export) in exports {
+            await export.relay?.stop()
+            await export.supervisor.stop()
+        }
+        channels.removeAll()
+        exports.removeAll()
+        guard vmsToo else { return }
+        for (_, vm) in vms { await vm.machine.kill() }
+        vms.removeAll()
+    }
+
+    // MARK: devices
+
+    public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
+        if let existing = exports[request.session] { return existing.address }
+        guard devices.contains(where: { $0.id == request.device }) else {
+            throw TetherError(.notFound, "\(settings.host) has no device \(request.device) plugged in")
+        }
+        let port = try LocalPorts.free()
+        let logger = self.logger
+        let supervisor = ExporterSupervisor(device: request.device, listen: "127.0.0.1:\(port)", program: settings.exporterProgram) { line in
+            logger.info("\(line)", metadata: ["session": "\(request.session)"])
+        }
+        do { try supervisor.start() } catch {
+            throw TetherError(.io, "cannot start the exporter for \(request.device)", cause: "\(error)")
+        }
+        guard await LocalPorts.waitListening(port, within: .seconds(10)) else {
+            await supervisor.stop()
+            let why = supervisor.exits.last.map { "it exited with status \($0.status): \($0.output)" } ?? "it did not listen"
+            throw TetherError(.io, "the exporter for \(request.device) did not start on port \(port): \(why)")
+        }
+        var export = Export(supervisor: supervisor, relay: nil, address: HostPort(host: "127.0.0.1", port: port))
+        if !request.local {
+            do {
+                let relay = try await ChannelRelay.start(.serve, listenHost: settings.publicAddress, listenPort: 0, targetHost: "127.0.0.1",
+                                                         targetPort: port, identity: identity, allow: Set(request.allow)) { line in
+                    logger.info("\(line)", metadata: ["session": "\(request.session)"])
+                }
+                export.relay = relay
+                export.address = HostPort(host: settings.publicAddress, port: relay.port)
+            } catch {
+                await supervisor.stop()
+                throw TetherError(.io, "cannot start the relay for \(request.device)", cause: "\(error)")
+            }
+        }
+        exports[request.session] = export
+        logger.info("exported device", metadata: ["device": "\(request.device)", "at": "\(export.address)"])
+        return export.address
+    }
+
+    public func stopExport(_ session: String) async {
+        guard let export = exports.removeValue(forKey: session) else { return }
+        await export.relay?.stop()
+        await export.supervisor.stop()
+        logger.info("stopped export", metadata: ["session": "\(session)"])
+    }
+
+    /// QEMU ids: a letter first, then letters, digits, '-', '.', '_'.
+    static func redirectionID(_ session: String) -> String {
+        "tether-" + session.replacingOccurrences(of: "/", with: ".")
+    }
+
+    public func openChannel(_ request: ChannelRequest) async throws(TetherError) {
+        guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
+        let id = Self.redirectionID(request.session)
+        let present = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        if channels[request.session] != nil, present.contains(id) { return }
+        var end = channels[request.session] ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id)
+        var feed = request.from
+        if !request.local {
+            if end.relay == nil {
+                let logger = self.logger
+                do {
+                    end.relay = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: request.from.host,
+                                                             targetPort: request.from.port, identity: identity, allow: [request.deviceHost],
+                                                             session: request.session) { line in
+                        logger.info("\(line)", metadata: ["session": "\(request.session)"])
+                    }
+                } catch {
+                    throw TetherError(.io, "cannot start the relay to \(request.from)", cause: "\(error)")
+                }
+            }
+            feed = HostPort(host: "127.0.0.1", port: end.relay?.port ?? 0)
+        }
+        channels[request.session] = end
+        if !present.contains(id) {
+            do {
+                try await vm.machine.attachUSBRedirection(id: id, host: feed.host, port: feed.port)
+            } catch {
+                throw TetherError(.io, "cannot add usb-redir \(id) to \(request.vm)", cause: "\(error)")
+            }
+        }
+        logger.info("opened channel", metadata: ["vm": "\(request.vm)", "device": "\(id)", "from": "\(feed)"])
+    }
+
+    public func closeChannel(_ request: SessionRequest) async throws(TetherError) {
+        let end = channels.removeValue(forKey: request.session)
+        let id = Self.redirectionID(request.session)
+        if let name = request.vm ?? end?.vm, let vm = vms[name], ((try? await vm.machine.usbRedirectionIDs()) ?? []).contains(id) {
+            do { try await vm.machine.detachUSBRedirection(id: id) } catch {
+                throw TetherError(.io, "cannot remove usb-redir \(id) from \(name)", cause: "\(error)")
+            }
+        }
+        await end?.relay?.stop()
+        logger.info("closed channel", metadata: ["session": "\(request.session)"])
+    }
+}

@@ -1,0 +1,215 @@
+import ClusterStore
+import Foundation
+import Placement
+import TetherClient
+import TetherModel
+
+/// The controller's state: what agents registered, when each last heartbeat, the attachments in
+/// force, and a warm placement model (index and free capacity), rebuilt only when one of those
+/// changes. A decision on a warm model costs microseconds; building it costs milliseconds.
+public actor Controller {
+    public struct Settings: Sendable {
+        public var policy: Policy
+        /// A host whose agent has not heartbeat for this long is down.
+        public var heartbeatTimeout: TimeInterval
+        /// How long a step keeps retrying an agent that does not answer before it is undone.
+        public var stepDeadline: TimeInterval
+        /// Called after every journal write (tests and fault injection: `tetherd` can kill
+        /// itself at a chosen step, to prove that a restart finishes the job).
+        public var journaled: @Sendable (OperationRecord, StepRecord) -> Void
+
+        public init(policy: Policy = Policy(), heartbeatTimeout: TimeInterval = 15, stepDeadline: TimeInterval = 60,
+                    journaled: @escaping @Sendable (OperationRecord, StepRecord) -> Void = { _, _ in }) {
+            self.policy = policy
+            self.heartbeatTimeout = heartbeatTimeout
+            self.stepDeadline = stepDeadline
+            self.journaled = journaled
+        }
+    }
+
+    /// How the controller reaches a host's agent (mutual TLS in production; tests may fake it).
+    public typealias AgentConnector = @Sendable (AgentRegistration) -> any HostAgent
+
+    let store: any ClusterStore
+    let settings: Settings
+    let now: @Sendable () -> Date
+    let connect: AgentConnector
+    private var registrations: [String: AgentRegistration] = [:]
+    private var lastHeartbeat: [String: Date] = [:]
+    var attachments: [String: DeviceAttachment] = [:]
+    private var model: WarmModel?
+    private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
+    /// Live migration progress per operation, as the source's agent last reported it.
+    var progress: [String: MigrationReport] = [:]
+
+    private struct WarmModel {
+        var index: ClusterIndex
+        var state: PlacementState
+        var down: Set<String>
+        var owner: [DeviceRef: String]
+        var sortedRegistrations: [AgentRegistration]
+    }
+
+    /// Loads what the store holds. Hosts known from before a restart count as up for one
+    /// heartbeat timeout, which gives their agents time to check in.
+    public init(store: any ClusterStore, settings: Settings = Settings(), connect: @escaping AgentConnector,
+                now: @escaping @Sendable () -> Date = Date.init) throws(TetherError) {
+        self.store = store
+        self.settings = settings
+        self.connect = connect
+        self.now = now
+        let start = now()
+        for r in try store.registrations() {
+            registrations[r.host] = r
+            lastHeartbeat[r.host] = start
+        }
+        for a in try store.attachments() { attachments[a.id] = a }
+    }
+
+    // MARK: agents
+
+    public func register(_ registration: AgentRegistration) throws(TetherError) {
+        try registration.validate()
+        try store.saveRegistration(registration)
+        registrations[registration.host] = registration
+        lastHeartbeat[registration.host] = now()
+        model = nil
+    }
+
+    public func heartbeat(host: String, _ beat: Heartbeat) throws(TetherError) {
+        guard var registration = registrations[host] else {
+            throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
+        }
+        lastHeartbeat[host] = now()
+        if let networks = beat.networks, networks != registration.networks {
+            registration.networks = networks
+            try registration.validate()
+            try store.saveRegistration(registration)
+            registrations[host] = registration
+            model = nil
+        }
+    }
+
+    /// The agent of `host`, connected once per address it registered.
+    func agent(for host: String) throws(TetherError) -> any HostAgent {
+        guard let registration = registrations[host] else {
+            throw TetherError(.notFound, "host '\(host)' has no registered agent")
+        }
+        if let known = agents[host], known.address == registration.agentAddress { return known.agent }
+        let agent = connect(registration)
+        agents[host] = (registration.agentAddress, agent)
+        return agent
+    }
+
+    func invalidateModel() { model = nil }
+
+    func downHosts(at time: Date) -> Set<String> {
+        var down = Set<String>()
+        for (host, seen) in lastHeartbeat where time.timeIntervalSince(seen) > settings.heartbeatTimeout { down.insert(host) }
+        return down
+    }
+
+    /// The warm model, rebuilt when registrations, attachments or liveness changed.
+    private func warmModel() -> WarmModel {
+        let down = downHosts(at: now())
+        if let model, model.down == down { return model }
+        let sorted = registrations.values.sorted { $0.host < $1.host }
+        let cluster = ClusterAssembly.cluster(registrations: sorted, attachments: Array(attachments.values), downHosts: down,
+                                              policy: settings.policy)
+        let index = ClusterIndex(cluster)
+        var owner: [DeviceRef: String] = [:]
+        for a in attachments.values { owner[a.device] = a.vm }
+        let fresh = WarmModel(index: index, state: PlacementState(index), down: down, owner: owner, sortedRegistrations: sorted)
+        model = fresh
+        return fresh
+    }
+
+    // MARK: attach
+
+    /// The decision for a request, on the current model; changes nothing.
+    public func decide(_ request: AttachRequest) throws(TetherError) -> AttachDecision {
+        try resolve(request).decision
+    }
+
+    private func resolve(_ request: AttachRequest) throws(TetherError) -> (decision: AttachDecision, device: DeviceRef) {
+        let model = warmModel()
+        try Self.checkNames(request)
+        let vmIndex = request.vm.flatMap { model.index.vmIndex($0) } ?? model.index.vmIndex(container: request.container)
+        let vm = vmIndex.map { model.index.vm($0) }
+        let device = try DeviceResolver.resolve(request.device, registrations: model.sortedRegistrations, attachedTo: model.owner,
+                                                for: vm?.name ?? request.vm, on: vm?.host)
+        let decision = try AttachPlanner.decide(container: request.container, vm: request.vm, device: device, model.index, state: model.state)
+        return (decision, device)
+    }
+
+    /// Decides, and unless it is a dry run or a rejection, journals the attach and starts it.
+    public func attach(_ request: AttachRequest) throws(TetherError) -> AttachResponse {
+        var (decision, device) = try resolve(request)
+        guard !request.dryRun, decision.action != .reject else { return AttachResponse(decision: decision, operation: nil) }
+        let id = DeviceAttachment.id(vm: decision.vm, device: device)
+        if attachments[id] != nil {
+            decision.reasons.append("\(device) is already attached to \(decision.vm) (\(id)); nothing to do")
+            return AttachResponse(decision: decision, operation: nil)
+        }
+        let attachment = DeviceAttachment(container: request.container, vm: decision.vm, device: device,
+                                          mode: decision.action == .forward ? .forward : .local,
+                                          vmHost: decision.targetHost ?? decision.vmHost, since: now())
+        let operation = try store.begin(.attach, attachment: attachment, decision: decision, at: now())
+        launch(operation)
+        return AttachResponse(decision: decision, operation: operation)
+    }
+
+    /// Journals and starts one detach per attachment of the container (or only the selected device's).
+    public func detach(_ request: DetachRequest) throws(TetherError) -> DetachReply {
+        guard APINames.isValid(request.container) else {
+            throw TetherError(.invalidArgument, "container '\(request.container)' \(APINames.rule)")
+        }
+        let model = warmModel()
+        let mine = attachments.values.filter { attachment in
+            guard attachment.container == request.container else { return false }
+            guard let selector = request.device else { return true }
+            let registered = model.sortedRegistrations.first { $0.host == attachment.device.host }?
+                .devices.first { $0.id == attachment.device.id }
+            return registered.map { selector.matches($0, on: attachment.device.host) }
+                ?? (selector == .port(attachment.device))
+        }.sorted { $0.id < $1.id }
+        guard !mine.isEmpty else {
+            throw TetherError(.notFound, "container '\(request.container)' has no attached device"
+                              + (request.device.map { " matching \($0)" } ?? "") + "; `tether status` lists attachments")
+        }
+        var operations: [OperationRecord] = []
+        for attachment in mine {
+            let decision = AttachDecision(action: attachment.mode == .forward ? .forward : .local, container: attachment.container,
+                                          vm: attachment.vm, vmHost: attachment.vmHost, device: attachment.device.description,
+                                          targetHost: nil, requiredBitsPerSecond: 0, allocatedBitsPerSecond: 0,
+                                          migrateThresholdPercent: settings.policy.migrateThresholdPercent,
+                                          reasons: ["detach requested for container \(attachment.container)"], forwardedAfterMove: nil)
+            let operation = try store.begin(.detach, attachment: attachment, decision: decision, at: now())
+            launch(operation)
+            operations.append(operation)
+        }
+        return DetachReply(operations: operations)
+    }
+
+    static func checkNames(_ request: AttachRequest) throws(TetherError) {
+        if !APINames.isValid(request.container) { throw TetherError(.invalidArgument, "container '\(request.container)' \(APINames.rule)") }
+        if let vm = request.vm, !APINames.isValid(vm) { throw TetherError(.invalidArgument, "vm '\(vm)' \(APINames.rule)") }
+    }
+
+    // MARK: reading
+
+    public func status() throws(TetherError) -> ClusterStatus {
+        let down = downHosts(at: now())
+        let hosts = registrations.values.sorted { $0.host < $1.host }.map {
+            HostStatus(registration: $0, up: !down.contains($0.host), lastHeartbeat: lastHeartbeat[$0.host])
+        }
+        return ClusterStatus(hosts: hosts, attachments: attachments.values.sorted { $0.id < $1.id },
+                             operations: try store.unfinishedOperations())
+    }
+
+    public func operation(_ id: String) throws(TetherError) -> OperationRecord {
+        guard var record = try store.operation(id) else { throw TetherError(.notFound, "no operation '\(id)'") }
+        record.progress = progress[id]
+        return record
+    }
+}

@@ -1,0 +1,42 @@
+import Hummingbird
+import TetherModel
+
+/// The controller's API, version 1. The same routes serve the local unix socket (the CLI, the
+/// OCI hook) and mutual TLS (agents, remote operators).
+public enum ControllerRoutes {
+    public static func router(_ controller: Controller) -> Router<APIContext> {
+        let router = Router(context: APIContext.self)
+        router.add(middleware: APIErrorMiddleware())
+        let v1 = router.group("v1")
+
+        v1.post("agents") { request, context in
+            let registration = try await APIBody.decode(AgentRegistration.self, from: request)
+            try await context.requirePeer(named: registration.host)
+            try await controller.register(registration)
+            return try APIBody.json(registration)
+        }
+        v1.post("agents/:host/heartbeat") { request, context in
+            let host = try context.parameters.require("host")
+            try await context.requirePeer(named: host)
+            let beat = try await APIBody.decode(Heartbeat.self, from: request)
+            try await controller.heartbeat(host: host, beat)
+            return APIBody.noContent()
+        }
+        v1.post("attachments") { request, _ in
+            let attach = try await APIBody.decode(AttachRequest.self, from: request)
+            let response = try await controller.attach(attach)
+            return try APIBody.json(response, status: response.operation == nil ? .ok : .accepted)
+        }
+        v1.post("detachments") { request, _ in
+            let detach = try await APIBody.decode(DetachRequest.self, from: request)
+            return try APIBody.json(try await controller.detach(detach), status: .accepted)
+        }
+        v1.get("operations/:id") { _, context in
+            try APIBody.json(try await controller.operation(try context.parameters.require("id")))
+        }
+        v1.get("status") { _, _ in
+            try APIBody.json(try await controller.status())
+        }
+        return router
+    }
+}
