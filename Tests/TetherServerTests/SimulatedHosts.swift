@@ -1,0 +1,170 @@
+import Foundation
+import TetherClient
+import TetherModel
+
+/// The hosts an operation acts on, simulated: where each VM is and in what state, what is
+/// exported, which channels are open, and every call made. It checks the invariant that matters
+/// most after every call: a VM runs on at most one host. A call can be made to fail, or to hang
+/// forever before or after its effect (a controller that died there).
+actor SimulatedHosts {
+    enum Hang: Equatable { case before, after }
+
+    var vms: [String: [String: String]] = [:]          // host -> vm -> status
+    var exports: [String: Set<String>] = [:]           // host -> sessions
+    var channels: [String: Set<String>] = [:]          // host -> sessions
+    var calls: [String] = []
+    var runningTwice: [String] = []
+    private var failures: [String: [TetherError]] = [:]
+    private var hang: (call: String, when: Hang)?
+    private var migrations: [String: (target: String, polls: Int)] = [:]
+
+    init(vms: [String: [String: String]]) { self.vms = vms }
+
+    func fail(_ call: String, with errors: [TetherError]) { failures[call] = errors }
+    func hang(at call: String, _ when: Hang) { hang = (call, when) }
+    func clearHang() { hang = nil }
+
+    /// Runs one call: records it, hangs or fails it as told, applies its effect.
+    func perform<T: Sendable>(_ call: String, _ effect: () throws(TetherError) -> T) async throws(TetherError) -> T {
+        calls.append(call)
+        if var queued = failures[call], !queued.isEmpty {
+            let error = queued.removeFirst()
+            failures[call] = queued
+            throw error
+        }
+        if let hang, hang.call == call, hang.when == .before {
+            self.hang = nil
+            await Self.forever()
+        }
+        let result = try effect()
+        checkInvariant()
+        if let hang, hang.call == call, hang.when == .after {
+            self.hang = nil
+            await Self.forever()
+        }
+        return result
+    }
+
+    private static func forever() async {
+        while true { try? await Task.sleep(for: .seconds(3600)) }
+    }
+
+    private func checkInvariant() {
+        var running: [String: Int] = [:]
+        for (_, vms) in vms { for (vm, status) in vms where status == "running" { running[vm, default: 0] += 1 } }
+        for (vm, count) in running where count > 1 { runningTwice.append("\(vm) after \(calls.last ?? "?")") }
+    }
+
+    func hosts(running vm: String) -> [String] {
+        vms.filter { $0.value[vm] == "running" }.map(\.key).sorted()
+    }
+
+    // MARK: effects
+
+    func state(_ host: String, _ vm: String) -> AgentVMState? {
+        guard let status = vms[host]?[vm] else { return nil }
+        var migration: MigrationReport?
+        if var m = migrations[vm], status != "inmigrate", vms[host]?[vm] != nil, m.target != host {
+            m.polls += 1
+            migrations[vm] = m
+            if m.polls >= 2 {
+                vms[host]?[vm] = "postmigrate"
+                vms[m.target]?[vm] = "running"
+                checkInvariant()
+                migration = MigrationReport(status: "completed", transferredBytes: 128 << 20, totalBytes: 128 << 20, downtimeMs: 12)
+            } else {
+                migration = MigrationReport(status: "active", transferredBytes: 64 << 20, totalBytes: 128 << 20)
+            }
+        }
+        return AgentVMState(name: vm, status: vms[host]?[vm] ?? status, launch: VMLaunch(name: vm, memoryMiB: 128, cpus: 1),
+                            migration: migration, redirections: [])
+    }
+
+    func incoming(_ host: String, _ vm: String) throws(TetherError) -> HostPort {
+        if let status = vms[host]?[vm], status != "inmigrate" { throw TetherError(.busy, "\(host) already runs \(vm)") }
+        vms[host, default: [:]][vm] = "inmigrate"
+        return HostPort(host: host, port: 4444)
+    }
+
+    func migrate(_ host: String, _ vm: String, to target: HostPort) throws(TetherError) {
+        guard vms[host]?[vm] == "running" else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        guard vms[target.host]?[vm] == "inmigrate" else { throw TetherError(.io, "nobody waits at \(target)") }
+        if migrations[vm] == nil { migrations[vm] = (target.host, 0) }
+    }
+
+    func release(_ host: String, _ vm: String) throws(TetherError) {
+        guard let status = vms[host]?[vm] else { return }
+        guard status == "postmigrate" else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
+        vms[host]?[vm] = nil
+        migrations[vm] = nil
+    }
+
+    func abandon(_ host: String, _ vm: String) throws(TetherError) {
+        guard let status = vms[host]?[vm] else { return }
+        guard status == "inmigrate" else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
+        vms[host]?[vm] = nil
+    }
+}
+
+/// One host's agent, as the controller sees it, backed by the simulation.
+struct SimulatedAgent: HostAgent {
+    let host: String
+    let world: SimulatedHosts
+
+    func vm(_ name: String) async throws(TetherError) -> AgentVMState? {
+        try await world.perform("vm:\(host)") { () throws(TetherError) in () }
+        return await world.state(host, name)
+    }
+
+    func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
+        try await world.perform("prepareIncoming:\(host)") { () throws(TetherError) in () }
+        return try await world.incoming(host, request.launch.name)
+    }
+
+    func startMigration(vm: String, to target: HostPort) async throws(TetherError) {
+        try await world.perform("startMigration:\(host)") { () throws(TetherError) in () }
+        try await world.migrate(host, vm, to: target)
+    }
+
+    func release(vm: String) async throws(TetherError) {
+        try await world.perform("release:\(host)") { () throws(TetherError) in () }
+        try await world.release(host, vm)
+    }
+
+    func abandonIncoming(vm: String) async throws(TetherError) {
+        try await world.perform("abandon:\(host)") { () throws(TetherError) in () }
+        try await world.abandon(host, vm)
+    }
+
+    func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
+        let host = self.host
+        try await world.perform("export:\(host)") { () throws(TetherError) in () }
+        await world.add(export: request.session, on: host)
+        return HostPort(host: request.local ? "127.0.0.1" : host, port: 5555)
+    }
+
+    func stopExport(session: String) async throws(TetherError) {
+        try await world.perform("stopExport:\(host)") { () throws(TetherError) in () }
+        await world.remove(export: session, on: host)
+    }
+
+    func openChannel(_ request: ChannelRequest) async throws(TetherError) {
+        try await world.perform("openChannel:\(host)") { () throws(TetherError) in () }
+        try await world.add(channel: request.session, on: host, vm: request.vm)
+    }
+
+    func closeChannel(session: String, vm: String) async throws(TetherError) {
+        try await world.perform("closeChannel:\(host)") { () throws(TetherError) in () }
+        await world.remove(channel: session, on: host)
+    }
+}
+
+extension SimulatedHosts {
+    func add(export session: String, on host: String) { exports[host, default: []].insert(session) }
+    func remove(export session: String, on host: String) { exports[host]?.remove(session) }
+    func add(channel session: String, on host: String, vm: String) throws(TetherError) {
+        guard vms[host]?[vm] == "running" else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        channels[host, default: []].insert(session)
+    }
+    func remove(channel session: String, on host: String) { channels[host]?.remove(session) }
+}
