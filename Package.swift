@@ -100,6 +100,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"],
             swiftSettings: strict
@@ -115,7 +116,7 @@ let package = Package(
         .executableTarget(name: "tether", dependencies: ["TetherCommands"], swiftSettings: strict),
         .executableTarget(
             name: "tetherd",
-            dependencies: ["TetherServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["TetherServer"],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -136,6 +137,8 @@ let package = Package(
             providers: [.apt(["libumockdev-dev"])]
         ),
         .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
+        .executableTarget(name: "usbredir-standin", dependencies: ["TetherTestSupport", "USBProbe"], path: "Tests/USBRedirectStandIn",
+                          swiftSettings: strict),
         .target(
             name: "TetherTestSupport",
             dependencies: [
@@ -185,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "TetherServerTests",
             dependencies: [
-                "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport",
+                "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -16,7 +16,9 @@ public final class QEMUMachine: VirtualMachineControl {
         self.logPath = logPath
     }
 
-    /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects.
+    /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects. QEMU gets
+    /// this process's environment without interposers (LD_PRELOAD): one meant for the caller
+    /// (umockdev's, in tests) would intercept QEMU's own ioctls, /dev/kvm's among them.
     public static func launch(_ spec: VMSpec, in directory: String, qemu: String = "qemu-system-x86_64",
                               timeout: Duration = .seconds(20)) async throws -> QEMUMachine {
         let socket = "\(directory)/\(spec.name).qmp"
@@ -25,26 +27,37 @@ public final class QEMUMachine: VirtualMachineControl {
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw TetherError(.io, "cannot write QEMU's log at \(log)", cause: String(cString: strerror(errno))) }
         defer { close(logFD) }
-        let process = try ChildProcess(try Executable.find(qemu, package: "qemu-system-x86"), spec.arguments(qmpSocket: socket), output: logFD)
+        let process = try ChildProcess(try Executable.find(qemu, package: "qemu-system-x86"), spec.arguments(qmpSocket: socket), output: logFD,
+                                       environment: cleanEnvironment())
+        let exited = { TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))") }
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: socket) {
-            guard process.isRunning else {
-                throw TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))")
-            }
+            guard process.isRunning else { throw exited() }
             guard ContinuousClock.now < deadline else {
                 process.signal(SIGKILL)
                 throw TetherError(.timeout, "QEMU for \(spec.name) did not open its QMP socket within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        do {
-            let qmp = try await QMPClient.connect(socketPath: socket, timeout: timeout)
-            return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log)
-        } catch {
-            process.signal(SIGKILL)
-            throw error
+        // QEMU creates the socket before it initialises the accelerator, and may still fail
+        // then: connect in short attempts, and stop as soon as it has exited.
+        while true {
+            do {
+                let qmp = try await QMPClient.connect(socketPath: socket, timeout: .seconds(1))
+                return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log)
+            } catch {
+                guard process.isRunning else { throw exited() }
+                guard ContinuousClock.now < deadline else {
+                    process.signal(SIGKILL)
+                    throw error
+                }
+            }
         }
+    }
+
+    static func cleanEnvironment() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !["LD_PRELOAD", "UMOCKDEV_DIR"].contains($0.key) }
     }
 
     /// Takes over a QEMU already running, by its QMP socket.

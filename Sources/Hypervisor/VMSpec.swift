@@ -27,6 +27,9 @@ public struct VMSpec: Sendable {
     /// A file whose bytes are the guest's RAM at start (mapped privately, never written back).
     public var memoryFile: String?
     public var extraArguments: [String] = []
+    /// A second QMP socket, for operators and tools: the driver holds the first, and QEMU's QMP
+    /// serves one client per socket.
+    public var operatorMonitor: String?
 
     public init(name: String, memoryMiB: Int = 128, cpus: Int = 1, accelerator: Accelerator = .auto, usbController: Bool = true,
                 panicDevice: Bool = false, disk: String? = nil, incoming: Bool = false,
@@ -71,6 +74,7 @@ public struct VMSpec: Sendable {
                     "-accel", accel.rawValue, "-cpu", "qemu64",
                     "-m", "\(memoryMiB)", "-smp", "\(cpus)",
                     "-qmp", "unix:\(qmpSocket),server=on,wait=off", "-serial", "none", "-monitor", "none"]
+        if let operatorMonitor { args += ["-qmp", "unix:\(operatorMonitor),server=on,wait=off"] }
         if usbController { args += ["-device", "qemu-xhci,id=xhci"] }
         // Pause on a panic (QEMU's default is to power off): the memory must still be there to dump.
         if panicDevice { args += ["-device", "pvpanic", "-action", "panic=pause"] }

@@ -70,7 +70,7 @@ public struct ChannelCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Export a local USB device with usbredir (supervised usbredirect).")
-        @Option(help: "VID:PID, VID:PID:SERIAL or BUS-PORT.") var device: String
+        @Option(help: "VID:PID, VID:PID:SERIAL or a port path (1-3).") var device: String
         @Option(help: "HOST:PORT to serve the device on (the relay's --forward-to).") var listen: HostPort
 
         func run() async throws {
@@ -85,22 +85,22 @@ public struct ChannelCommand: AsyncParsableCommand {
         }
     }
 
-    /// usbredirect takes VID:PID or BUS-PORT; a serial is resolved to the device's port path.
+    /// usbredirect takes VID:PID or BUS-ADDRESS (`1-4`: bus 1, device address 4); a port path
+    /// or a serial is resolved, through the probe, to the device's bus and address now.
     static func exporterDevice(_ selector: String) throws -> String {
-        let parts = selector.split(separator: ":").map(String.init)
-        let hex = { (s: String) in s.count == 4 && UInt16(s, radix: 16) != nil }
-        if parts.count == 2, hex(parts[0]), hex(parts[1]) { return selector }
-        if parts.count == 1, selector.contains("-"), selector.split(separator: "-").count == 2 { return selector }
-        if parts.count == 3, hex(parts[0]), hex(parts[1]) {
-            let report = try USBInventory.probe()
-            guard let device = report.devices.first(where: {
-                $0.vendorId == Int(parts[0], radix: 16) && $0.productId == Int(parts[1], radix: 16) && $0.serial == parts[2]
-            }) else {
-                throw TetherError(.notFound, "no device \(parts[0]):\(parts[1]) with serial \(parts[2]) is plugged in")
+        // A port path (1-3) has no colon; VID:PID[:SERIAL] has.
+        let parsed = try DeviceSelector(parsing: selector.contains(":") ? selector : "local/\(selector)")
+        if case .product(let vendor, let product, nil) = parsed { return "\(vendor):\(product)" }
+        let report = try USBInventory.probe()
+        let found = report.devices.first { device in
+            switch parsed {
+            case .port(let ref): device.portPath == ref.id
+            case .product(let vendor, let product, let serial):
+                device.vendorId == Int(vendor, radix: 16) && device.productId == Int(product, radix: 16) && device.serial == serial
             }
-            return device.portPath
         }
-        throw TetherError(.invalidArgument, "device '\(selector)': write VID:PID (1a86:7523), VID:PID:SERIAL or BUS-PORT (1-3)")
+        guard let found else { throw TetherError(.notFound, "no device \(selector) is plugged in; `tether probe` lists them") }
+        return "\(found.bus)-\(found.address)"
     }
 
     struct Attach: AsyncParsableCommand {

@@ -5,7 +5,8 @@ public struct TetherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
-        subcommands: [ProbeCommand.self, PlanCommand.self, VMCommand.self, CertsCommand.self, ChannelCommand.self]
+        subcommands: [ProbeCommand.self, PlanCommand.self, AttachCommand.self, DetachCommand.self, StatusCommand.self, VMCommand.self,
+                      CertsCommand.self, ChannelCommand.self]
     )
 
     public init() {}

@@ -12,8 +12,9 @@ public final class ChildProcess: @unchecked Sendable {
     private var exitStatus: Int32?
 
     /// Starts `path` with `arguments`; its standard output and error go to `output` (a file or
-    /// pipe descriptor; /dev/null when nil). Standard input is /dev/null.
-    public init(_ path: String, _ arguments: [String], output: Int32? = nil) throws(TetherError) {
+    /// pipe descriptor; /dev/null when nil). Standard input is /dev/null. `environment`: the
+    /// child's whole environment (nil: this process's).
+    public init(_ path: String, _ arguments: [String], output: Int32? = nil, environment: [String: String]? = nil) throws(TetherError) {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -40,8 +41,11 @@ public final class ChildProcess: @unchecked Sendable {
 
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        let envp: [UnsafeMutablePointer<CChar>?]? = environment.map { $0.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { for pointer in envp ?? [] { free(pointer) } }
         var child: pid_t = 0
-        let rc = posix_spawn(&child, path, &actions, &attributes, argv, environ)
+        let rc = envp.map { envp in envp.withUnsafeBufferPointer { posix_spawn(&child, path, &actions, &attributes, argv, $0.baseAddress) } }
+            ?? posix_spawn(&child, path, &actions, &attributes, argv, environ)
         guard rc == 0 else {
             throw TetherError(.io, "cannot start \(path)", cause: String(cString: strerror(rc)))
         }

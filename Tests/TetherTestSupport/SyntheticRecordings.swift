@@ -26,3 +26,34 @@ extension UMockdevRecording {
         return UMockdevRecording(blocks: blocks)
     }
 }
+
+extension UMockdevRecording {
+    /// Several recorded devices behind one root hub, each moved to a port of its own (1-3,
+    /// 1-4, ...; every fixture was recorded at 1-3): what one host with a webcam and a serial
+    /// dongle plugged in looks like. The root hub and its PCI parent come from the first.
+    public static func onOneBus(_ names: [String]) throws -> UMockdevRecording {
+        var blocks: [Block] = []
+        for (i, name) in names.enumerated() {
+            let recording = try UMockdevRecording(contentsOf: Fixtures.usb(name))
+            let port = 3 + i, address = 4 + i
+            for block in recording.blocks {
+                let isDevice = block.syspath.contains("/usb1/1-3")
+                if !isDevice && i > 0 { continue }
+                guard isDevice else {
+                    blocks.append(block)
+                    continue
+                }
+                let lines = block.lines.map { line -> String in
+                    line.replacingOccurrences(of: "/usb1/1-3", with: "/usb1/1-\(port)")
+                        .replacingOccurrences(of: "1-3:", with: "1-\(port):")
+                        .replacingOccurrences(of: "bus/usb/001/004", with: String(format: "bus/usb/001/%03d", address))
+                        .replacingOccurrences(of: "E: DEVNUM=004", with: String(format: "E: DEVNUM=%03d", address))
+                        .replacingOccurrences(of: "A: devnum=4\\n", with: "A: devnum=\(address)\\n")
+                        .replacingOccurrences(of: "A: devpath=3\\n", with: "A: devpath=\(port)\\n")
+                }
+                blocks.append(Block(lines: lines))
+            }
+        }
+        return UMockdevRecording(blocks: blocks)
+    }
+}

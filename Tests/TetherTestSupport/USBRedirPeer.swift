@@ -19,13 +19,14 @@ public final class USBRedirPeer: @unchecked Sendable {
     static let hello: UInt32 = 0, deviceConnect: UInt32 = 1, interfaceInfo: UInt32 = 4, epInfo: UInt32 = 5
     static let capabilities: UInt32 = 1 << 1 | 1 << 4 | 1 << 5 | 1 << 6
 
-    /// Announces the first non-hub device of the recording's descriptors, at `speed`.
-    public init(descriptors: [UInt8], speed: USBSpeed) throws {
+    /// Announces the first non-hub device of the recording's descriptors, at `speed`, listening
+    /// on 127.0.0.1:`port` (0: any free port).
+    public init(descriptors: [UInt8], speed: USBSpeed, port requested: Int = 0) throws {
         let parsed = DescriptorParser.parseDevice(descriptors)
         guard let device = parsed.device, let configuration = parsed.configurations.first else {
             throw POSIXError(.EINVAL)
         }
-        let (fd, port) = try LoopbackListener.open(backlog: 1)
+        let (fd, port) = try LoopbackListener.open(port: requested, backlog: 1)
         listener = fd
         self.port = port
 

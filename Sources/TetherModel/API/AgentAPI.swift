@@ -49,6 +49,8 @@ public struct AgentVMState: Sendable, Equatable, Codable {
     public var redirections: [String]
     /// How the VM is registered (its bandwidth, datastore, containers): moves with it.
     public var registration: RegisteredVM?
+    /// The USB devices the VM sees now (QEMU's `info usb`).
+    public var usb: [VMUSBDevice] = []
 
     public init(name: String, status: String, launch: VMLaunch?, migration: MigrationReport?, redirections: [String],
                 registration: RegisteredVM? = nil) {
@@ -151,5 +153,23 @@ public struct SessionRequest: Sendable, Equatable, Codable {
     public init(session: String, vm: String? = nil) {
         self.session = session
         self.vm = vm
+    }
+}
+
+/// A USB device as a VM sees it: `BUS.ADDRESS` (address 0: a usb-redir whose peer has not yet
+/// announced a device), its port, speed, product and QEMU device id.
+public struct VMUSBDevice: Sendable, Equatable, Codable {
+    public var address: String
+    public var port: String
+    public var speed: String
+    public var product: String
+    public var id: String?
+
+    public init(address: String, port: String, speed: String, product: String, id: String?) {
+        self.address = address
+        self.port = port
+        self.speed = speed
+        self.product = product
+        self.id = id
     }
 }

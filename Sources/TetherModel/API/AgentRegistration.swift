@@ -36,9 +36,15 @@ public struct RegisteredDevice: Sendable, Equatable, Codable {
     public var product: String?
     public var periodicBytesPerSecond: Int
     public var bulkBytesPerSecond: Int
+    /// Bus number and device address now (the address changes at every replug; usbredirect
+    /// names a device by `BUS-ADDRESS`).
+    public var bus: Int?
+    public var address: Int?
 
     public init(id: String, vendorId: String?, productId: String?, serial: String? = nil, product: String? = nil,
-                periodicBytesPerSecond: Int, bulkBytesPerSecond: Int = 0) {
+                periodicBytesPerSecond: Int, bulkBytesPerSecond: Int = 0, bus: Int? = nil, address: Int? = nil) {
+        self.bus = bus
+        self.address = address
         self.id = id
         self.vendorId = vendorId
         self.productId = productId

@@ -57,8 +57,13 @@ public struct ManagedVMConfiguration: Sendable, Equatable {
 }
 
 extension VMLaunch {
-    func spec(incoming: Bool) -> VMSpec {
-        VMSpec(name: name, memoryMiB: memoryMiB, cpus: cpus, usbController: usbController, panicDevice: panicDevice, disk: disk,
-               incoming: incoming, memoryImages: memoryImages.map { ($0.path, $0.address) })
+    /// The spec QEMU is started with; `NAME.monitor.qmp` in `directory` is the operator's
+    /// QMP socket (the agent holds the first). A VM started to receive another's state gets no
+    /// RAM images: its RAM comes in the migration stream.
+    func spec(incoming: Bool, directory: String) -> VMSpec {
+        var spec = VMSpec(name: name, memoryMiB: memoryMiB, cpus: cpus, usbController: usbController, panicDevice: panicDevice, disk: disk,
+                          incoming: incoming, memoryImages: incoming ? [] : memoryImages.map { ($0.path, $0.address) })
+        spec.operatorMonitor = "\(directory)/\(name).monitor.qmp"
+        return spec
     }
 }

@@ -55,7 +55,7 @@ public actor HostAgentService {
             if let socket = vm.qmpSocket {
                 machine = try await QEMUMachine.adopt(socketPath: socket, name: vm.registration.name)
             } else if let launch = vm.launch {
-                machine = try await QEMUMachine.launch(launch.spec(incoming: false), in: settings.stateDirectory)
+                machine = try await QEMUMachine.launch(launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
             } else {
                 throw TetherError(.invalidArgument, "vm '\(vm.registration.name)' needs either a launch spec or a qmp socket")
             }
@@ -99,10 +99,12 @@ public actor HostAgentService {
             throw TetherError(.io, "QEMU for \(name) does not answer", cause: "\(error)")
         }
         let redirections = (try? await vm.machine.usbRedirectionIDs()) ?? []
-        var launch = vm.launch
-        launch?.name = name
-        var state = AgentVMState(name: name, status: status, launch: launch, migration: vm.migration, redirections: redirections)
-        state.registration = vm.registration
+        let usb = ((try? await vm.machine.usbDevices()) ?? []).map {
+            VMUSBDevice(address: $0.device, port: $0.port, speed: $0.speed, product: $0.product, id: $0.id)
+        }
+        var state = AgentVMState(name: name, status: status, launch: vm.launch, migration: vm.migration, redirections: redirections,
+                                 registration: vm.registration)
+        state.usb = usb
         return state
     }
 
@@ -115,7 +117,7 @@ public actor HostAgentService {
         let port = try LocalPorts.free(on: settings.publicAddress)
         let address = HostPort(host: settings.publicAddress, port: port)
         do {
-            let machine = try await QEMUMachine.launch(request.launch.spec(incoming: true), in: settings.stateDirectory)
+            let machine = try await QEMUMachine.launch(request.launch.spec(incoming: true, directory: settings.stateDirectory), in: settings.stateDirectory)
             do {
                 try await machine.prepareIncoming(uri: "tcp:\(address)")
             } catch {
@@ -205,12 +207,15 @@ public actor HostAgentService {
 
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
         if let existing = exports[request.session] { return existing.address }
-        guard devices.contains(where: { $0.id == request.device }) else {
+        guard let device = devices.first(where: { $0.id == request.device }) else {
             throw TetherError(.notFound, "\(settings.host) has no device \(request.device) plugged in")
         }
+        // usbredirect names a device by BUS-ADDRESS (or VID:PID, ambiguous with two alike).
+        let selector = device.bus.flatMap { bus in device.address.map { "\(bus)-\($0)" } }
+            ?? "\(device.vendorId ?? "0000"):\(device.productId ?? "0000")"
         let port = try LocalPorts.free()
         let logger = self.logger
-        let supervisor = ExporterSupervisor(device: request.device, listen: "127.0.0.1:\(port)", program: settings.exporterProgram) { line in
+        let supervisor = ExporterSupervisor(device: selector, listen: "127.0.0.1:\(port)", program: settings.exporterProgram) { line in
             logger.info("\(line)", metadata: ["session": "\(request.session)"])
         }
         do { try supervisor.start() } catch {

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import TetherClient
+import TetherModel
+
+/// `tether status`: the cluster as the controller sees it.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status",
+                                                    abstract: "Hosts, VMs, devices with their figures, attachments, operations in flight.")
+
+    @Flag(help: "Print it as JSON.") var json = false
+    @OptionGroup var controller: ControllerOptions
+
+    func run() async throws {
+        try await FailureReporting.run {
+            let client = try controller.client()
+            defer { Task { await client.api.close() } }
+            let status = try await client.status()
+            if json { try printJSON(status) } else { print(StatusText.render(status), terminator: "") }
+        }
+    }
+}
+
+enum StatusText {
+    static func render(_ status: ClusterStatus) -> String {
+        var out = "HOSTS\n"
+        if status.hosts.isEmpty { out += "  none registered yet\n" }
+        for host in status.hosts {
+            let r = host.registration
+            out += "  \(r.host)  \(host.up ? "up" : "DOWN (no heartbeat)")  \(r.cpus) cpus, \(r.memoryMiB) MiB, agent \(r.agentAddress)\n"
+            for vm in r.vms {
+                out += "    vm \(vm.name)  \(vm.status)  \(vm.networkMbps) Mbit/s"
+                    + (vm.containers.isEmpty ? "" : "  containers: \(vm.containers.joined(separator: ", "))") + "\n"
+            }
+            for d in r.devices {
+                let name = [d.vendorId.map { "\($0):\(d.productId ?? "????")" }, d.product].compactMap { $0 }.joined(separator: " ")
+                out += "    device \(r.host)/\(d.id)  \(name)  needs \(Self.rate((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))\n"
+            }
+        }
+        out += "ATTACHMENTS\n"
+        if status.attachments.isEmpty { out += "  none\n" }
+        for a in status.attachments {
+            out += "  \(a.device) -> \(a.vm) on \(a.vmHost) for \(a.container) (\(a.mode.rawValue))\n"
+        }
+        out += "OPERATIONS IN FLIGHT\n"
+        if status.operations.isEmpty { out += "  none\n" }
+        for op in status.operations {
+            let last = op.steps.last.map { "\($0.step) \($0.phase.rawValue)" } ?? "journaled"
+            out += "  \(op.id) \(op.kind.rawValue) \(op.attachment.device) -> \(op.attachment.vm): \(last)\n"
+        }
+        return out
+    }
+
+    static func rate(_ bits: Int) -> String {
+        bits >= 1_000_000 ? String(format: "%.1f Mbit/s", Double(bits) / 1e6) : String(format: "%.1f kbit/s", Double(bits) / 1e3)
+    }
+}

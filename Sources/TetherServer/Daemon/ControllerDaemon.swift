@@ -1,0 +1,59 @@
+import Channel
+import ClusterStore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import ServiceLifecycle
+import TetherClient
+import TetherModel
+
+/// `tetherd --role controller`: the store, the controller, its APIs (unix socket, mutual TLS),
+/// metrics; on start it drives every operation the journal left unfinished.
+public enum ControllerDaemon {
+    public static func run(_ section: TetherdConfiguration.ControllerSection, logger: Logger) async throws {
+        MetricsEndpoint.bootstrap()
+        try FileManager.default.createDirectory(atPath: (section.store as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let lock = try await InstanceLock(path: section.store + ".lock")
+        defer { withExtendedLifetime(lock) {} }
+        let store = try SQLiteClusterStore(path: section.store)
+        let identity = try section.tls.map { try TLSIdentity(directory: $0.directory, name: $0.name ?? "controller") }
+        let settings = Controller.Settings(policy: .init(migrateThresholdPercent: section.migrateThresholdPercent),
+                                           heartbeatTimeout: section.heartbeatTimeoutSeconds, stepDeadline: section.stepDeadlineSeconds,
+                                           journaled: FaultInjection.journalHook())
+        let controller = try Controller(store: store, settings: settings) { registration in
+            AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
+        }
+        let resumed = try await controller.recover()
+        if !resumed.isEmpty { logger.notice("driving unfinished operations from the journal", metadata: ["operations": "\(resumed)"]) }
+
+        var services: [any Service] = [try localAPI(socket: section.socket, router: ControllerRoutes.router(controller), logger: logger)]
+        if let listen = section.listen {
+            guard let identity else {
+                throw TetherError(.invalidArgument, "controller.listen needs controller.tls (a `tether certs` directory): agents talk mutual TLS")
+            }
+            services.append(Application(router: ControllerRoutes.router(controller),
+                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                                        configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "tetherd"),
+                                        logger: logger))
+        }
+        if let metrics = section.metrics {
+            services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
+                                        logger: logger))
+        }
+        logger.notice("controller ready", metadata: ["socket": "\(section.socket)", "listen": "\(section.listen?.description ?? "-")",
+                                                     "store": "\(section.store)"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The unix socket API: a stale socket file from a killed daemon is removed first, and the
+    /// socket is for root and the socket's group only.
+    static func localAPI(socket: String, router: Router<APIContext>, logger: Logger) throws -> some Service {
+        try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        unlink(socket)
+        return Application(router: router, configuration: .init(address: .unixDomainSocket(path: socket), serverName: "tetherd"),
+                           onServerRunning: { _ in chmod(socket, 0o660) }, logger: logger)
+    }
+}

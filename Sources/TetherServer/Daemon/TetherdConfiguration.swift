@@ -1,0 +1,212 @@
+import Foundation
+import TetherModel
+import Yams
+
+/// tetherd's configuration file (YAML): one section per role. Every key is optional except where
+/// a role cannot do without it; unknown keys are errors (a misspelled key silently ignored is a
+/// setting silently lost). samples/tetherd-controller.yaml and samples/tetherd-agent.yaml show all.
+public struct TetherdConfiguration: Sendable, Equatable, Decodable {
+    public enum Role: String, Sendable, Codable, CaseIterable { case controller, agent }
+
+    public var role: Role?
+    public var controller: ControllerSection?
+    public var agent: AgentSection?
+
+    public struct TLSSection: Sendable, Equatable, Codable {
+        /// A `tether certs` directory: ca.crt, and NAME.crt with NAME.key.
+        public var directory: String
+        /// This daemon's certificate name (default: `controller`, or the agent's host).
+        public var name: String?
+    }
+
+    public struct ControllerSection: Sendable, Equatable, Decodable {
+        /// The local API for the CLI and the OCI hook.
+        public var socket: String = "/run/tether/tetherd.sock"
+        /// The mutual-TLS API for agents and remote operators; none: local only.
+        public var listen: HostPort?
+        public var store: String = "/var/lib/tether/tether.sqlite"
+        public var tls: TLSSection?
+        public var migrateThresholdPercent: Int = 50
+        public var heartbeatTimeoutSeconds: Double = 15
+        public var stepDeadlineSeconds: Double = 60
+        /// Plain HTTP, for Prometheus: GET /metrics.
+        public var metrics: HostPort?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, stepDeadlineSeconds, metrics
+        }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            socket = try c.decodeIfPresent(String.self, forKey: .socket) ?? socket
+            listen = try c.decodeIfPresent(HostPort.self, forKey: .listen)
+            store = try c.decodeIfPresent(String.self, forKey: .store) ?? store
+            tls = try c.decodeIfPresent(TLSSection.self, forKey: .tls)
+            migrateThresholdPercent = try c.decodeIfPresent(Int.self, forKey: .migrateThresholdPercent) ?? migrateThresholdPercent
+            heartbeatTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutSeconds) ?? heartbeatTimeoutSeconds
+            stepDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .stepDeadlineSeconds) ?? stepDeadlineSeconds
+            metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
+        }
+    }
+
+    public struct AgentSection: Sendable, Equatable, Decodable {
+        public var host: String
+        /// The controller's mutual-TLS API.
+        public var controller: HostPort
+        /// The certificate name the controller presents, the only caller this agent serves.
+        public var controllerName: String = "controller"
+        public var listen: HostPort = HostPort(host: "0.0.0.0", port: 7401)
+        /// The address other hosts reach this one at (relays, migrations, the agent API).
+        public var publicAddress: String
+        public var tls: TLSSection
+        public var cpus: Int?
+        public var memoryMiB: Int?
+        public var networks: [NetworkRole: NetworkLink] = [:]
+        public var datastores: [String] = []
+        public var stateDirectory: String = "/var/lib/tether/vms"
+        public var exporter: String = "usbredirect"
+        public var heartbeatSeconds: Double = 5
+        public var migrationDowntimeLimitMs: Int?
+        public var migrationMaxBandwidthMBps: Int?
+        /// Quit the VMs this agent launched when it stops (a test or demo; a real host keeps them).
+        public var stopVMsOnExit: Bool = false
+        public var vms: [VMSection] = []
+        public var metrics: HostPort?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
+            case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decode(String.self, forKey: .host)
+            controller = try c.decode(HostPort.self, forKey: .controller)
+            controllerName = try c.decodeIfPresent(String.self, forKey: .controllerName) ?? controllerName
+            listen = try c.decodeIfPresent(HostPort.self, forKey: .listen) ?? listen
+            publicAddress = try c.decode(String.self, forKey: .publicAddress)
+            tls = try c.decode(TLSSection.self, forKey: .tls)
+            cpus = try c.decodeIfPresent(Int.self, forKey: .cpus)
+            memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB)
+            networks = try c.decodeIfPresent([NetworkRole: NetworkLink].self, forKey: .networks) ?? networks
+            datastores = try c.decodeIfPresent([String].self, forKey: .datastores) ?? datastores
+            stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory) ?? stateDirectory
+            exporter = try c.decodeIfPresent(String.self, forKey: .exporter) ?? exporter
+            heartbeatSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatSeconds) ?? heartbeatSeconds
+            migrationDowntimeLimitMs = try c.decodeIfPresent(Int.self, forKey: .migrationDowntimeLimitMs)
+            migrationMaxBandwidthMBps = try c.decodeIfPresent(Int.self, forKey: .migrationMaxBandwidthMBps)
+            stopVMsOnExit = try c.decodeIfPresent(Bool.self, forKey: .stopVMsOnExit) ?? stopVMsOnExit
+            vms = try c.decodeIfPresent([VMSection].self, forKey: .vms) ?? vms
+            metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
+        }
+    }
+
+    /// A VM the agent manages: launched from these figures, or adopted by `qmp`.
+    public struct VMSection: Sendable, Equatable, Decodable {
+        public var name: String
+        public var cpus: Int = 1
+        public var memoryMiB: Int = 128
+        public var networkMbps: Int
+        public var datastore: String
+        public var containers: [String] = []
+        public var qmp: String?
+        public var disk: String?
+        public var memoryImages: [VMLaunch.MemoryImage] = []
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, memoryImages
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            cpus = try c.decodeIfPresent(Int.self, forKey: .cpus) ?? cpus
+            memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB) ?? memoryMiB
+            networkMbps = try c.decode(Int.self, forKey: .networkMbps)
+            datastore = try c.decode(String.self, forKey: .datastore)
+            containers = try c.decodeIfPresent([String].self, forKey: .containers) ?? containers
+            qmp = try c.decodeIfPresent(String.self, forKey: .qmp)
+            disk = try c.decodeIfPresent(String.self, forKey: .disk)
+            memoryImages = try c.decodeIfPresent([VMLaunch.MemoryImage].self, forKey: .memoryImages) ?? memoryImages
+        }
+
+        public var managed: ManagedVMConfiguration {
+            let registration = RegisteredVM(name: name, cpus: cpus, memoryMiB: memoryMiB, networkMbps: networkMbps, datastore: datastore,
+                                            containers: containers)
+            if let qmp { return ManagedVMConfiguration(registration: registration, qmpSocket: qmp) }
+            return ManagedVMConfiguration(registration: registration,
+                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus, disk: disk, memoryImages: memoryImages))
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case role, controller, agent }
+
+    /// The keys each section takes, for the unknown-key check (maps that name things, like
+    /// `networks`, are checked by their own decoding).
+    static let schema: [String: Set<String>] = [
+        "": Set(CodingKeys.allCases.map(\.rawValue)),
+        "controller": Set(ControllerSection.CodingKeys.allCases.map(\.rawValue)),
+        "agent": Set(AgentSection.CodingKeys.allCases.map(\.rawValue)),
+        "controller.tls": ["directory", "name"], "agent.tls": ["directory", "name"],
+        "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
+        "agent.vms[].memoryImages[]": ["path", "address"],
+        "agent.networks.*": ["up", "mbps"],
+    ]
+
+    /// Reads and checks a configuration file; every problem is a TetherError naming the file.
+    public static func load(_ path: String) throws(TetherError) -> TetherdConfiguration {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw TetherError(.notFound, "cannot read the configuration \(path)", cause: "\(error)")
+        }
+        return try parse(text, source: path)
+    }
+
+    public static func parse(_ text: String, source: String) throws(TetherError) -> TetherdConfiguration {
+        let node: Node
+        do {
+            guard let parsed = try Yams.compose(yaml: text) else { return TetherdConfiguration() }
+            node = parsed
+        } catch {
+            throw TetherError(.invalidArgument, "\(source) is not valid YAML", cause: "\(error)")
+        }
+        var unknown: [String] = []
+        checkKeys(node, path: "", into: &unknown)
+        if !unknown.isEmpty {
+            throw TetherError(.invalidArgument, "\(source): unknown key\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", "))")
+        }
+        do {
+            return try YAMLDecoder().decode(TetherdConfiguration.self, from: node)
+        } catch {
+            throw TetherError(.invalidArgument, "\(source): \(APIJSON.describe(error))")
+        }
+    }
+
+    private static func checkKeys(_ node: Node, path: String, into unknown: inout [String]) {
+        switch node {
+        case .mapping(let mapping):
+            let allowed = schema[path]
+            for (key, value) in mapping {
+                guard let name = key.string else { continue }
+                let child = path.isEmpty ? name : "\(path).\(name)"
+                if let allowed {
+                    if !allowed.contains(name) {
+                        unknown.append("'\(child)' (line \(key.mark?.line ?? 0))")
+                        continue
+                    }
+                    checkKeys(value, path: child, into: &unknown)
+                } else if schema["\(path).*"] != nil {
+                    checkKeys(value, path: "\(path).*", into: &unknown)
+                }
+            }
+        case .sequence(let sequence):
+            for item in sequence { checkKeys(item, path: "\(path)[]", into: &unknown) }
+        default:
+            break
+        }
+    }
+
+    public init() {}
+}

@@ -1,0 +1,8 @@
+import TetherServer
+
+@main
+struct Tetherd {
+    static func main() async {
+        await TetherdCommand.main()
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Hypervisor
+import Testing
+import TetherModel
+import TetherTestSupport
+
+/// `tether attach` doing the real thing: a controller and two agents as real processes in their
+/// own network namespaces, real QEMU, recorded devices through umockdev, the relay over mutual
+/// TLS; and the controller killed with SIGKILL at every journaled step, then started again.
+@Suite(.serialized, .enabled(if: ClusterHarness.canRun, "needs root, iproute2, umockdev and QEMU (CI has them all)"))
+struct ClusterEndToEndTests {
+    @Test func theSerialDongleIsForwardedToTheVMThroughTheRelayAndTakenBack() async throws {
+        let cluster = try ClusterHarness()
+        defer { cluster.tearDown() }
+        let attach = try cluster.tether(["attach", "--container", "c1", "--device", "1a86:7523"])
+        #expect(attach.status == 0, "\(attach.stdout)\(attach.stderr)")
+        #expect(attach.stdout.contains("FORWARD host-b/1-4 to vm-a on host-a"), "\(attach.stdout)")
+        #expect(attach.stdout.contains("attached host-b/1-4 to vm-a on host-a"), "\(attach.stdout)")
+
+        let vm = try #require(await cluster.monitor("host-a"))
+        let id = "tether-vm-a.host-b.1-4"
+        let (dongle, seen) = try await ClusterHarness.announced(id, in: vm)
+        #expect(dongle?.speed == "12 Mb/s", "QEMU on host-a shows the dongle announced through the relay: \(seen)")
+        let status = try cluster.status()
+        #expect(status.attachments.map(\.id) == ["vm-a/host-b/1-4"])
+        #expect(status.attachments.first?.mode == .forward)
+        #expect(cluster.agents["host-b"]?.output.contains("admitted") == true, "the relay on host-b admitted host-a over TLS")
+
+        let detach = try cluster.tether(["detach", "--container", "c1"])
+        #expect(detach.status == 0, "\(detach.stderr)")
+        #expect(try await vm.usbDevices().allSatisfy { $0.id != id }, "the device left the VM")
+        #expect(try cluster.status().attachments.isEmpty)
+        await vm.qmp.close()
+
+        // host-b's agent dies: the controller marks it down after its heartbeat timeout.
+        cluster.kill(agent: "host-b")
+        var down = false
+        for _ in 0..<100 where !down {
+            down = (try? cluster.status())?.hosts.first { $0.registration.host == "host-b" }?.up == false
+            if !down { usleep(100_000) }
+        }
+        #expect(down, "host-b is down once it stops heartbeating")
+    }
+
+    @Test func theWebcamMovesTheVMToItsHostWithItsRAMIntact() async throws {
+        let cluster = try ClusterHarness()
+        defer { cluster.tearDown() }
+        let attach = try cluster.tether(["attach", "--container", "c1", "--device", "046d:0825"])
+        #expect(attach.status == 0, "\(attach.stdout)\(attach.stderr)")
+        #expect(attach.stdout.contains("MIGRATE vm-a from host-a to host-b"), "\(attach.stdout)")
+        #expect(attach.stdout.contains("done migrate: migrated to host-b"), "\(attach.stdout)")
+
+        #expect(await cluster.monitor("host-a") == nil, "no QEMU for vm-a is left on host-a")
+        #expect(try cluster.qemuProcesses() == 1, "vm-a runs exactly once")
+        let vm = try #require(await cluster.monitor("host-b"))
+        #expect(try await vm.status() == .running)
+        let after = "\(cluster.directory)/after.bin"
+        try await vm.saveGuestMemory(address: ClusterHarness.patternAddress, size: cluster.pattern.count, to: after)
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: after))) == cluster.pattern, "the RAM pattern crossed intact")
+        let (webcam, seen) = try await ClusterHarness.announced("tether-vm-a.host-b.1-3", in: vm)
+        #expect(webcam?.speed == "480 Mb/s", "the webcam is attached on host-b: \(seen)")
+        await vm.qmp.close()
+        let status = try cluster.status()
+        #expect(status.attachments.first?.vmHost == "host-b")
+        #expect(status.hosts.first { $0.registration.host == "host-b" }?.registration.vms.map(\.name) == ["vm-a"])
+    }
+
+    struct KillPoint: Sendable, CustomTestStringConvertible {
+        var device: String
+        var at: String
+        var testDescription: String { "\(device == "046d:0825" ? "migrate" : "forward"), killed at \(at)" }
+    }
+
+    static let killPoints: [KillPoint] =
+        ["export:started", "export:done", "channel:started", "channel:done"].map { KillPoint(device: "1a86:7523", at: $0) }
+        + ["prepare-incoming:started", "prepare-incoming:done", "migrate:started", "migrate:done", "release-source:started",
+           "release-source:done", "export:started", "export:done", "channel:started", "channel:done"].map { KillPoint(device: "046d:0825", at: $0) }
+
+    @Test(arguments: killPoints)
+    func aControllerKilledAtAnyStepFinishesTheJobOnRestartAndTheVMRunsOnce(_ point: KillPoint) async throws {
+        let cluster = try ClusterHarness(killAt: point.at)
+        defer { cluster.tearDown() }
+        _ = try cluster.tether(["attach", "--container", "c1", "--device", point.device], timeout: 60)
+        let first = try #require(cluster.controller)
+        #expect(first.waitForExit(timeout: 30) != nil, "the controller killed itself at \(point.at)")
+        #expect(first.output.contains("TETHER_FAULT_KILL_AT=\(point.at)"), "\(first.output)")
+
+        try cluster.startController()
+        #expect(cluster.controller?.output.contains("driving unfinished operations") == true || point.at == "channel:done",
+                "\(cluster.controller?.output ?? "")")
+        let status = try cluster.settled()
+        let host = point.device == "046d:0825" ? "host-b" : "host-a"
+        #expect(status.attachments.map(\.vmHost) == [host], "the attach completed after the restart: \(status.attachments)")
+        #expect(try cluster.qemuProcesses() == 1, "vm-a runs exactly once")
+        let vm = try #require(await cluster.monitor(host))
+        #expect(try await vm.status() == .running)
+        let id = "tether-vm-a.host-b.\(point.device == "046d:0825" ? "1-3" : "1-4")"
+        #expect(try await vm.usbRedirectionIDs() == [id])
+        await vm.qmp.close()
+    }
+}

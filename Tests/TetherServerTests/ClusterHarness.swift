@@ -1,0 +1,214 @@
+import Foundation
+import Hypervisor
+import TetherModel
+import TetherTestSupport
+
+/// A whole Tether cluster on one machine, with real processes: a controller in its own network
+/// namespace, which routes between the namespaces of two agents ("host-a" and "host-b"). host-a
+/// runs vm-a (a real QEMU; 128 MiB; a 1 MiB random RAM pattern at 1 MiB; container c1 at
+/// 100 Mbit/s); host-b runs under umockdev with the recorded webcam (1-3) and CH340 (1-4), and
+/// exports them with the usbredir stand-in. Tests reach the controller by its unix socket and
+/// the VMs by their operator QMP sockets, both on the shared filesystem.
+final class ClusterHarness: @unchecked Sendable {
+    static var canRun: Bool {
+        getuid() == 0 && Tools.which("ip") != nil && Tools.hasUMockdev && Tools.which("qemu-system-x86_64") != nil
+    }
+
+    let directory: String
+    let tag: String
+    var socket: String { "\(directory)/tetherd.sock" }
+    let namespaces: [String]
+    var controller: BackgroundProcess?
+    var agents: [String: BackgroundProcess] = [:]
+    let pattern: [UInt8]
+    static let patternAddress: UInt64 = 0x10_0000
+
+    /// `killAt`: TETHER_FAULT_KILL_AT for the first controller.
+    init(killAt: String? = nil) throws {
+        directory = try Fixtures.temporaryDirectory().path
+        tag = String(UUID().uuidString.prefix(5)).lowercased()
+        namespaces = ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"]
+        var generator = SplitMix64(seed: 0xD15EA5E)
+        pattern = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        try Data(pattern).write(to: URL(fileURLWithPath: "\(directory)/pattern.bin"))
+        try UMockdevRecording.onOneBus(["logitech-c270", "ch340"]).write(to: URL(fileURLWithPath: "\(directory)/host-b.umockdev"))
+        do {
+            try makeNetwork()
+            try makeCertificates()
+            try writeConfigurations()
+            try startController(killAt: killAt)
+            try startAgents()
+        } catch {
+            tearDown()
+            throw error
+        }
+    }
+
+    private func ip(_ arguments: [String]) throws {
+        let result = try ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", arguments)
+        guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
+    }
+
+    /// tc routes: 10.77.1.0/30 to host-a, 10.77.2.0/30 to host-b.
+    private func makeNetwork() throws {
+        let (c, a, b) = (namespaces[0], namespaces[1], namespaces[2])
+        for ns in namespaces { try ip(["netns", "add", ns]) }
+        for (peer, subnet) in [(a, 1), (b, 2)] {
+            let here = "c\(subnet)\(tag)", there = "h\(subnet)\(tag)"
+            try ip(["link", "add", here, "type", "veth", "peer", "name", there])
+            try ip(["link", "set", here, "netns", c])
+            try ip(["link", "set", there, "netns", peer])
+            try ip(["-n", c, "addr", "add", "10.77.\(subnet).1/30", "dev", here])
+            try ip(["-n", peer, "addr", "add", "10.77.\(subnet).2/30", "dev", there])
+            try ip(["-n", c, "link", "set", here, "up"])
+            try ip(["-n", peer, "link", "set", there, "up"])
+            try ip(["-n", peer, "route", "add", "default", "via", "10.77.\(subnet).1"])
+        }
+        for ns in namespaces { try ip(["-n", ns, "link", "set", "lo", "up"]) }
+        let forward = try ProcessRunner.run("/usr/bin/env", ["ip", "netns", "exec", c, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        guard forward.status == 0 else { throw TetherError(.io, "cannot turn on forwarding: \(forward.stderr)") }
+    }
+
+    private func makeCertificates() throws {
+        let pki = "\(directory)/pki"
+        for arguments in [["certs", "init", "--dir", pki]] + ["controller", "host-a", "host-b"].map({ ["certs", "issue", "--dir", pki, "--name", $0] }) {
+            let result = try ProcessRunner.run(Tools.product("tether"), arguments)
+            guard result.status == 0 else { throw TetherError(.io, "tether \(arguments.joined(separator: " ")): \(result.stderr)") }
+        }
+    }
+
+    private func writeConfigurations() throws {
+        let controller = """
+            role: controller
+            controller:
+              socket: \(socket)
+              listen: 0.0.0.0:7400
+              store: \(directory)/tether.sqlite
+              tls: {directory: \(directory)/pki}
+              heartbeatTimeoutSeconds: 4
+              stepDeadlineSeconds: 20
+            """
+        try controller.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
+        for (host, subnet) in [("host-a", 1), ("host-b", 2)] {
+            let vms = host == "host-a" ? """
+                  vms:
+                    - name: vm-a
+                      memoryMiB: 128
+                      networkMbps: 100
+                      datastore: ds1
+                      containers: [c1]
+                      memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]
+                """ : "  vms: []"
+            let agent = """
+                role: agent
+                agent:
+                  host: \(host)
+                  controller: 10.77.\(subnet).1:7400
+                  listen: 10.77.\(subnet).2:7401
+                  publicAddress: 10.77.\(subnet).2
+                  tls: {directory: \(directory)/pki}
+                  cpus: 4
+                  memoryMiB: 4096
+                  networks:
+                    management: {up: true, mbps: 1000}
+                    migration: {up: true, mbps: 10000}
+                    vm: {up: true, mbps: 1000}
+                    storage: {up: true, mbps: 10000}
+                  datastores: [ds1]
+                  stateDirectory: \(directory)/\(host)
+                  exporter: \(Tools.product("usbredir-standin"))
+                  heartbeatSeconds: 0.5
+                  stopVMsOnExit: true
+                \(vms)
+                """
+            try agent.write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
+        }
+    }
+
+    func startController(killAt: String? = nil) throws {
+        var command = ["ip", "netns", "exec", namespaces[0], "env"]
+        if let killAt { command.append("TETHER_FAULT_KILL_AT=\(killAt)") }
+        command += [Tools.product("tetherd"), "--config", "\(directory)/controller.yaml"]
+        let process = try BackgroundProcess("/usr/bin/env", command)
+        controller = process
+        guard process.waitForOutput("controller ready", timeout: 60) else {
+            throw TetherError(.timeout, "the controller did not start: \(process.output)")
+        }
+    }
+
+    private func startAgents() throws {
+        agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
+                                                                  "--config", "\(directory)/host-a.yaml"])
+        agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
+            "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
+            "umockdev-run", "-d", "\(directory)/host-b.umockdev", "--", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let status = try? status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
+               status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count == 2 {
+                return
+            }
+            usleep(100_000)
+        }
+        throw TetherError(.timeout, "the agents did not register: \(agents.mapValues(\.output))")
+    }
+
+    /// `tether ARGS --socket SOCKET`.
+    func tether(_ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
+        try ProcessRunner.run(Tools.product("tether"), arguments + ["--socket", socket], timeout: timeout)
+    }
+
+    func status() throws -> ClusterStatus {
+        let result = try tether(["status", "--json"], timeout: 10)
+        guard result.status == 0 else { throw TetherError(.io, "tether status: \(result.stderr)") }
+        return try APIJSON.decoder().decode(ClusterStatus.self, from: Data(result.stdout.utf8))
+    }
+
+    /// Waits until no operation is in flight, and returns the last status.
+    func settled(timeout: TimeInterval = 120) throws -> ClusterStatus {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let status = try? status(), status.operations.isEmpty { return status }
+            usleep(100_000)
+        }
+        throw TetherError(.timeout, "operations still in flight: \(try status().operations.map(\.id))")
+    }
+
+    /// vm-a's operator monitor on `host`, if a QEMU for it runs there.
+    func monitor(_ host: String) async -> QEMUMachine? {
+        let path = "\(directory)/\(host)/vm-a.monitor.qmp"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try? await QEMUMachine.adopt(socketPath: path, name: "vm-a@\(host)", timeout: .seconds(2))
+    }
+
+    /// Waits (up to 10 s) until the VM shows the usb-redir device `id` with an address: its peer
+    /// has announced the device through the chardev. Returns what the VM last showed.
+    static func announced(_ id: String, in vm: QEMUMachine) async throws -> (USBDeviceInfo?, [USBDeviceInfo]) {
+        var seen: [USBDeviceInfo] = []
+        for _ in 0..<100 {
+            seen = try await vm.usbDevices()
+            if let device = seen.first(where: { $0.id == id && $0.isAddressed }) { return (device, seen) }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return (nil, seen)
+    }
+
+    /// How many QEMU processes of this cluster run vm-a.
+    func qemuProcesses() throws -> Int {
+        let result = try ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", "qmp unix:\(directory)/.*vm-a.qmp"])
+        return result.stdout.split(separator: "\n").count
+    }
+
+    /// SIGKILL to a host's tetherd itself (host-b's runs under umockdev-run, which forked it).
+    func kill(agent host: String) {
+        _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
+    }
+
+    func tearDown() {
+        controller?.kill()
+        for (_, agent) in agents { agent.stop(grace: 5) }
+        _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", directory])
+        for ns in namespaces { _ = try? ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", ["netns", "del", ns]) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
