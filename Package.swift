@@ -122,8 +122,10 @@ let package = Package(
         .executableTarget(
             name: "tether-benchmark",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport",
+                "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport", "TetherServer", "TetherClient", "ClusterStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/TetherBenchmarks",
             swiftSettings: strict

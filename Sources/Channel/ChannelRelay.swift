@@ -20,14 +20,22 @@ public final class ChannelRelay: Sendable {
     public let mode: Mode
     public let meter: ByteMeter
     private let listener: any Channel
+    private let allowList: AllowList
 
     /// The address it listens on (with the port, when 0 was asked for).
     public var port: Int { listener.localAddress?.port ?? 0 }
 
-    private init(mode: Mode, listener: any Channel, meter: ByteMeter) {
+    private init(mode: Mode, listener: any Channel, meter: ByteMeter, allowList: AllowList) {
         self.mode = mode
         self.listener = listener
         self.meter = meter
+        self.allowList = allowList
+    }
+
+    /// Accepts these certificate names too, from the next connection on (a VM that moved: its
+    /// new host takes the session over). A relay that accepts any cluster name stays so.
+    public func permit(_ names: some Sequence<String>) {
+        allowList.box.withLockedValue { allow in allow?.formUnion(names) }
     }
 
     /// Starts listening. `allow`: the certificate names accepted from the peer (nil: any the
@@ -43,6 +51,7 @@ public final class ChannelRelay: Sendable {
         // One event loop for all of a relay's connections: a resumed session splices a new
         // VM-side connection onto an exporter connection made for an earlier one.
         let loop = group.next()
+        let allowList = AllowList(allow)
         let sessions = try await loop.submit { NIOLoopBound(SuspendedSessions(), eventLoop: loop) }.get()
         // No identity: plaintext, for measuring what TLS costs. Not offered on the command line.
         let context: NIOSSLContext?
@@ -70,11 +79,11 @@ public final class ChannelRelay: Sendable {
                     case .serve:
                         if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                         try channel.pipeline.syncOperations.addHandler(ServeGate(
-                            peer: peer, allow: allow, targetHost: targetHost, targetPort: targetPort, meter: meter,
+                            peer: peer, allow: allowList, targetHost: targetHost, targetPort: targetPort, meter: meter,
                             sessions: sessions, resumeGrace: resumeGrace, plaintext: context == nil, log: log))
                     case .connect:
                         try channel.pipeline.syncOperations.addHandler(ConnectStarter(
-                            peer: peer, allow: allow, context: context, targetHost: targetHost, targetPort: targetPort,
+                            peer: peer, allow: allowList, context: context, targetHost: targetHost, targetPort: targetPort,
                             meter: meter, session: session, log: log))
                     }
                 }
@@ -85,7 +94,7 @@ public final class ChannelRelay: Sendable {
         } catch {
             throw TetherError(.io, "cannot listen on \(listenHost):\(listenPort)", cause: "\(error)")
         }
-        let relay = ChannelRelay(mode: mode, listener: listener, meter: meter)
+        let relay = ChannelRelay(mode: mode, listener: listener, meter: meter, allowList: allowList)
         log("\(mode == .serve ? "serving" : "connecting") on \(listenHost):\(relay.port) -> \(targetHost):\(targetPort) as '\(identity?.name ?? "plaintext")'")
         return relay
     }
@@ -101,13 +110,20 @@ public final class ChannelRelay: Sendable {
     }
 }
 
+/// A relay's allow list (nil: any name the cluster CA signed), read at each handshake.
+final class AllowList: Sendable {
+    let box: NIOLockedValueBox<Set<String>?>
+    init(_ names: Set<String>?) { box = NIOLockedValueBox(names) }
+    func allows(_ names: [String]) -> Bool { ChannelRelay.allowed(names, box.withLockedValue { $0 }) }
+}
+
 /// The serve side of one connection: waits for the TLS handshake and checks the client's names,
 /// reads the session preamble, then resumes the session's held exporter connection or connects a
 /// new one, and glues the two. Until then it holds what arrives (little: reads stop meanwhile).
 final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    let peer: String, allow: Set<String>?, targetHost: String, targetPort: Int
+    let peer: String, allow: AllowList, targetHost: String, targetPort: Int
     let meter: ByteMeter
     let sessions: NIOLoopBound<SuspendedSessions>
     let resumeGrace: TimeAmount
@@ -117,7 +133,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     private var names: [String]?
     private var admitted = false
 
-    init(peer: String, allow: Set<String>?, targetHost: String, targetPort: Int, meter: ByteMeter,
+    init(peer: String, allow: AllowList, targetHost: String, targetPort: Int, meter: ByteMeter,
          sessions: NIOLoopBound<SuspendedSessions>, resumeGrace: TimeAmount, plaintext: Bool = false,
          log: @escaping @Sendable (String) -> Void) {
         if plaintext { names = [] }   // no handshake to wait for
@@ -193,7 +209,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         context.channel.nioSSL_peerCertificate().whenComplete { result in
             let (gate, context) = bound.value
             let names = ((try? result.get()).flatMap { $0 }).flatMap { try? $0.toDERBytes() }.map(ClusterCA.names(inDER:)) ?? []
-            guard ChannelRelay.allowed(names, gate.allow) else {
+            guard gate.allow.allows(names) else {
                 gate.log("refused \(gate.peer): certificate names \(names) are not allowed")
                 context.close(promise: nil)
                 return
@@ -215,6 +231,20 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
         if let session, let resumed = sessions.value.resume(session) {
             glue(context, exporter: resumed.channel, buffered: resumed.buffered, names: names, session: session, resumed: true)
+            return
+        }
+        if let session, sessions.value.isLive(session) {
+            // The VM's next host, ready before the VM moves: it takes the same stream over when
+            // the current VM side goes (a second exporter connection would start the device over).
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let id = ObjectIdentifier(self)
+            sessions.value.wait(session, id: id) { exporter in
+                let (gate, context) = bound.value
+                gate.glue(context, exporter: exporter, buffered: [], names: names, session: session, resumed: true)
+            }
+            let sessions = self.sessions
+            context.channel.closeFuture.whenComplete { _ in sessions.value.stopWaiting(session, id: id) }
+            log("session \(session): \(peer) (\(names.joined(separator: ","))) waits to take the stream over from the VM's current host")
             return
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -245,10 +275,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
                       session: String?, resumed: Bool) {
         let log = self.log, peer = self.peer, meter = self.meter, sessions = self.sessions, grace = resumeGrace
         let keep: ((any Channel) -> Void)? = session.map { id in
-            { exporter in
-                log("session \(id): the VM side went; holding the device's stream for \(grace.nanoseconds / 1_000_000_000) s")
-                sessions.value.suspend(id, exporter: exporter, grace: grace, log: log)
-            }
+            { exporter in sessions.value.vmSideGone(id, exporter: exporter, grace: grace, log: log) }
         }
         let (vmSide, exporterSide) = GlueHandler.pair(meter: meter, firstReads: .toDevice, onClose: { error in
             log("\(peer) closed\(error.map { ": \($0)" } ?? ""); \(meter.summary)")
@@ -272,6 +299,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             context.channel.write(buffer, promise: nil)
         }
         context.channel.flush()
+        if let session { sessions.value.glued(session, exporter: exporter) }
         let inbound = context.channel
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         log(resumed ? "resumed session \(session ?? "-") for \(peer) (\(names.joined(separator: ",")))"
@@ -294,12 +322,12 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
 final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
-    let peer: String, allow: Set<String>?, context: NIOSSLContext?, targetHost: String, targetPort: Int
+    let peer: String, allow: AllowList, context: NIOSSLContext?, targetHost: String, targetPort: Int
     let meter: ByteMeter
     let session: String?
     let log: @Sendable (String) -> Void
 
-    init(peer: String, allow: Set<String>?, context: NIOSSLContext?, targetHost: String, targetPort: Int,
+    init(peer: String, allow: AllowList, context: NIOSSLContext?, targetHost: String, targetPort: Int,
          meter: ByteMeter, session: String?, log: @escaping @Sendable (String) -> Void) {
         self.session = session
         self.peer = peer
@@ -346,7 +374,7 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
                             log("refused by or refusing \(target): TLS handshake failed: \(error)")
                             remote.close(promise: nil)
                             local.close(promise: nil)
-                        case .success(let names) where !ChannelRelay.allowed(names, allow):
+                        case .success(let names) where !allow.allows(names):
                             log("refused \(target): certificate names \(names) are not allowed")
                             remote.close(promise: nil)
                             local.close(promise: nil)

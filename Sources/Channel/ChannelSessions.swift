@@ -22,10 +22,47 @@ enum SessionPreamble {
     static func isValid(_ session: String) -> Bool { parse(line(session).dropLast().description) != nil }
 }
 
-/// Exporter connections whose VM side has gone, kept for a grace period. Event loop only: every
-/// channel of a serve relay lives on its one loop.
+/// A serve relay's named sessions. Event loop only: every channel of a serve relay lives on its
+/// one loop.
+/// - live: glued to a VM side now;
+/// - waiting: the VM's next host connected before the VM moved (a live migration readies the
+///   target first); it takes the stream over the moment the current VM side goes;
+/// - held: the VM side went with nobody waiting; the exporter is kept for a grace period.
 final class SuspendedSessions {
     private var held: [String: (channel: any Channel, holder: SessionHolder, expiry: Scheduled<Void>)] = [:]
+    private var live: Set<String> = []
+    private var waiting: [String: (id: ObjectIdentifier, takeOver: (any Channel) -> Void)] = [:]
+
+    func isLive(_ session: String) -> Bool { live.contains(session) }
+
+    /// `exporter` now feeds a VM side; the session is live until the exporter closes.
+    func glued(_ session: String, exporter: any Channel) {
+        live.insert(session)
+        let bound = NIOLoopBound(self, eventLoop: exporter.eventLoop)
+        exporter.closeFuture.whenComplete { _ in bound.value.live.remove(session) }
+    }
+
+    /// The next VM side of a live session waits for its turn (one at a time: a newer one wins).
+    func wait(_ session: String, id: ObjectIdentifier, takeOver: @escaping (any Channel) -> Void) {
+        waiting[session] = (id, takeOver)
+    }
+
+    /// A waiting VM side that closed before its turn.
+    func stopWaiting(_ session: String, id: ObjectIdentifier) {
+        if waiting[session]?.id == id { waiting[session] = nil }
+    }
+
+    /// The VM side of a live session went: its successor takes the exporter over, or it is held.
+    func vmSideGone(_ session: String, exporter: any Channel, grace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
+        if let next = waiting.removeValue(forKey: session) {
+            log("session \(session): the VM side went; its next host takes the device's stream over")
+            next.takeOver(exporter)
+            return
+        }
+        live.remove(session)
+        log("session \(session): the VM side went; holding the device's stream for \(grace.nanoseconds / 1_000_000_000) s")
+        suspend(session, exporter: exporter, grace: grace, log: log)
+    }
 
     /// Keeps `exporter` (whose glue is already removed) for `grace`, buffering what it sends.
     func suspend(_ session: String, exporter: any Channel, grace: TimeAmount, log: @escaping @Sendable (String) -> Void) {

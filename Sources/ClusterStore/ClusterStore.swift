@@ -7,8 +7,9 @@ import TetherModel
 ///
 /// The journal's rules, which every implementation keeps:
 /// - an operation and its steps are written before the controller acts on them;
-/// - at most one unfinished operation per device and per VM (a second is refused as `busy`), so
-///   two attaches never race for one device or move one VM twice;
+/// - at most one unfinished operation per device, and a migration excludes every other
+///   unfinished operation on its VM (a second is refused as `busy`): two attaches never race for
+///   one device, and a VM is never moved twice or moved while a channel to it is being made;
 /// - finishing an operation and saving (or removing) its attachment is one transaction.
 public protocol ClusterStore: Sendable {
     func saveRegistration(_ registration: AgentRegistration) throws(TetherError)
@@ -21,8 +22,9 @@ public protocol ClusterStore: Sendable {
     /// Appends one step record; returns the operation as it now stands.
     @discardableResult
     func record(_ step: StepRecord, in operation: String) throws(TetherError) -> OperationRecord
-    /// Ends an operation. A completed attach saves its attachment, a completed detach removes
-    /// it, in the same transaction.
+    /// Ends an operation. A completed attach saves its attachment (and, for a migration, moves
+    /// the VM's other attachments to its new host); a completed detach removes it; all in the
+    /// same transaction.
     @discardableResult
     func finish(_ operation: String, as state: OperationRecord.State, error: String?, at: Date) throws(TetherError) -> OperationRecord
 

@@ -51,6 +51,14 @@ public final class SQLiteClusterStore: ClusterStore {
                 );
                 """)
         }
+        migrator.registerMigration("v2: only a migration takes its whole VM") { db in
+            // Channels to one VM are independent of each other; only a migration must not
+            // overlap anything else on its VM. That rule is kept in `begin`, in the transaction.
+            try db.execute(sql: """
+                DROP INDEX one_running_operation_per_vm;
+                ALTER TABLE operation ADD COLUMN migrates INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 
@@ -78,16 +86,24 @@ public final class SQLiteClusterStore: ClusterStore {
     public func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision,
                       at time: Date) throws(TetherError) -> OperationRecord {
         let vm = attachment.vm, device = attachment.device.description
+        let migrates = kind == .attach && decision.action == .migrate
         return try write("journal a new \(kind.rawValue) of \(device)") { db in
+            let busy = { (other: String) in
+                TetherError(.busy, "\(other) is still running for \(device) or \(vm); wait for it (tether status) and try again")
+            }
+            // A migration takes its whole VM: nothing else may run on it meanwhile, nor it beside anything.
+            let clash = migrates
+                ? "SELECT id FROM operation WHERE state = 'running' AND vm = ?"
+                : "SELECT id FROM operation WHERE state = 'running' AND vm = ? AND migrates = 1"
+            if let other = try String.fetchOne(db, sql: clash, arguments: [vm]) { throw busy(other) }
             let next = (try Int.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'operation'") ?? 0) + 1
             let record = OperationRecord(id: "op-\(next)", kind: kind, attachment: attachment, decision: decision, created: time)
             do {
-                try db.execute(sql: "INSERT INTO operation (id, kind, state, vm, device, body) VALUES (?, ?, ?, ?, ?, ?)",
-                               arguments: [record.id, kind.rawValue, record.state.rawValue, vm, device, try Self.jsonOrThrow(record)])
+                try db.execute(sql: "INSERT INTO operation (id, kind, state, vm, device, body, migrates) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [record.id, kind.rawValue, record.state.rawValue, vm, device, try Self.jsonOrThrow(record), migrates])
             } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-                let other = try String.fetchOne(db, sql: "SELECT id FROM operation WHERE state = 'running' AND (device = ? OR vm = ?)",
-                                                arguments: [device, vm]) ?? "another operation"
-                throw TetherError(.busy, "\(other) is still running for \(device) or \(vm); wait for it (tether status) and try again")
+                throw busy(try String.fetchOne(db, sql: "SELECT id FROM operation WHERE state = 'running' AND device = ?",
+                                               arguments: [device]) ?? "another operation")
             }
             return record
         }
@@ -121,6 +137,9 @@ public final class SQLiteClusterStore: ClusterStore {
             if state == .completed {
                 switch record.kind {
                 case .attach:
+                    if record.decision.action == .migrate, let target = record.decision.targetHost {
+                        try Self.relocate(vm: record.attachment.vm, to: target, db)
+                    }
                     try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, body) VALUES (?, ?)",
                                    arguments: [record.attachment.id, try Self.jsonOrThrow(record.attachment)])
                 case .detach:
@@ -151,6 +170,17 @@ public final class SQLiteClusterStore: ClusterStore {
     }
 
     // MARK: plumbing
+
+    /// A VM that moved took its other (forwarded) devices along: their channels now end on its
+    /// new host.
+    private static func relocate(vm: String, to host: String, _ db: Database) throws {
+        for body in try String.fetchAll(db, sql: "SELECT body FROM attachment") {
+            var attachment = try decodeOrThrow(DeviceAttachment.self, body)
+            guard attachment.vm == vm, attachment.vmHost != host else { continue }
+            attachment.vmHost = host
+            try db.execute(sql: "UPDATE attachment SET body = ? WHERE id = ?", arguments: [try jsonOrThrow(attachment), attachment.id])
+        }
+    }
 
     /// The operation row holds everything but the steps, which are rows of their own: a step is
     /// appended, never rewritten.

@@ -7,7 +7,8 @@ struct TetherBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether-benchmark",
         abstract: "Benchmarks of Tether against the tools people use today.",
-        subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self, MigrationBenchmark.self, RelayBenchmark.self]
+        subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self, MigrationBenchmark.self,
+                      RelayBenchmark.self, ControllerBenchmark.self]
     )
 }
 

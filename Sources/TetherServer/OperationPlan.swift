@@ -3,7 +3,8 @@ import TetherModel
 /// The explicit steps of an operation, in order. Pure: the journal records them by these
 /// names, and a restarted controller replays the same list.
 public enum OperationStep: String, Sendable, CaseIterable {
-    /// Start the VM on the device's host, waiting for its state.
+    /// Start the VM on the device's host, waiting for its state, with its forwarded devices'
+    /// channel ends ready there on the same ports (they follow the VM).
     case prepareIncoming = "prepare-incoming"
     /// Live-migrate the VM there, and follow it to the end.
     case migrate

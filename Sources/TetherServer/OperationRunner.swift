@@ -70,7 +70,11 @@ extension Controller {
         guard let finished = try? store.finish(operation.id, as: .completed, error: nil, at: now()) else { return }
         progress[operation.id] = nil
         switch finished.kind {
-        case .attach: attachments[finished.attachment.id] = finished.attachment
+        case .attach:
+            if finished.decision.action == .migrate, let target = finished.decision.targetHost {
+                for (id, other) in attachments where other.vm == finished.attachment.vm { attachments[id]?.vmHost = target }
+            }
+            attachments[finished.attachment.id] = finished.attachment
         case .detach: attachments[finished.attachment.id] = nil
         }
         invalidateModel()
@@ -110,9 +114,17 @@ extension Controller {
             guard let launch = here.launch else {
                 throw TetherError(.unsupported, "\(source.host) adopted \(vm) and does not know how it was started; it cannot be migrated")
             }
-            let address = try await target.prepareIncoming(IncomingRequest(launch: launch, registration: here.registration))
+            // The devices forwarded to the VM follow it: their relays accept its new host.
+            for end in here.channels {
+                guard let forwarded = attachments[end.session] else { continue }
+                _ = try await agent(for: end.deviceHost).export(ExportRequest(session: end.session, device: forwarded.device.id,
+                                                                              local: false, allow: [target.host]))
+            }
+            let address = try await target.prepareIncoming(IncomingRequest(launch: launch, registration: here.registration,
+                                                                           channels: here.channels))
             context.incoming = address
-            return "\(target.host) waits for \(vm) at \(address)"
+            let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
+            return "\(target.host) waits for \(vm) at \(address)" + following
 
         case .migrate:
             if context.alreadyMoved { return "nothing to do" }

@@ -53,24 +53,50 @@ struct JournalTests {
         #expect(try reopened.operation(id)?.state == .completed)
     }
 
-    @Test func oneRunningOperationPerDeviceAndPerVM() throws {
+    static func migration(_ a: DeviceAttachment) -> AttachDecision {
+        var d = decision(a)
+        d.action = .migrate
+        d.targetHost = a.device.host
+        return d
+    }
+
+    @Test func oneRunningOperationPerDeviceAndAMigrationTakesItsWholeVM() throws {
         let store = try SQLiteClusterStore(path: path)
         let a = Self.attachment()
         let first = try store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
         let sameDevice = Self.attachment(vm: "vm-2")
-        let sameVM = Self.attachment(device: "host-c/2-1")
-        for other in [sameDevice, sameVM] {
-            #expect(throws: TetherError(.busy, "\(first.id) is still running for \(other.device) or \(other.vm); wait for it (tether status) and try again")) {
-                try store.begin(.attach, attachment: other, decision: Self.decision(other), at: Self.t0)
-            }
+        #expect(throws: TetherError(.busy, "\(first.id) is still running for \(sameDevice.device) or vm-2; wait for it (tether status) and try again")) {
+            try store.begin(.attach, attachment: sameDevice, decision: Self.decision(sameDevice), at: Self.t0)
         }
-        let unrelated = Self.attachment(vm: "vm-3", device: "host-c/2-1")
-        let second = try store.begin(.attach, attachment: unrelated, decision: Self.decision(unrelated), at: Self.t0)
-        #expect(second.id != first.id)
+        // Another channel to the same VM is independent...
+        let sameVM = Self.attachment(device: "host-c/2-1")
+        let second = try store.begin(.attach, attachment: sameVM, decision: Self.decision(sameVM), at: Self.t0)
+        // ...but a migration of that VM must wait for both.
+        let moving = Self.attachment(device: "host-d/1-1")
+        #expect(throws: TetherError.self) { try store.begin(.attach, attachment: moving, decision: Self.migration(moving), at: Self.t0) }
         try store.finish(first.id, as: .rolledBack, error: "exporter failed", at: Self.t0)
-        #expect(try store.attachments().isEmpty, "a rolled-back attach leaves no attachment")
+        try store.finish(second.id, as: .completed, error: nil, at: Self.t0)
+        let migration = try store.begin(.attach, attachment: moving, decision: Self.migration(moving), at: Self.t0)
+        // And while it runs, nothing else on vm-1.
+        let during = Self.attachment(device: "host-e/1-1")
+        #expect(throws: TetherError(.busy, "\(migration.id) is still running for host-e/1-1 or vm-1; wait for it (tether status) and try again")) {
+            try store.begin(.detach, attachment: during, decision: Self.decision(during), at: Self.t0)
+        }
+        #expect(try store.attachments() == [sameVM], "a rolled-back attach leaves no attachment")
         let again = try store.begin(.attach, attachment: sameDevice, decision: Self.decision(sameDevice), at: Self.t0)
         #expect(again.state == .running)
+    }
+
+    @Test func aCompletedMigrationMovesTheVMsOtherAttachmentsAlong() throws {
+        let store = try SQLiteClusterStore(path: path)
+        let forwarded = Self.attachment(device: "host-c/2-1")
+        try store.finish(try store.begin(.attach, attachment: forwarded, decision: Self.decision(forwarded), at: Self.t0).id,
+                         as: .completed, error: nil, at: Self.t0)
+        var moved = Self.attachment(device: "host-b/1-3")
+        moved.vmHost = "host-b"
+        try store.finish(try store.begin(.attach, attachment: moved, decision: Self.migration(moved), at: Self.t0).id,
+                         as: .completed, error: nil, at: Self.t0)
+        #expect(try store.attachments().map(\.vmHost) == ["host-b", "host-b"], "the forwarded device's channel now ends on host-b")
     }
 
     @Test func aFinishedOperationTakesNoMoreStepsAndFinishingTwiceChangesNothing() throws {

@@ -42,12 +42,15 @@ struct ClusterEndToEndTests {
         #expect(down, "host-b is down once it stops heartbeating")
     }
 
-    @Test func theWebcamMovesTheVMToItsHostWithItsRAMIntact() async throws {
+    @Test func theWebcamMovesTheVMToItsHostWithItsRAMIntactAndAForwardedDongleFollows() async throws {
         let cluster = try ClusterHarness()
         defer { cluster.tearDown() }
+        let forward = try cluster.tether(["attach", "--container", "c1", "--device", "1a86:7523"])
+        #expect(forward.status == 0, "\(forward.stdout)\(forward.stderr)")
         let attach = try cluster.tether(["attach", "--container", "c1", "--device", "046d:0825"])
         #expect(attach.status == 0, "\(attach.stdout)\(attach.stderr)")
         #expect(attach.stdout.contains("MIGRATE vm-a from host-a to host-b"), "\(attach.stdout)")
+        #expect(attach.stdout.contains("with vm-a/host-b/1-4 following it"), "\(attach.stdout)")
         #expect(attach.stdout.contains("done migrate: migrated to host-b"), "\(attach.stdout)")
 
         #expect(await cluster.monitor("host-a") == nil, "no QEMU for vm-a is left on host-a")
@@ -59,10 +62,18 @@ struct ClusterEndToEndTests {
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: after))) == cluster.pattern, "the RAM pattern crossed intact")
         let (webcam, seen) = try await ClusterHarness.announced("tether-vm-a.host-b.1-3", in: vm)
         #expect(webcam?.speed == "480 Mb/s", "the webcam is attached on host-b: \(seen)")
+        let (dongle, _) = try await ClusterHarness.announced("tether-vm-a.host-b.1-4", in: vm)
+        #expect(dongle?.speed == "12 Mb/s", "the forwarded dongle followed the VM: \(seen)")
         await vm.qmp.close()
         let status = try cluster.status()
-        #expect(status.attachments.first?.vmHost == "host-b")
+        #expect(status.attachments.map(\.vmHost) == ["host-b", "host-b"], "\(status.attachments)")
         #expect(status.hosts.first { $0.registration.host == "host-b" }?.registration.vms.map(\.name) == ["vm-a"])
+        #expect(cluster.agents["host-b"]?.output.contains("resumed session vm-a/host-b/1-4") == true,
+                "the device's stream was resumed, not restarted: \(cluster.agents["host-b"]?.output.suffix(2000) ?? "")")
+
+        let detach = try cluster.tether(["detach", "--container", "c1"])
+        #expect(detach.status == 0, "\(detach.stdout)\(detach.stderr)")
+        #expect(try cluster.status().attachments.isEmpty)
     }
 
     struct KillPoint: Sendable, CustomTestStringConvertible {

@@ -204,11 +204,18 @@ final class ClusterHarness: @unchecked Sendable {
         _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
     }
 
+    /// Everything dies at once (SIGKILL): what is under test ended before this, and a graceful
+    /// stop would only wait for idle keep-alive connections.
     func tearDown() {
         controller?.kill()
-        for (_, agent) in agents { agent.stop(grace: 5) }
+        for (_, agent) in agents { agent.kill() }
+        if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] != nil {
+            try? controller?.output.write(toFile: "\(directory)/controller.log", atomically: true, encoding: .utf8)
+            for (host, agent) in agents { try? agent.output.write(toFile: "\(directory)/\(host).log", atomically: true, encoding: .utf8) }
+        }
         _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", directory])
         for ns in namespaces { _ = try? ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", ["netns", "del", ns]) }
-        try? FileManager.default.removeItem(atPath: directory)
+        // TETHER_KEEP_CLUSTER=1 keeps the logs, configurations and QEMU logs for a post-mortem.
+        if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] == nil { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

@@ -51,6 +51,8 @@ public struct AgentVMState: Sendable, Equatable, Codable {
     public var registration: RegisteredVM?
     /// The USB devices the VM sees now (QEMU's `info usb`).
     public var usb: [VMUSBDevice] = []
+    /// The relay ends on this host that feed the VM's forwarded devices.
+    public var channels: [ChannelEndState] = []
 
     public init(name: String, status: String, launch: VMLaunch?, migration: MigrationReport?, redirections: [String],
                 registration: RegisteredVM? = nil) {
@@ -84,9 +86,15 @@ public struct MigrationReport: Sendable, Equatable, Codable {
 public struct IncomingRequest: Sendable, Equatable, Codable {
     public var launch: VMLaunch
     public var registration: RegisteredVM?
-    public init(launch: VMLaunch, registration: RegisteredVM? = nil) {
+    /// The VM's forwarded devices: QEMU takes a migration only into a VM with the same
+    /// hot-plugged devices, so each usb-redir device is added (fed by a relay end on the same
+    /// loopback port as on the source) before the VM starts listening for its state.
+    public var channels: [ChannelEndState]
+
+    public init(launch: VMLaunch, registration: RegisteredVM? = nil, channels: [ChannelEndState] = []) {
         self.launch = launch
         self.registration = registration
+        self.channels = channels
     }
 }
 
@@ -143,6 +151,21 @@ public struct ChannelRequest: Sendable, Equatable, Codable {
         self.from = from
         self.deviceHost = deviceHost
         self.local = local
+    }
+}
+
+/// A relay end feeding a VM's usb-redir device: what must follow the VM when it moves.
+public struct ChannelEndState: Sendable, Equatable, Codable {
+    public var session: String
+    public var listenPort: Int
+    public var from: HostPort
+    public var deviceHost: String
+
+    public init(session: String, listenPort: Int, from: HostPort, deviceHost: String) {
+        self.session = session
+        self.listenPort = listenPort
+        self.from = from
+        self.deviceHost = deviceHost
     }
 }
 

@@ -32,6 +32,8 @@ public actor HostAgentService {
         var vm: String
         var relay: ChannelRelay?
         var redirection: String
+        var from: HostPort
+        var deviceHost: String
     }
 
     private var vms: [String: ManagedVM] = [:]
@@ -105,6 +107,7 @@ public actor HostAgentService {
         var state = AgentVMState(name: name, status: status, launch: vm.launch, migration: vm.migration, redirections: redirections,
                                  registration: vm.registration)
         state.usb = usb
+        state.channels = channelEnds(of: name)
         return state
     }
 
@@ -119,9 +122,17 @@ public actor HostAgentService {
         do {
             let machine = try await QEMUMachine.launch(request.launch.spec(incoming: true, directory: settings.stateDirectory), in: settings.stateDirectory)
             do {
+                // Its forwarded devices first: a migration loads only into the same devices.
+                for end in request.channels {
+                    let relay = try await startRelayEnd(session: end.session, to: end.from, deviceHost: end.deviceHost, port: end.listenPort)
+                    let id = Self.redirectionID(end.session)
+                    channels[end.session] = ChannelEnd(vm: name, relay: relay, redirection: id, from: end.from, deviceHost: end.deviceHost)
+                    try await machine.attachUSBRedirection(id: id, host: "127.0.0.1", port: relay.port)
+                }
                 try await machine.prepareIncoming(uri: "tcp:\(address)")
             } catch {
                 await machine.kill()
+                await dropChannels(of: name)
                 throw error
             }
             let registration = request.registration ?? RegisteredVM(name: name, cpus: request.launch.cpus,
@@ -165,6 +176,20 @@ public actor HostAgentService {
         logger.info("migration ended", metadata: ["vm": "\(name)", "status": "\(report.status)", "error": "\(report.error ?? "")"])
     }
 
+    private func channelEnds(of vm: String) -> [ChannelEndState] {
+        channels.filter { $0.value.vm == vm }.compactMap { session, end in
+            end.relay.map { ChannelEndState(session: session, listenPort: $0.port, from: end.from, deviceHost: end.deviceHost) }
+        }.sorted { $0.session < $1.session }
+    }
+
+    /// Stops the relay ends that fed a VM which is no longer here.
+    private func dropChannels(of vm: String) async {
+        for (session, end) in channels where end.vm == vm {
+            channels[session] = nil
+            await end.relay?.stop()
+        }
+    }
+
     /// Quits this host's copy of a VM that now runs elsewhere.
     public func release(_ name: String) async throws(TetherError) {
         guard let vm = vms[name] else { return }
@@ -174,6 +199,7 @@ public actor HostAgentService {
         }
         try? await vm.machine.quit()
         vms[name] = nil
+        await dropChannels(of: name)
         logger.info("released VM", metadata: ["vm": "\(name)"])
     }
 
@@ -186,6 +212,7 @@ public actor HostAgentService {
         }
         await vm.machine.kill()
         vms[name] = nil
+        await dropChannels(of: name)
         logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
     }
 
@@ -206,7 +233,11 @@ public actor HostAgentService {
     // MARK: devices
 
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
-        if let existing = exports[request.session] { return existing.address }
+        if let existing = exports[request.session] {
+            // Asked again, perhaps for the VM's next host: that host may take the session over.
+            existing.relay?.permit(request.allow)
+            return existing.address
+        }
         guard let device = devices.first(where: { $0.id == request.device }) else {
             throw TetherError(.notFound, "\(settings.host) has no device \(request.device) plugged in")
         }
@@ -262,21 +293,11 @@ public actor HostAgentService {
         let id = Self.redirectionID(request.session)
         let present = (try? await vm.machine.usbRedirectionIDs()) ?? []
         if channels[request.session] != nil, present.contains(id) { return }
-        var end = channels[request.session] ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id)
+        var end = channels[request.session]
+            ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id, from: request.from, deviceHost: request.deviceHost)
         var feed = request.from
         if !request.local {
-            if end.relay == nil {
-                let logger = self.logger
-                do {
-                    end.relay = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: request.from.host,
-                                                             targetPort: request.from.port, identity: identity, allow: [request.deviceHost],
-                                                             session: request.session) { line in
-                        logger.info("\(line)", metadata: ["session": "\(request.session)"])
-                    }
-                } catch {
-                    throw TetherError(.io, "cannot start the relay to \(request.from)", cause: "\(error)")
-                }
-            }
+            if end.relay == nil { end.relay = try await startRelayEnd(session: request.session, to: request.from, deviceHost: request.deviceHost) }
             feed = HostPort(host: "127.0.0.1", port: end.relay?.port ?? 0)
         }
         channels[request.session] = end
@@ -288,6 +309,20 @@ public actor HostAgentService {
             }
         }
         logger.info("opened channel", metadata: ["vm": "\(request.vm)", "device": "\(id)", "from": "\(feed)"])
+    }
+
+    /// The VM's end of a channel: a relay on the loopback (on `port`, or any free one) carrying
+    /// the session to the device host's serve end over mutual TLS.
+    private func startRelayEnd(session: String, to address: HostPort, deviceHost: String, port: Int = 0) async throws(TetherError) -> ChannelRelay {
+        let logger = self.logger
+        do {
+            return try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: port, targetHost: address.host,
+                                                targetPort: address.port, identity: identity, allow: [deviceHost], session: session) { line in
+                logger.info("\(line)", metadata: ["session": "\(session)"])
+            }
+        } catch {
+            throw TetherError(.io, "cannot start the relay to \(address)", cause: "\(error)")
+        }
     }
 
     public func closeChannel(_ request: SessionRequest) async throws(TetherError) {

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import TetherModel
+@testable import TetherServer
+import TetherTestSupport
+
+/// tetherd's configuration file: the samples read as documented; mistakes are errors that say
+/// where, never silently ignored.
+struct ConfigurationTests {
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples")
+
+    @Test func theSamplesReadAsDocumented() throws {
+        let controller = try TetherdConfiguration.load(Self.samples.appendingPathComponent("tetherd-controller.yaml").path)
+        #expect(controller.role == .controller)
+        #expect(controller.controller?.listen == HostPort(host: "0.0.0.0", port: 7400))
+        #expect(controller.controller?.migrateThresholdPercent == 50)
+        #expect(controller.controller?.metrics == HostPort(host: "127.0.0.1", port: 9400))
+
+        let agent = try #require(try TetherdConfiguration.load(Self.samples.appendingPathComponent("tetherd-agent.yaml").path).agent)
+        #expect(agent.host == "host-b")
+        #expect(agent.networks[.storage] == NetworkLink(up: true, mbps: 25000))
+        #expect(agent.vms.map(\.name) == ["vm-7", "vm-8"])
+        #expect(agent.vms[0].managed.launch?.disk == "/srv/images/vm-7.qcow2")
+        #expect(agent.vms[1].managed.qmpSocket == "/run/qemu/vm-8.qmp")
+        #expect(agent.vms[1].cpus == 1, "defaults fill what is left out")
+    }
+
+    @Test(arguments: [
+        ("controller:\n  sockett: /run/x.sock\n", "unknown key 'controller.sockett' (line 2)"),
+        ("role: controller\nextra: 1\n", "unknown key 'extra' (line 2)"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, ram: 4}\n",
+         "unknown key 'agent.vms[].ram' (line 7)"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  networks: {vm: {up: true, speed: 10}}\n",
+         "unknown key 'agent.networks.*.speed' (line 6)"),
+        ("agent:\n  host: h\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n", "'controller' is missing in 'agent'"),
+        ("agent:\n  host: h\n  controller: nowhere\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n", "'agent.controller': 'nowhere' is not HOST:PORT"),
+        ("controller:\n  migrateThresholdPercent: half\n", "'controller.migrateThresholdPercent' must be an integer"),
+        ("role: boss\n", "'role'"),
+        ("controller: [1, 2\n", "is not valid YAML"),
+    ])
+    func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
+        #expect {
+            try TetherdConfiguration.parse(text, source: "t.yaml")
+        } throws: { error in
+            guard let error = error as? TetherError, error.code == .invalidArgument else { return false }
+            let text = error.message
+            return text.hasPrefix("t.yaml") && text.contains(says)
+        }
+    }
+
+    @Test func tetherdRefusesABadConfigurationWithExitStatusTwo() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("bad.yaml").path
+        try "role: controller\ncontroller:\n  stor: /tmp/x\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try ProcessRunner.run(Tools.product("tetherd"), ["--config", path])
+        #expect(result.status == 2)
+        #expect(result.stderr == "tetherd: \(path): unknown key 'controller.stor' (line 3)\n")
+        let missing = try ProcessRunner.run(Tools.product("tetherd"), ["--config", directory.appendingPathComponent("none.yaml").path])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.hasPrefix("tetherd: cannot read the configuration"))
+    }
+}
