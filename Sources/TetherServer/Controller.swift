@@ -1,5 +1,6 @@
 import ClusterStore
 import Foundation
+import Metrics
 import Placement
 import TetherClient
 import TetherModel
@@ -121,6 +122,7 @@ public actor Controller {
         for a in attachments.values { owner[a.device] = a.vm }
         let fresh = WarmModel(index: index, state: PlacementState(index), down: down, owner: owner, sortedRegistrations: sorted)
         model = fresh
+        ControllerMetrics.hosts(up: sorted.count - down.count, down: down.count)
         return fresh
     }
 
@@ -144,7 +146,9 @@ public actor Controller {
 
     /// Decides, and unless it is a dry run or a rejection, journals the attach and starts it.
     public func attach(_ request: AttachRequest) throws(TetherError) -> AttachResponse {
+        let start = ContinuousClock.now
         var (decision, device) = try resolve(request)
+        ControllerMetrics.decided(decision.action, dryRun: request.dryRun, in: ContinuousClock.now - start)
         guard !request.dryRun, decision.action != .reject else { return AttachResponse(decision: decision, operation: nil) }
         let id = DeviceAttachment.id(vm: decision.vm, device: device)
         if attachments[id] != nil {

@@ -42,6 +42,8 @@ extension Controller {
 
     private func perform(_ step: OperationStep, _ operation: OperationRecord, _ context: inout StepContext) async throws(TetherError) -> OperationRecord {
         try journal(operation.id, step, .started)
+        let started = ContinuousClock.now
+        defer { ControllerMetrics.stepTook(step, ContinuousClock.now - started) }
         let deadline = now().addingTimeInterval(settings.stepDeadline)
         var backoff: Duration = .milliseconds(100)
         while true {
@@ -68,6 +70,7 @@ extension Controller {
 
     private func complete(_ operation: OperationRecord) {
         guard let finished = try? store.finish(operation.id, as: .completed, error: nil, at: now()) else { return }
+        ControllerMetrics.finished(finished)
         progress[operation.id] = nil
         switch finished.kind {
         case .attach:
@@ -93,7 +96,9 @@ extension Controller {
             do { _ = try await execute(step, operation, &context) } catch { undoFailure = undoFailure ?? error }
         }
         let message = error.description + (undoFailure.map { "; undoing it failed too: \($0)" } ?? "")
-        _ = try? store.finish(operation.id, as: undoFailure == nil ? .rolledBack : .failed, error: message, at: now())
+        if let finished = try? store.finish(operation.id, as: undoFailure == nil ? .rolledBack : .failed, error: message, at: now()) {
+            ControllerMetrics.finished(finished)
+        }
         progress[operation.id] = nil
     }
 

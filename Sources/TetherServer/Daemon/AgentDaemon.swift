@@ -31,7 +31,8 @@ public enum AgentDaemon {
                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
                         configuration: .init(address: .hostname(section.listen.host, port: section.listen.port), serverName: "tetherd-agent"),
                         logger: logger),
-            AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval, logger: logger),
+            AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval, changes: DeviceChanges.watch(logger: logger),
+                      logger: logger),
         ]
         if let metrics = section.metrics {
             services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
@@ -62,12 +63,14 @@ public enum AgentDaemon {
 }
 
 /// Keeps the controller current: registers when anything changed (devices plugged or pulled,
-/// a VM arrived, left, or changed state) and heartbeats otherwise. A controller that forgot
-/// this host (restarted on an empty store) gets the registration again.
+/// a VM arrived, left, or changed state) and heartbeats otherwise. A plug or unplug seen by
+/// libusb hotplug wakes it at once; without hotplug, the next heartbeat's probe sees the change.
+/// A controller that forgot this host (restarted on an empty store) gets the registration again.
 struct AgentLoop: Service {
     let agent: HostAgentService
     let controller: ControllerClient
     let interval: Duration
+    let changes: DeviceChanges
     let logger: Logger
 
     func run() async throws {
@@ -89,8 +92,47 @@ struct AgentLoop: Service {
                 logger.warning("controller unreachable: \(error)")
                 sent = nil
             }
-            try? await Task.sleep(for: interval)
+            // Until the next heartbeat, or a device plugged or pulled, whichever comes first.
+            let wake = ContinuousClock.now + interval
+            while ContinuousClock.now < wake, !changes.take(), !Task.isCancelled {
+                try? await Task.sleep(for: min(.milliseconds(50), interval))
+            }
         }
+        changes.stop()
         await controller.api.close()
     }
+}
+
+/// libusb hotplug on a thread of its own (its event loop blocks), raising a flag the agent's
+/// loop reads.
+final class DeviceChanges: @unchecked Sendable {
+    private let lock = NSLock()
+    private var changed = false
+    private var stopped = false
+
+    static func watch(logger: Logger) -> DeviceChanges {
+        let changes = DeviceChanges()
+        Thread.detachNewThread {
+            do {
+                let watcher = try HotplugWatcher()
+                try watcher.run(shouldStop: { changes.lock.withLock { changes.stopped } }) { event in
+                    logger.info("USB hotplug: \(event)")
+                    changes.lock.withLock { changes.changed = true }
+                }
+            } catch {
+                logger.notice("no libusb hotplug (\(error)); devices are re-probed at every heartbeat")
+            }
+        }
+        return changes
+    }
+
+    /// True once after each change.
+    func take() -> Bool {
+        lock.withLock {
+            defer { changed = false }
+            return changed
+        }
+    }
+
+    func stop() { lock.withLock { stopped = true } }
 }
