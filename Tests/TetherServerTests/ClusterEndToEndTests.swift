@@ -76,6 +76,28 @@ struct ClusterEndToEndTests {
         #expect(try cluster.status().attachments.isEmpty)
     }
 
+    @Test func aDevicePluggedIntoAHostReachesTheControllerAtOnce() async throws {
+        let cluster = try ClusterHarness(hotplug: true)
+        defer { cluster.tearDown() }
+        #expect(try cluster.hostBDevices() == ["1-3"])
+        // host-b heartbeats every 30 s: within 10 s, only libusb hotplug can tell the agent.
+        try cluster.plugDongle()
+        var devices: [String] = []
+        for _ in 0..<100 where devices.count < 2 {
+            devices = try cluster.hostBDevices()
+            if devices.count < 2 { usleep(100_000) }
+        }
+        #expect(devices == ["1-3", "1-4"], "the dongle was registered on arrival: \(cluster.agents["host-b"]?.output.suffix(1500) ?? "")")
+        let dryRun = try cluster.tether(["attach", "--container", "c1", "--device", "1a86:7523", "--dry-run"])
+        #expect(dryRun.stdout.contains("FORWARD host-b/1-4"), "\(dryRun.stdout)\(dryRun.stderr)")
+        cluster.pullDongle()
+        for _ in 0..<100 where devices.count > 1 {
+            devices = try cluster.hostBDevices()
+            if devices.count > 1 { usleep(100_000) }
+        }
+        #expect(devices == ["1-3"], "and forgotten when it left")
+    }
+
     struct KillPoint: Sendable, CustomTestStringConvertible {
         var device: String
         var at: String

@@ -22,16 +22,26 @@ final class ClusterHarness: @unchecked Sendable {
     var agents: [String: BackgroundProcess] = [:]
     let pattern: [UInt8]
     static let patternAddress: UInt64 = 0x10_0000
+    /// Hotplug mode: host-b's devices come from a usb-testbed that tests drive (the webcam at
+    /// start), and host-b heartbeats only every 30 s, so that only hotplug can report a change soon.
+    let hotplug: Bool
+    var testbed: BackgroundProcess?
 
     /// `killAt`: TETHER_FAULT_KILL_AT for the first controller.
-    init(killAt: String? = nil) throws {
+    init(killAt: String? = nil, hotplug: Bool = false) throws {
+        self.hotplug = hotplug
         directory = try Fixtures.temporaryDirectory().path
         tag = String(UUID().uuidString.prefix(5)).lowercased()
         namespaces = ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"]
         var generator = SplitMix64(seed: 0xD15EA5E)
         pattern = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         try Data(pattern).write(to: URL(fileURLWithPath: "\(directory)/pattern.bin"))
-        try UMockdevRecording.onOneBus(["logitech-c270", "ch340"]).write(to: URL(fileURLWithPath: "\(directory)/host-b.umockdev"))
+        let both = try UMockdevRecording.onOneBus(["logitech-c270", "ch340"])
+        try both.write(to: URL(fileURLWithPath: "\(directory)/host-b.umockdev"))
+        try UMockdevRecording(blocks: both.blocks.filter { !$0.syspath.contains("/usb1/1-4") })
+            .write(to: URL(fileURLWithPath: "\(directory)/webcam-only.umockdev"))
+        try UMockdevRecording(blocks: both.blocks.filter { $0.syspath.contains("/usb1/1-4") })
+            .write(to: URL(fileURLWithPath: "\(directory)/dongle.umockdev"))
         do {
             try makeNetwork()
             try makeCertificates()
@@ -117,7 +127,7 @@ final class ClusterHarness: @unchecked Sendable {
                   datastores: [ds1]
                   stateDirectory: \(directory)/\(host)
                   exporter: \(Tools.product("usbredir-standin"))
-                  heartbeatSeconds: 0.5
+                  heartbeatSeconds: \(hotplug && host == "host-b" ? 30 : 0.5)
                   stopVMsOnExit: true
                 \(vms)
                 """
@@ -139,13 +149,25 @@ final class ClusterHarness: @unchecked Sendable {
     private func startAgents() throws {
         agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
                                                                   "--config", "\(directory)/host-a.yaml"])
-        agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
-            "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
-            "umockdev-run", "-d", "\(directory)/host-b.umockdev", "--", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
+        if hotplug {
+            // The testbed runs under umockdev's preload too: its uevent sender finds devices through /sys.
+            let testbed = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
+            self.testbed = testbed
+            guard let ready = testbed.waitForLine(where: { $0.hasPrefix("ready ") }) else { throw TetherError(.io, "usb-testbed did not start") }
+            testbed.send("add \(directory)/webcam-only.umockdev")
+            guard testbed.waitForLine(where: { $0 == "ok" || $0.hasPrefix("error") }) == "ok" else { throw TetherError(.io, testbed.output) }
+            agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
+                "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
+                "UMOCKDEV_DIR=\(ready.dropFirst("ready ".count))", "umockdev-wrapper", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
+        } else {
+            agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
+                "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
+                "umockdev-run", "-d", "\(directory)/host-b.umockdev", "--", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
+        }
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let status = try? status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
-               status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count == 2 {
+               status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count == (hotplug ? 1 : 2) {
                 return
             }
             usleep(100_000)
@@ -199,6 +221,26 @@ final class ClusterHarness: @unchecked Sendable {
         return result.stdout.split(separator: "\n").count
     }
 
+    /// Plugs the CH340 into host-b (hotplug mode): the device appears, then its uevent.
+    func plugDongle() throws {
+        testbed?.send("add \(directory)/dongle.umockdev")
+        guard testbed?.waitForLine(where: { $0 == "ok" || $0.hasPrefix("error") }) == "ok" else { throw TetherError(.io, testbed?.output ?? "") }
+        testbed?.send("uevent \(Self.dongleSyspath) add")
+    }
+
+    /// Pulls it out again: its uevent, then the device goes.
+    func pullDongle() {
+        testbed?.send("uevent \(Self.dongleSyspath) remove")
+        testbed?.send("remove \(Self.dongleSyspath)")
+    }
+
+    static let dongleSyspath = "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-4"
+
+    /// host-b's devices as the controller has them.
+    func hostBDevices() throws -> [String] {
+        try status().hosts.first { $0.registration.host == "host-b" }?.registration.devices.map(\.id) ?? []
+    }
+
     /// SIGKILL to a host's tetherd itself (host-b's runs under umockdev-run, which forked it).
     func kill(agent host: String) {
         _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
@@ -209,6 +251,8 @@ final class ClusterHarness: @unchecked Sendable {
     func tearDown() {
         controller?.kill()
         for (_, agent) in agents { agent.kill() }
+        testbed?.send("quit")
+        testbed?.kill()
         if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] != nil {
             try? controller?.output.write(toFile: "\(directory)/controller.log", atomically: true, encoding: .utf8)
             for (host, agent) in agents { try? agent.output.write(toFile: "\(directory)/\(host).log", atomically: true, encoding: .utf8) }
