@@ -6,7 +6,7 @@ public protocol HostAgent: Sendable {
     func vm(_ name: String) async throws(TetherError) -> AgentVMState?
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort
     func startMigration(vm: String, to target: HostPort) async throws(TetherError)
-    func release(vm: String) async throws(TetherError)
+    func release(vm: String, movedTo host: String) async throws(TetherError)
     func abandonIncoming(vm: String) async throws(TetherError)
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort
     func stopExport(session: String) async throws(TetherError)
@@ -42,9 +42,9 @@ public struct AgentClient: HostAgent {
         try await api.post("/v1/agent/migrations", MigrateRequest(vm: vm, to: target))
     }
 
-    /// Quits a VM whose state went elsewhere (postmigrate): never one that runs.
-    public func release(vm: String) async throws(TetherError) {
-        try await api.post("/v1/agent/vms/release", VMRequest(vm: vm))
+    /// Quits a VM whose state went to `host` (postmigrate): never one that runs.
+    public func release(vm: String, movedTo host: String) async throws(TetherError) {
+        try await api.post("/v1/agent/vms/release", VMRequest(vm: vm, movedTo: host))
     }
 
     /// Quits a VM that waits for a migration (inmigrate): the undo of `prepareIncoming`.

@@ -139,12 +139,12 @@ extension Controller {
             return "migrated to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? "")
 
         case .releaseSource:
-            let (source, _) = try migrationEnds(decision)
+            let (source, target) = try migrationEnds(decision)
             guard let state = try await source.vm(vm) else { return "\(source.host) has no copy of \(vm) left" }
             guard state.status == "postmigrate" else {
                 throw TetherError(.internalError, "\(vm) is \(state.status) on \(source.host) after its migration; it must not run twice")
             }
-            try await source.release(vm: vm)
+            try await source.release(vm: vm, movedTo: target.host)
             return "quit the stopped copy on \(source.host)"
 
         case .export:

@@ -71,6 +71,15 @@ struct ClusterEndToEndTests {
         #expect(cluster.agents["host-b"]?.output.contains("resumed session vm-a/host-b/1-4") == true,
                 "the device's stream was resumed, not restarted: \(cluster.agents["host-b"]?.output.suffix(2000) ?? "")")
 
+        // Both agents restart: host-b adopts the VM that arrived; host-a does not start its
+        // configured vm-a again, since it moved away.
+        try cluster.restartAgents()
+        #expect(try cluster.qemuProcesses() == 1, "vm-a still runs exactly once")
+        #expect(cluster.agents["host-b"]?.output.contains("adopted a running VM") == true)
+        #expect(cluster.agents["host-a"]?.output.contains("not starting a VM that moved away") == true, "\(cluster.agents["host-a"]?.output ?? "")")
+        let restarted = try cluster.status()
+        #expect(restarted.hosts.map { $0.registration.vms.map(\.name) } == [[], ["vm-a"]])
+
         let detach = try cluster.tether(["detach", "--container", "c1"])
         #expect(detach.status == 0, "\(detach.stdout)\(detach.stderr)")
         #expect(try cluster.status().attachments.isEmpty)

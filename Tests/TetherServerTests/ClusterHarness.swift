@@ -146,6 +146,16 @@ final class ClusterHarness: @unchecked Sendable {
         }
     }
 
+    /// Both agents die (SIGKILL: their VMs live on) and start again.
+    func restartAgents() throws {
+        for host in ["host-a", "host-b"] { kill(agent: host) }
+        for (_, agent) in agents { _ = agent.waitForExit(timeout: 10) }
+        try startAgents()
+        for (host, agent) in agents where !agent.waitForOutput("registered with the controller", timeout: 30) {
+            throw TetherError(.timeout, "\(host) did not register again: \(agent.output)")
+        }
+    }
+
     private func startAgents() throws {
         agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
                                                                   "--config", "\(directory)/host-a.yaml"])

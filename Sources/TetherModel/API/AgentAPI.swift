@@ -113,10 +113,14 @@ public struct MigrateRequest: Sendable, Equatable, Codable {
     }
 }
 
-/// `POST /v1/agent/vms/release` and `/stop`: by VM name.
+/// `POST /v1/agent/vms/release` and `/abandon`: by VM name; for a release, where it went.
 public struct VMRequest: Sendable, Equatable, Codable {
     public var vm: String
-    public init(vm: String) { self.vm = vm }
+    public var movedTo: String?
+    public init(vm: String, movedTo: String? = nil) {
+        self.vm = vm
+        self.movedTo = movedTo
+    }
 }
 
 /// `POST /v1/agent/exports`: export a local device for one attachment. `local`: for a VM on

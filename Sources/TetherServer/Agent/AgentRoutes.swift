@@ -27,7 +27,8 @@ public enum AgentRoutes {
             return Response(status: .accepted)
         }
         v1.post("vms/release") { request, _ in
-            try await agent.release(try await APIBody.decode(VMRequest.self, from: request).vm)
+            let release = try await APIBody.decode(VMRequest.self, from: request)
+            try await agent.release(release.vm, movedTo: release.movedTo)
             return APIBody.noContent()
         }
         v1.post("vms/abandon") { request, _ in

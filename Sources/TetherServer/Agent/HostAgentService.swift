@@ -49,20 +49,37 @@ public actor HostAgentService {
         self.probeDevices = probeDevices
     }
 
-    /// Starts or adopts the configured VMs and takes the first inventory.
+    /// Starts or adopts the configured VMs and takes the first inventory. A VM whose QEMU still
+    /// answers on its socket (this agent restarted; the VM did not) is adopted, never started a
+    /// second time; so is a VM that arrived by migration before the restart, found by the record
+    /// kept beside its socket.
     public func start() async throws {
         try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
-        for vm in settings.vms where vms[vm.registration.name] == nil {
-            let machine: QEMUMachine
-            if let socket = vm.qmpSocket {
-                machine = try await QEMUMachine.adopt(socketPath: socket, name: vm.registration.name)
-            } else if let launch = vm.launch {
-                machine = try await QEMUMachine.launch(launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
-            } else {
-                throw TetherError(.invalidArgument, "vm '\(vm.registration.name)' needs either a launch spec or a qmp socket")
+        var records = VMRecord.all(in: settings.stateDirectory)
+        for vm in settings.vms { records[vm.registration.name] = records[vm.registration.name] ?? VMRecord(vm) }
+        for (name, record) in records.sorted(by: { $0.key < $1.key }) where vms[name] == nil {
+            if let host = record.movedTo {
+                logger.notice("not starting a VM that moved away", metadata: ["vm": "\(name)", "to": "\(host)",
+                                                                                "record": "\(VMRecord.path(name, in: settings.stateDirectory))"])
+                continue
             }
-            vms[vm.registration.name] = ManagedVM(machine: machine, registration: vm.registration, launch: vm.launch)
-            logger.info("managing VM", metadata: ["vm": "\(vm.registration.name)"])
+            let socket = record.qmpSocket ?? "\(settings.stateDirectory)/\(name).qmp"
+            let machine: QEMUMachine
+            if FileManager.default.fileExists(atPath: socket),
+               let running = try? await QEMUMachine.adopt(socketPath: socket, name: name, timeout: .seconds(2)) {
+                machine = running
+                logger.notice("adopted a running VM", metadata: ["vm": "\(name)"])
+            } else if record.qmpSocket != nil {
+                throw TetherError(.io, "vm '\(name)': nothing answers on its QMP socket \(socket)")
+            } else if let launch = record.launch, settings.vms.contains(where: { $0.registration.name == name }) {
+                machine = try await QEMUMachine.launch(launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
+                logger.info("started VM", metadata: ["vm": "\(name)"])
+            } else {
+                VMRecord.remove(name, in: settings.stateDirectory)   // it arrived once and has gone since
+                continue
+            }
+            vms[name] = ManagedVM(machine: machine, registration: record.registration, launch: record.launch)
+            if record.launch != nil { try? record.save(in: settings.stateDirectory) }
         }
         _ = refreshDevices()
     }
@@ -138,6 +155,7 @@ public actor HostAgentService {
             let registration = request.registration ?? RegisteredVM(name: name, cpus: request.launch.cpus,
                                                                     memoryMiB: request.launch.memoryMiB, networkMbps: 0, datastore: "")
             vms[name] = ManagedVM(machine: machine, registration: registration, launch: request.launch, incoming: address)
+            try? VMRecord(registration: registration, launch: request.launch, qmpSocket: nil).save(in: settings.stateDirectory)   // clears any tombstone
         } catch {
             throw TetherError(.io, "cannot start \(name) on \(settings.host) to receive it", cause: "\(error)")
         }
@@ -191,7 +209,7 @@ public actor HostAgentService {
     }
 
     /// Quits this host's copy of a VM that now runs elsewhere.
-    public func release(_ name: String) async throws(TetherError) {
+    public func release(_ name: String, movedTo host: String? = nil) async throws(TetherError) {
         guard let vm = vms[name] else { return }
         let status = try? await vm.machine.status()
         guard status == .postmigrate || status == nil else {
@@ -199,6 +217,8 @@ public actor HostAgentService {
         }
         try? await vm.machine.quit()
         vms[name] = nil
+        // Remembered, so that a restart does not start the configured VM here again.
+        try? VMRecord(registration: vm.registration, launch: vm.launch, qmpSocket: nil, movedTo: host ?? "another host").save(in: settings.stateDirectory)
         await dropChannels(of: name)
         logger.info("released VM", metadata: ["vm": "\(name)"])
     }
@@ -212,6 +232,7 @@ public actor HostAgentService {
         }
         await vm.machine.kill()
         vms[name] = nil
+        VMRecord.remove(name, in: settings.stateDirectory)
         await dropChannels(of: name)
         logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
     }
@@ -226,7 +247,10 @@ public actor HostAgentService {
         channels.removeAll()
         exports.removeAll()
         guard vmsToo else { return }
-        for (_, vm) in vms { await vm.machine.kill() }
+        for (name, vm) in vms {
+            await vm.machine.kill()
+            VMRecord.remove(name, in: settings.stateDirectory)
+        }
         vms.removeAll()
     }
 
