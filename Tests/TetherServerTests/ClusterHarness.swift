@@ -6,8 +6,8 @@ import TetherTestSupport
 /// A whole Tether cluster on one machine, with real processes: a controller in its own network
 /// namespace, which routes between the namespaces of two agents ("host-a" and "host-b"). host-a
 /// runs vm-a (a real QEMU; 128 MiB; a 1 MiB random RAM pattern at 1 MiB; container c1 at
-/// 100 Mbit/s); host-b runs under umockdev with the recorded webcam (1-3) and CH340 (1-4), and
-/// exports them with the usbredir stand-in. Tests reach the controller by its unix socket and
+/// 100 Mbit/s); host-b runs vm-b (64 MiB, container c2) under umockdev with the recorded webcam
+/// (1-3) and CH340 (1-4), and exports them with the usbredir stand-in. Tests reach the controller by its unix socket and
 /// the VMs by their operator QMP sockets, both on the shared filesystem.
 final class ClusterHarness: @unchecked Sendable {
     static var canRun: Bool {
@@ -108,7 +108,10 @@ final class ClusterHarness: @unchecked Sendable {
                       datastore: ds1
                       containers: [c1]
                       memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]
-                """ : "  vms: []"
+                """ : """
+                  vms:
+                    - {name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1, containers: [c2]}
+                """
             let agent = """
                 role: agent
                 agent:

@@ -1,0 +1,80 @@
+import Channel
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+import TetherModel
+@testable import TetherServer
+import TetherTestSupport
+
+/// The agent's API in-process: every endpoint answers bad input with a 4xx and a JSON error, and
+/// what is already done (or was never there) is not an error for the actions that undo.
+struct AgentAPITests {
+    struct BadRequest: Sendable, CustomTestStringConvertible {
+        var name: String
+        var method: HTTPRequest.Method
+        var uri: String
+        var body: String?
+        var status: Int
+        var says: String
+        var testDescription: String { name }
+    }
+
+    static func agent() throws -> HostAgentService {
+        let pki = try Fixtures.temporaryDirectory().path
+        _ = try ClusterCA.initialize(in: pki)
+        _ = try ClusterCA.issue(name: "host-b", in: pki)
+        let settings = AgentSettings(host: "host-b", listen: HostPort(host: "127.0.0.1", port: 7401), publicAddress: "127.0.0.1", cpus: 2,
+                                     memoryMiB: 1024, networks: [:], datastores: [], stateDirectory: "\(pki)/vms", vms: [])
+        return HostAgentService(settings: settings, identity: try TLSIdentity(directory: pki, name: "host-b"), logger: Logger(label: "test")) {
+            [ClusterFixtures.dongle]
+        }
+    }
+
+    @Test(arguments: [
+        BadRequest(name: "state of a VM not here", method: .get, uri: "/v1/agent/vms/vm-z", body: nil, status: 404, says: "host-b does not run vm-z"),
+        BadRequest(name: "incoming: not JSON", method: .post, uri: "/v1/agent/incoming", body: "launch", status: 400, says: "not valid JSON"),
+        BadRequest(name: "incoming: no launch", method: .post, uri: "/v1/agent/incoming", body: "{}", status: 400, says: "'launch' is missing"),
+        BadRequest(name: "migrate a VM not here", method: .post, uri: "/v1/agent/migrations", body: "{\"vm\": \"vm-z\", \"to\": \"10.0.0.1:4444\"}",
+                   status: 404, says: "host-b does not run vm-z"),
+        BadRequest(name: "migrate to no address", method: .post, uri: "/v1/agent/migrations", body: "{\"vm\": \"vm-z\", \"to\": \"nowhere\"}",
+                   status: 400, says: "'to': 'nowhere' is not HOST:PORT"),
+        BadRequest(name: "release: no vm", method: .post, uri: "/v1/agent/vms/release", body: "{}", status: 400, says: "'vm' is missing"),
+        BadRequest(name: "export a device not plugged in", method: .post, uri: "/v1/agent/exports",
+                   body: "{\"session\": \"vm-a/host-b/9-9\", \"device\": \"9-9\", \"local\": false, \"allow\": [\"host-a\"]}",
+                   status: 404, says: "host-b has no device 9-9 plugged in"),
+        BadRequest(name: "export: wrong type", method: .post, uri: "/v1/agent/exports",
+                   body: "{\"session\": \"s\", \"device\": \"1-4\", \"local\": \"no\", \"allow\": []}", status: 400, says: "'local' must be true or false"),
+        BadRequest(name: "stop export: no session", method: .post, uri: "/v1/agent/exports/stop", body: "{}", status: 400, says: "'session' is missing"),
+        BadRequest(name: "channel into a VM not here", method: .post, uri: "/v1/agent/channels",
+                   body: "{\"session\": \"s\", \"vm\": \"vm-z\", \"from\": \"10.0.0.2:7000\", \"deviceHost\": \"host-b\", \"local\": false}",
+                   status: 404, says: "host-b does not run vm-z"),
+        BadRequest(name: "close channel: not JSON", method: .post, uri: "/v1/agent/channels/stop", body: "[", status: 400, says: "not valid JSON"),
+        BadRequest(name: "no such endpoint", method: .post, uri: "/v1/agent/reboot", body: "{}", status: 404, says: "no endpoint POST /v1/agent/reboot"),
+    ])
+    func badRequestsGetAClearFourHundred(_ bad: BadRequest) async throws {
+        let agent = try Self.agent()
+        _ = await agent.refreshDevices()
+        try await Application(router: AgentRoutes.router(agent, callers: ["controller"])).test(.router) { client in
+            try await client.execute(uri: bad.uri, method: bad.method, body: bad.body.map { ByteBuffer(string: $0) }) { response in
+                #expect(response.status.code == bad.status)
+                let error = try APIJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: response.body))
+                #expect(error.error.message.contains(bad.says), "\(error.error.message)")
+            }
+        }
+    }
+
+    @Test func undoingWhatIsNotThereIsNotAnError() async throws {
+        let agent = try Self.agent()
+        try await Application(router: AgentRoutes.router(agent, callers: ["controller"])).test(.router) { client in
+            for (uri, body) in [("/v1/agent/vms/release", "{\"vm\": \"vm-z\"}"), ("/v1/agent/vms/abandon", "{\"vm\": \"vm-z\"}"),
+                                ("/v1/agent/exports/stop", "{\"session\": \"s\"}"), ("/v1/agent/channels/stop", "{\"session\": \"s\"}")] {
+                try await client.execute(uri: uri, method: .post, body: ByteBuffer(string: body)) { response in
+                    #expect(response.status == .noContent, "\(uri)")
+                }
+            }
+        }
+    }
+}
