@@ -153,7 +153,7 @@ struct RecordingAgent: HostAgent {
     }
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }
     func startMigration(vm: String, to target: HostPort) async throws(TetherError) { await recorder.note() }
-    func release(vm: String, movedTo host: String) async throws(TetherError) { await recorder.note() }
+    func release(vm: String, movedTo target: String) async throws(TetherError) { await recorder.note() }
     func abandonIncoming(vm: String) async throws(TetherError) { await recorder.note() }
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }
     func stopExport(session: String) async throws(TetherError) { await recorder.note() }

@@ -80,7 +80,7 @@ extension Controller {
             attachments[finished.attachment.id] = finished.attachment
         case .detach: attachments[finished.attachment.id] = nil
         }
-        invalidateModel()
+        applyToModel(finished)
     }
 
     private func rollBack(_ operation: OperationRecord, after error: TetherError) async {

@@ -57,6 +57,8 @@ struct OperationRunnerTests {
         #expect(attachments.first?.mode == .forward)
         let again = try await controller.attach(Self.dongle)
         #expect(again.operation == nil, "attaching it again changes nothing")
+        // The warm model knows the owner: the webcam's migration now brings the dongle along.
+        #expect(try await controller.decide(Self.webcam).forwardedAfterMove == nil, "the dongle is on host-b, where vm-a would go")
     }
 
     @Test func aMigrationAttachMovesTheVMOnceAndAttachesLocally() async throws {
@@ -74,6 +76,8 @@ struct OperationRunnerTests {
         #expect(await world.channels["host-b"] == ["vm-a/host-b/1-3"])
         let attachment = try #require(try await controller.status().attachments.first)
         #expect(attachment.mode == .local && attachment.vmHost == "host-b")
+        // The warm model moved the VM too: the dongle on host-b is now local to it.
+        #expect(try await controller.decide(Self.dongle).action == .local)
     }
 
     @Test func aStepThatFailsIsUndoneAndNothingIsLeftBehind() async throws {

@@ -126,7 +126,7 @@ struct SimulatedAgent: HostAgent {
         try await world.migrate(host, vm, to: target)
     }
 
-    func release(vm: String, movedTo host: String) async throws(TetherError) {
+    func release(vm: String, movedTo target: String) async throws(TetherError) {
         try await world.perform("release:\(host)") { () throws(TetherError) in () }
         try await world.release(host, vm)
     }
