@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "tether", targets: ["tether"]),
         .executable(name: "tetherd", targets: ["tetherd"]),
+        .executable(name: "tether-oci-hook", targets: ["tether-oci-hook"]),
         .library(name: "USBProbe", targets: ["USBProbe"]),
         .library(name: "TetherModel", targets: ["TetherModel"]),
     ],
@@ -105,6 +106,8 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strict
         ),
+        .target(name: "OCIHook", dependencies: ["TetherModel", "TetherClient"], swiftSettings: strict),
+        .executableTarget(name: "tether-oci-hook", dependencies: ["OCIHook", "TetherModel"], swiftSettings: strict),
         .target(
             name: "TetherCommands",
             dependencies: [
@@ -197,6 +200,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "OCIHookTests",
+            dependencies: ["OCIHook", "TetherModel", "TetherTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -22,10 +22,13 @@ final class ClusterHarness: @unchecked Sendable {
     var agents: [String: BackgroundProcess] = [:]
     let pattern: [UInt8]
     static let patternAddress: UInt64 = 0x10_0000
-    /// Hotplug mode: host-b's devices come from a usb-testbed that tests drive (the webcam at
-    /// start), and host-b heartbeats only every 30 s, so that only hotplug can report a change soon.
+    /// Hotplug mode: host-b starts with the webcam only, and heartbeats only every 30 s, so that
+    /// only hotplug can report a change soon.
     let hotplug: Bool
     var testbed: BackgroundProcess?
+    var testbedRoot = ""
+    /// host-b's USB devices as its sysfs lists them (what the OCI hook reads there).
+    var hostBSysfs: String { "\(testbedRoot)/sys/bus/usb/devices" }
 
     /// `killAt`: TETHER_FAULT_KILL_AT for the first controller.
     init(killAt: String? = nil, hotplug: Bool = false) throws {
@@ -162,21 +165,20 @@ final class ClusterHarness: @unchecked Sendable {
     private func startAgents() throws {
         agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
                                                                   "--config", "\(directory)/host-a.yaml"])
-        if hotplug {
-            // The testbed runs under umockdev's preload too: its uevent sender finds devices through /sys.
+        // host-b's devices live in a usb-testbed that tests can drive (plug, pull) and read
+        // (its sysfs, for the OCI hook). It runs under umockdev's preload too: its uevent sender
+        // finds devices through /sys.
+        if testbed == nil {
             let testbed = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
             self.testbed = testbed
             guard let ready = testbed.waitForLine(where: { $0.hasPrefix("ready ") }) else { throw TetherError(.io, "usb-testbed did not start") }
-            testbed.send("add \(directory)/webcam-only.umockdev")
+            testbedRoot = String(ready.dropFirst("ready ".count))
+            testbed.send("add \(directory)/\(hotplug ? "webcam-only" : "host-b").umockdev")
             guard testbed.waitForLine(where: { $0 == "ok" || $0.hasPrefix("error") }) == "ok" else { throw TetherError(.io, testbed.output) }
-            agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
-                "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
-                "UMOCKDEV_DIR=\(ready.dropFirst("ready ".count))", "umockdev-wrapper", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
-        } else {
-            agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
-                "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
-                "umockdev-run", "-d", "\(directory)/host-b.umockdev", "--", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
         }
+        agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
+            "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
+            "UMOCKDEV_DIR=\(testbedRoot)", "umockdev-wrapper", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let status = try? status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
@@ -254,7 +256,7 @@ final class ClusterHarness: @unchecked Sendable {
         try status().hosts.first { $0.registration.host == "host-b" }?.registration.devices.map(\.id) ?? []
     }
 
-    /// SIGKILL to a host's tetherd itself (host-b's runs under umockdev-run, which forked it).
+    /// SIGKILL to a host's tetherd itself (not to the env and ip processes that started it).
     func kill(agent host: String) {
         _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
     }

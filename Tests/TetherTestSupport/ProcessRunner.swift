@@ -10,8 +10,9 @@ public struct ProcessResult: Sendable {
 }
 
 public enum ProcessRunner {
+    /// Runs to the end (or `timeout`); `input`, when given, is the whole of its stdin.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           timeout: TimeInterval = 60) throws -> ProcessResult {
+                           timeout: TimeInterval = 60, input: String? = nil) throws -> ProcessResult {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let out = directory.appendingPathComponent("stdout"), err = directory.appendingPathComponent("stderr")
@@ -23,7 +24,13 @@ public enum ProcessRunner {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let path = directory.appendingPathComponent("stdin")
+            try Data(input.utf8).write(to: path)
+            process.standardInput = try FileHandle(forReadingFrom: path)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(2_000) }

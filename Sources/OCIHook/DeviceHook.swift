@@ -1,0 +1,108 @@
+import Foundation
+import TetherClient
+import TetherModel
+
+/// The OCI runtime hook: `createRuntime` (or `prestart`) gives a container the devices its
+/// `tether.io/devices` annotation asks for; `poststop` takes them back. Without the annotation it
+/// returns at once, having done nothing. Any failure undoes what it did (asks the controller to
+/// detach) and is one line for the runtime to show, so that the container does not start.
+public struct DeviceHook: Sendable {
+    public enum Stage: String, Sendable, CaseIterable { case create, poststop }
+
+    public var socket: String
+    /// The VM the containers of this runtime run in (each VM's hook configuration names its own).
+    public var vm: String?
+    public var timeout: Duration
+    /// Where this host's USB devices are listed (a test points it elsewhere).
+    public var sysfs: String
+
+    public init(socket: String, vm: String?, timeout: Duration = .seconds(60), sysfs: String = "/sys/bus/usb/devices") {
+        self.socket = socket
+        self.vm = vm
+        self.timeout = timeout
+        self.sysfs = sysfs
+    }
+
+    /// Runs the hook on the state the runtime gave; throws one clear error.
+    public func run(_ stage: Stage, state: ContainerState) async throws(TetherError) {
+        let selectors = try DeviceAnnotation.selectors(in: state.annotations)
+        guard !selectors.isEmpty else { return }
+        let client = ControllerClient(APIClient(.unixSocket(socket), timeout: .seconds(Int64(max(1, timeout.components.seconds)))))
+        defer { Task { await client.api.close() } }
+        switch stage {
+        case .poststop:
+            try await detach(state.id, client)
+        case .create:
+            do {
+                try await give(selectors, to: state, client)
+            } catch {
+                try? await detach(state.id, client)
+                throw error
+            }
+        }
+    }
+
+    private func give(_ selectors: [DeviceSelector], to state: ContainerState, _ client: ControllerClient) async throws(TetherError) {
+        guard let pid = state.pid, pid > 0 else { throw TetherError(.invalidArgument, "the container state has no pid: run this as a createRuntime or prestart hook") }
+        let vm = state.annotations[DeviceAnnotation.vm] ?? vm
+        let deadline = ContinuousClock.now + timeout
+        var attached: [DeviceRef] = []
+        for selector in selectors {
+            let response = try await client.attach(AttachRequest(container: state.id, device: selector, vm: vm))
+            let decision = response.decision
+            guard decision.action != .reject else {
+                throw TetherError(.unsupported, "\(selector) cannot be given to \(state.id): \(decision.reasons.last ?? "rejected")")
+            }
+            if let operation = response.operation {
+                let finished = try await follow(operation.id, client, until: deadline)
+                guard finished.state == .completed else {
+                    throw TetherError(.io, "attaching \(selector) failed: \(finished.error ?? finished.state.rawValue)")
+                }
+            }
+            guard let ref = DeviceRef(decision.device) else { throw TetherError(.internalError, "the controller named no device for \(selector)") }
+            attached.append(ref)
+        }
+        let rootfs = try ContainerDevices.rootfs(bundle: state.bundle)
+        let registered = try await client.status().hosts.flatMap { host in host.registration.devices.map { (DeviceRef(host: host.registration.host, id: $0.id), $0) } }
+        for ref in attached {
+            guard let device = registered.first(where: { $0.0 == ref })?.1, let vendor = device.vendorId, let product = device.productId else {
+                throw TetherError(.notFound, "\(ref) is attached but no longer registered")
+            }
+            let local = try await present(vendor: vendor, product: product, serial: device.serial, until: deadline, ref: ref)
+            try await ContainerDevices.expose(local, pid: pid, rootfs: rootfs)
+        }
+    }
+
+    /// Waits for the device to show up on this host (in a VM: after usb-redir announced it).
+    private func present(vendor: String, product: String, serial: String?, until deadline: ContinuousClock.Instant,
+                         ref: DeviceRef) async throws(TetherError) -> LocalUSBDevice {
+        while true {
+            if let device = LocalUSBDevice.find(vendorId: vendor, productId: product, serial: serial, root: sysfs) { return device }
+            guard ContinuousClock.now < deadline else {
+                throw TetherError(.timeout, "\(ref) (\(vendor):\(product)) did not appear on this host within \(timeout)")
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private func follow(_ id: String, _ client: ControllerClient, until deadline: ContinuousClock.Instant) async throws(TetherError) -> OperationRecord {
+        while true {
+            let record = try await client.operation(id)
+            if record.state.isFinished { return record }
+            guard ContinuousClock.now < deadline else { throw TetherError(.timeout, "\(id) did not finish within \(timeout)") }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Takes the container's devices back; none attached is not an error.
+    private func detach(_ container: String, _ client: ControllerClient) async throws(TetherError) {
+        let reply: DetachReply
+        do {
+            reply = try await client.detach(DetachRequest(container: container))
+        } catch where error.code == .notFound {
+            return
+        }
+        let deadline = ContinuousClock.now + timeout
+        for operation in reply.operations { _ = try? await follow(operation.id, client, until: deadline) }
+    }
+}
