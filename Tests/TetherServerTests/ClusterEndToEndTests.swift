@@ -107,6 +107,23 @@ struct ClusterEndToEndTests {
         #expect(devices == ["1-3"], "and forgotten when it left")
     }
 
+    @Test func theUdevRulesNotificationWakesTheAgent() async throws {
+        let cluster = try ClusterHarness(hotplug: true, libusbHotplug: false)
+        defer { cluster.tearDown() }
+        // libusb hotplug is off on host-b, which heartbeats only every 30 s: only the rules'
+        // notification can make it look again within 10 s.
+        try cluster.plugDongle()
+        let notify = try ProcessRunner.run(Tools.product("tether"), ["notify-agent", "--event", "add", "--devpath", "/devices/pci0000:00/0000:00:14.0/usb1/1-4",
+                                                                     "--socket", "\(cluster.directory)/host-b-events.sock"])
+        #expect(notify.status == 0)
+        var devices: [String] = []
+        for _ in 0..<100 where devices.count < 2 {
+            devices = try cluster.hostBDevices()
+            if devices.count < 2 { usleep(100_000) }
+        }
+        #expect(devices == ["1-3", "1-4"], "the notification made host-b look again: \(cluster.agents["host-b"]?.output.suffix(1500) ?? "")")
+    }
+
     struct KillPoint: Sendable, CustomTestStringConvertible {
         var device: String
         var at: String

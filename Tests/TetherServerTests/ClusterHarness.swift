@@ -31,8 +31,12 @@ final class ClusterHarness: @unchecked Sendable {
     var hostBSysfs: String { "\(testbedRoot)/sys/bus/usb/devices" }
 
     /// `killAt`: TETHER_FAULT_KILL_AT for the first controller.
-    init(killAt: String? = nil, hotplug: Bool = false) throws {
+    let libusbHotplug: Bool
+
+    /// `libusbHotplug: false`: host-b's agent hears of device changes only from the udev rules' notification.
+    init(killAt: String? = nil, hotplug: Bool = false, libusbHotplug: Bool = true) throws {
         self.hotplug = hotplug
+        self.libusbHotplug = libusbHotplug
         directory = try Fixtures.temporaryDirectory().path
         tag = String(UUID().uuidString.prefix(5)).lowercased()
         namespaces = ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"]
@@ -135,6 +139,8 @@ final class ClusterHarness: @unchecked Sendable {
                   exporter: \(Tools.product("usbredir-standin"))
                   heartbeatSeconds: \(hotplug && host == "host-b" ? 30 : 0.5)
                   stopVMsOnExit: true
+                  eventsSocket: \(directory)/\(host)-events.sock
+                  libusbHotplug: \(libusbHotplug)
                 \(vms)
                 """
             try agent.write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
@@ -236,11 +242,12 @@ final class ClusterHarness: @unchecked Sendable {
         return result.stdout.split(separator: "\n").count
     }
 
-    /// Plugs the CH340 into host-b (hotplug mode): the device appears, then its uevent.
-    func plugDongle() throws {
+    /// Plugs the CH340 into host-b (hotplug mode): the device appears, then (unless `uevent` is
+    /// false, when libusb cannot notice) its uevent.
+    func plugDongle(uevent: Bool = true) throws {
         testbed?.send("add \(directory)/dongle.umockdev")
         guard testbed?.waitForLine(where: { $0 == "ok" || $0.hasPrefix("error") }) == "ok" else { throw TetherError(.io, testbed?.output ?? "") }
-        testbed?.send("uevent \(Self.dongleSyspath) add")
+        if uevent { testbed?.send("uevent \(Self.dongleSyspath) add") }
     }
 
     /// Pulls it out again: its uevent, then the device goes.

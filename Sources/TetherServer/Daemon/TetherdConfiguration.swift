@@ -74,10 +74,15 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var stopVMsOnExit: Bool = false
         public var vms: [VMSection] = []
         public var metrics: HostPort?
+        /// Where the udev rules' `tether notify-agent` says a device came or went (nil: not listened on).
+        public var eventsSocket: String? = AgentEvents.defaultSocket
+        /// Follow libusb hotplug too (off where libusb's netlink monitor sees nothing).
+        public var libusbHotplug: Bool = true
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
             case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
+            case eventsSocket, libusbHotplug
         }
 
         public init(from decoder: any Decoder) throws {
@@ -100,6 +105,10 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             stopVMsOnExit = try c.decodeIfPresent(Bool.self, forKey: .stopVMsOnExit) ?? stopVMsOnExit
             vms = try c.decodeIfPresent([VMSection].self, forKey: .vms) ?? vms
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
+            libusbHotplug = try c.decodeIfPresent(Bool.self, forKey: .libusbHotplug) ?? libusbHotplug
+            if c.contains(.eventsSocket) {
+                eventsSocket = try c.decodeNil(forKey: .eventsSocket) ? nil : try c.decode(String.self, forKey: .eventsSocket)
+            }
         }
     }
 
