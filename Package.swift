@@ -204,7 +204,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OCIHookTests",
-            dependencies: ["OCIHook", "TetherModel", "TetherTestSupport"],
+            dependencies: ["OCIHook", "TetherModel", "TetherTestSupport", "tether-oci-hook"],
             swiftSettings: strict
         ),
         .testTarget(
