@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tether", targets: ["tether"]),
         .executable(name: "tetherd", targets: ["tetherd"]),
         .executable(name: "tether-oci-hook", targets: ["tether-oci-hook"]),
+        .executable(name: "usbredir-replay", targets: ["usbredir-replay"]),
         .library(name: "USBProbe", targets: ["USBProbe"]),
         .library(name: "TetherModel", targets: ["TetherModel"]),
     ],
@@ -107,6 +108,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherClient"], swiftSettings: strict),
+        .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
+        .executableTarget(name: "usbredir-replay", dependencies: ["USBRedirReplay"], swiftSettings: strict),
         .executableTarget(name: "tether-oci-hook", dependencies: ["OCIHook", "TetherModel"], swiftSettings: strict),
         .target(
             name: "TetherCommands",
@@ -142,8 +145,7 @@ let package = Package(
             providers: [.apt(["libumockdev-dev"])]
         ),
         .executableTarget(name: "usb-testbed", dependencies: ["CUMockdev"], path: "Tests/USBTestbed"),
-        .executableTarget(name: "usbredir-standin", dependencies: ["TetherTestSupport", "USBProbe"], path: "Tests/USBRedirectStandIn",
-                          swiftSettings: strict),
+
         .target(
             name: "TetherTestSupport",
             dependencies: [
@@ -169,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "HypervisorTests",
             dependencies: [
-                "Hypervisor", "TetherModel", "TetherTestSupport",
+                "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -178,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "ChannelTests",
             dependencies: [
-                "Channel", "Hypervisor", "TetherModel", "TetherTestSupport",
+                "Channel", "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -194,6 +196,7 @@ let package = Package(
             name: "TetherServerTests",
             dependencies: [
                 "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
+                "usbredir-replay", "tether-oci-hook", "tetherd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

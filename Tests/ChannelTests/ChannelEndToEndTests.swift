@@ -2,6 +2,7 @@ import Channel
 import Foundation
 import Hypervisor
 import Testing
+import USBRedirReplay
 import TetherTestSupport
 import USBProbe
 

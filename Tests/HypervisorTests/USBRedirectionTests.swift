@@ -1,6 +1,7 @@
 import Foundation
 import Hypervisor
 import Testing
+import USBRedirReplay
 import TetherTestSupport
 import USBProbe
 

@@ -136,7 +136,7 @@ final class ClusterHarness: @unchecked Sendable {
                     storage: {up: true, mbps: 10000}
                   datastores: [ds1]
                   stateDirectory: \(directory)/\(host)
-                  exporter: \(Tools.product("usbredir-standin"))
+                  exporter: \(Tools.product("usbredir-replay"))
                   heartbeatSeconds: \(hotplug && host == "host-b" ? 30 : 0.5)
                   stopVMsOnExit: true
                   eventsSocket: \(directory)/\(host)-events.sock
