@@ -212,7 +212,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherCommandsTests",
-            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport"],
+            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport", "tetherd", "tether-oci-hook", "usbredir-replay"],
             swiftSettings: strict
         ),
     ],

@@ -1,0 +1,144 @@
+import Channel
+import Foundation
+import TetherClient
+import TetherModel
+
+/// The demo's cluster on this machine: a controller in a network namespace of its own, which
+/// routes between two hosts' namespaces; host-a runs vm-a (container c1), host-b runs vm-b and
+/// has the recorded webcam and dongle (umockdev), exported with usbredir-replay. Everything lives
+/// under one directory and goes with `tearDown`.
+final class DemoCluster {
+    let directory: String
+    let binaries: String
+    let tag = String(UUID().uuidString.prefix(5)).lowercased()
+    var namespaces: [String] { ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"] }
+    var socket: String { "\(directory)/tetherd.sock" }
+    var recording: String { "\(directory)/host-b.umockdev" }
+    private var processes: [ChildProcess] = []
+
+    init(binaries: String) throws {
+        self.binaries = binaries
+        directory = NSTemporaryDirectory() + "tether-demo-\(tag)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try DemoRecording.hostB.write(toFile: recording, atomically: true, encoding: .utf8)
+    }
+
+    func client() -> ControllerClient { ControllerClient(APIClient(.unixSocket(socket))) }
+
+    private func ip(_ arguments: [String]) throws {
+        let process = try ChildProcess(try Executable.find("ip", package: "iproute2"), arguments)
+        guard let status = try? process.waitForExitSync(), status == 0 else {
+            throw TetherError(.io, "ip \(arguments.joined(separator: " ")) failed")
+        }
+    }
+
+    /// Three namespaces; the controller's routes between 10.77.1.0/30 (host-a) and 10.77.2.0/30 (host-b).
+    func makeNetwork() throws {
+        let (c, a, b) = (namespaces[0], namespaces[1], namespaces[2])
+        for ns in namespaces { try ip(["netns", "add", ns]) }
+        for (peer, subnet) in [(a, 1), (b, 2)] {
+            let here = "c\(subnet)\(tag)", there = "h\(subnet)\(tag)"
+            try ip(["link", "add", here, "type", "veth", "peer", "name", there])
+            try ip(["link", "set", here, "netns", c])
+            try ip(["link", "set", there, "netns", peer])
+            try ip(["-n", c, "addr", "add", "10.77.\(subnet).1/30", "dev", here])
+            try ip(["-n", peer, "addr", "add", "10.77.\(subnet).2/30", "dev", there])
+            try ip(["-n", c, "link", "set", here, "up"])
+            try ip(["-n", peer, "link", "set", there, "up"])
+            try ip(["-n", peer, "route", "add", "default", "via", "10.77.\(subnet).1"])
+        }
+        for ns in namespaces { try ip(["-n", ns, "link", "set", "lo", "up"]) }
+        try ip(["netns", "exec", c, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+    }
+
+    func makeCertificates() throws {
+        _ = try ClusterCA.initialize(in: "\(directory)/pki")
+        for name in ["controller", "host-a", "host-b"] { _ = try ClusterCA.issue(name: name, in: "\(directory)/pki") }
+    }
+
+    func writeConfigurations() throws {
+        try """
+            role: controller
+            controller:
+              socket: \(socket)
+              listen: 0.0.0.0:7400
+              store: \(directory)/tether.sqlite
+              tls: {directory: \(directory)/pki}
+            """.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
+        for (host, subnet, vm) in [("host-a", 1, "{name: vm-a, memoryMiB: 128, networkMbps: 100, datastore: ds1, containers: [c1]}"),
+                                   ("host-b", 2, "{name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1}")] {
+            try """
+                role: agent
+                agent:
+                  host: \(host)
+                  controller: 10.77.\(subnet).1:7400
+                  listen: 10.77.\(subnet).2:7401
+                  publicAddress: 10.77.\(subnet).2
+                  tls: {directory: \(directory)/pki}
+                  cpus: 4
+                  memoryMiB: 4096
+                  networks:
+                    management: {up: true, mbps: 1000}
+                    migration: {up: true, mbps: 10000}
+                    vm: {up: true, mbps: 1000}
+                    storage: {up: true, mbps: 10000}
+                  datastores: [ds1]
+                  stateDirectory: \(directory)/\(host)
+                  exporter: \(binaries)/usbredir-replay
+                  heartbeatSeconds: 1
+                  stopVMsOnExit: true
+                  eventsSocket: \(directory)/\(host)-events.sock
+                  vms: [\(vm)]
+                """.write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// Runs `command` in `namespace`, its output in DIR/NAME.log.
+    private func start(_ name: String, in namespace: String, _ command: [String]) throws {
+        let log = open("\(directory)/\(name).log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(log) }
+        processes.append(try ChildProcess(try Executable.find("ip", package: "iproute2"), ["netns", "exec", namespace] + command, output: log))
+    }
+
+    func startDaemons() throws {
+        try start("controller", in: namespaces[0], ["\(binaries)/tetherd", "--config", "\(directory)/controller.yaml"])
+        try start("host-a", in: namespaces[1], ["\(binaries)/tetherd", "--config", "\(directory)/host-a.yaml"])
+        try start("host-b", in: namespaces[2], ["env", "TETHER_USBREDIR_RECORDING=\(recording)",
+                                               try Executable.find("umockdev-run", package: "umockdev"), "-d", recording, "--",
+                                               "\(binaries)/tetherd", "--config", "\(directory)/host-b.yaml"])
+    }
+
+    /// Waits until both hosts are registered with their VMs and host-b's two devices.
+    func registered(timeout: Duration = .seconds(60)) async throws -> ClusterStatus {
+        let client = client()
+        defer { Task { await client.api.close() } }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = try? await client.status(), status.hosts.count == 2, status.hosts.allSatisfy({ $0.up && !$0.registration.vms.isEmpty }),
+               status.hosts.last?.registration.devices.count == 2 {
+                return status
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TetherError(.timeout, "the agents did not register within \(timeout); logs are in \(directory)")
+    }
+
+    /// Stops everything (SIGKILL to every process of the demo, QEMU included) and removes the
+    /// namespaces and, unless `keep`, the directory.
+    func tearDown(keep: Bool) {
+        for process in processes { process.signal(SIGKILL) }
+        if let pkill = try? Executable.find("pkill", package: "procps"), let process = try? ChildProcess(pkill, ["-9", "-f", directory]) {
+            _ = try? process.waitForExitSync()
+        }
+        for ns in namespaces { _ = try? ip(["netns", "del", ns]) }
+        if !keep { try? FileManager.default.removeItem(atPath: directory) }
+    }
+}
+
+extension ChildProcess {
+    /// Waits for the exit from synchronous code (setup and teardown steps).
+    func waitForExitSync() throws -> Int32? {
+        while isRunning { usleep(2_000) }
+        return terminationStatus
+    }
+}
