@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "tether", targets: ["tether"]),
         .executable(name: "tetherd", targets: ["tetherd"]),
         .executable(name: "tether-oci-hook", targets: ["tether-oci-hook"]),
+        .executable(name: "tether-oci-attach", targets: ["tether-oci-attach"]),
         .executable(name: "usbredir-replay", targets: ["usbredir-replay"]),
         .library(name: "USBProbe", targets: ["USBProbe"]),
         .library(name: "TetherModel", targets: ["TetherModel"]),
@@ -110,7 +111,10 @@ let package = Package(
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherClient"], swiftSettings: strict),
         .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
         .executableTarget(name: "usbredir-replay", dependencies: ["USBRedirReplay"], swiftSettings: strict),
-        .executableTarget(name: "tether-oci-hook", dependencies: ["OCIHook", "TetherModel"], swiftSettings: strict),
+        // The hook's two halves: a C-library-only front the runtime calls for every container
+        // (it must start in a millisecond), and the full hook it hands over to when asked.
+        .executableTarget(name: "tether-oci-hook", swiftSettings: strict),
+        .executableTarget(name: "tether-oci-attach", dependencies: ["OCIHook", "TetherModel"], swiftSettings: strict),
         .target(
             name: "TetherCommands",
             dependencies: [
@@ -196,7 +200,7 @@ let package = Package(
             name: "TetherServerTests",
             dependencies: [
                 "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
-                "usbredir-replay", "tether-oci-hook", "tetherd",
+                "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -207,12 +211,12 @@ let package = Package(
         ),
         .testTarget(
             name: "OCIHookTests",
-            dependencies: ["OCIHook", "TetherModel", "TetherTestSupport", "tether-oci-hook"],
+            dependencies: ["OCIHook", "TetherModel", "TetherTestSupport", "tether-oci-hook", "tether-oci-attach"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TetherCommandsTests",
-            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport", "tetherd", "tether-oci-hook", "usbredir-replay"],
+            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport", "tetherd", "tether-oci-hook", "tether-oci-attach", "usbredir-replay"],
             swiftSettings: strict
         ),
     ],

@@ -80,6 +80,10 @@ public final class APIClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws(TetherError) -> ByteBuffer {
+        // No socket file: no daemon. Said at once (the HTTP client would retry until its connect timeout).
+        if case .unixSocket(let socket) = server, !FileManager.default.fileExists(atPath: socket) {
+            throw Self.unreachable(server, TetherError(.notFound, "\(socket) does not exist"))
+        }
         var request = HTTPClientRequest(url: url(path))
         request.method = method
         if let body {

@@ -44,6 +44,6 @@ struct DemoTests {
         let message = DemoPrerequisites.missing(directory: "/nonexistent", isRoot: false) ?? ""
         #expect(message.hasPrefix("tether demo needs:\n"))
         #expect(message.contains("root (it makes network namespaces and runs runc): run it with sudo"))
-        #expect(message.contains("tetherd, tether-oci-hook, usbredir-replay beside tether in /nonexistent: swift build -c release"))
+        #expect(message.contains("tetherd, tether-oci-hook, tether-oci-attach, usbredir-replay beside tether in /nonexistent: swift build -c release"))
     }
 }

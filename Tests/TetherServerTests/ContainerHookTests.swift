@@ -73,6 +73,22 @@ struct ContainerHookTests {
         #expect(status.attachments.isEmpty, "no attachment left behind: \(status.attachments)")
     }
 
+    /// The C-library-only front waves through only what it fully understands; the rest reaches
+    /// the full hook, which does the work or reports.
+    @Test(arguments: [
+        (["create", "--socket", "/nonexistent.sock"],
+         #"{"ociVersion": "1.0.2", "id": "c", "status": "created", "pid": 1, "bundle": "/b", "annotations": {"tether.io\/devices": "1a86:7523"}}"#,
+         "cannot reach tetherd at /nonexistent.sock"),
+        (["create", "--sockett", "/x"], #"{"ociVersion": "1.0.2", "id": "c", "status": "created", "bundle": "/b"}"#,
+         "unknown argument '--sockett'"),
+        (["create", "--vm"], #"{"ociVersion": "1.0.2", "id": "c", "status": "created", "bundle": "/b"}"#, "--vm needs a value"),
+    ])
+    func theFastFrontHandsOverWhatItCannotWaveThrough(_ arguments: [String], _ input: String, _ says: String) throws {
+        let result = try ProcessRunner.run(Self.hook, arguments, input: input)
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("tether-oci-hook: ") && result.stderr.contains(says), "\(result.stderr)")
+    }
+
     @Test(arguments: [
         ("", "malformed container state: nothing on stdin (is this run as an OCI hook?)"),
         ("{", "malformed container state: the body is not valid JSON"),

@@ -10,7 +10,7 @@ enum DemoPrerequisites {
     ]
 
     /// Tether's own programs, which the demo runs from beside `tether`.
-    static let siblings = ["tetherd", "tether-oci-hook", "usbredir-replay"]
+    static let siblings = ["tetherd", "tether-oci-hook", "tether-oci-attach", "usbredir-replay"]
 
     /// nil when all is there; otherwise what is missing and the commands that fix it.
     static func missing(directory: String, isRoot: Bool = getuid() == 0) -> String? {

@@ -6,7 +6,7 @@ import TetherModel
 /// container's state on stdin, as runc, crun, podman and CRI-O call hooks. Exit 0: done (or
 /// nothing asked); otherwise one line on stderr, and the runtime refuses the container.
 @main
-struct OCIHookCommand {
+struct OCIAttachCommand {
     static func main() async {
         do {
             let (stage, hook) = try options(Array(CommandLine.arguments.dropFirst()))
