@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import USBRedirReplay
 
 /// `usbredir-replay --device BUS-ADDRESS|VID:PID --as HOST:PORT`: usbredirect's command line,
@@ -8,6 +9,15 @@ import USBRedirReplay
 @main
 struct USBRedirReplayCommand {
     static func main() throws {
+        // Dies with the agent that started it, even one killed outright: an orphan would keep
+        // serving the device on a port nobody knows. (usbredirect itself has no such guard.)
+        let parent = getppid()
+        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
+        if let symbol = dlsym(nil, "prctl") {
+            let setDeathSignal: Int32 = 1   // PR_SET_PDEATHSIG (sys/prctl.h, not visible to Swift)
+            _ = unsafeBitCast(symbol, to: Prctl.self)(setDeathSignal, UInt(SIGKILL), 0, 0, 0)
+        }
+        if getppid() != parent { exit(1) }   // the parent went before the guard was set
         let arguments = CommandLine.arguments
         func value(_ flag: String) -> String? {
             arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }

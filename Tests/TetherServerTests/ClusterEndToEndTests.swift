@@ -73,7 +73,9 @@ struct ClusterEndToEndTests {
 
         // Both agents restart: host-b adopts the VM that arrived; host-a does not start its
         // configured vm-a again, since it moved away.
+        #expect(ClusterHarness.runningExporters() == 2, "host-b exports the webcam and the dongle")
         try cluster.restartAgents()
+        #expect(ClusterHarness.runningExporters() == 0, "the killed agent's exporters died with it, none is orphaned")
         #expect(try cluster.qemuProcesses() == 1, "vm-a still runs exactly once")
         #expect(cluster.agents["host-b"]?.output.contains("adopted a running VM") == true)
         #expect(cluster.agents["host-a"]?.output.contains("not starting a VM that moved away") == true, "\(cluster.agents["host-a"]?.output ?? "")")

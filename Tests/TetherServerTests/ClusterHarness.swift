@@ -236,6 +236,18 @@ final class ClusterHarness: @unchecked Sendable {
         return (nil, seen)
     }
 
+    /// Live usbredir-replay processes on this machine (tests run one cluster at a time).
+    static func runningExporters() -> Int {
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { $0.allSatisfy(\.isNumber) } ?? []
+        return pids.filter { pid in
+            guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
+                  comm.trimmingCharacters(in: .whitespacesAndNewlines) == "usbredir-replay",
+                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            // Field 3 (after the parenthesised name) is the state; a zombie has died already.
+            return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+        }.count
+    }
+
     /// How many QEMU processes of this cluster run vm-a.
     func qemuProcesses() throws -> Int {
         let result = try ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", "qmp unix:\(directory)/.*vm-a.qmp"])
