@@ -78,3 +78,37 @@ struct AgentAPITests {
         }
     }
 }
+
+/// A starting agent stops the exporters a killed predecessor left running, and only those.
+struct OrphanedExportersTests {
+    @Test func aStartingAgentStopsOrphanedExportersAndLeavesOthersAlone() throws {
+        let directory = try Fixtures.temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let exporter = "\(directory)/fake-usbredirect"
+        try "#!/bin/sh\nwhile true; do sleep 1; done\n".write(toFile: exporter, atomically: true, encoding: .utf8)
+        chmod(exporter, 0o755)
+        // An orphan: started in the background by a shell that exits at once. (Through
+        // ChildProcess: Foundation's Process would wait on a descriptor the orphan inherits.)
+        let shell = try ChildProcess("/bin/sh", ["-c", "\(exporter) --device 1-5 --as 127.0.0.1:4000 &"])
+        while shell.isRunning { usleep(10_000) }
+        // And one whose parent (a live agent, here a shell) is still there.
+        let parent = try BackgroundProcess("/bin/sh", ["-c", "\(exporter) --device 1-6 --as 127.0.0.1:4001; sleep 60"])
+        defer { parent.kill() }
+        var found: [Int32] = []
+        for _ in 0..<50 where found.isEmpty {
+            usleep(100_000)
+            found = OrphanedExporters.stop(program: exporter, logger: Logger(label: "test"))
+        }
+        #expect(found.count == 1, "exactly the orphan")
+        let orphan = try #require(found.first)
+        for _ in 0..<50 where kill(orphan, 0) == 0 && !Self.isZombie(orphan) { usleep(50_000) }
+        #expect(kill(orphan, 0) != 0 || Self.isZombie(orphan), "the orphan was stopped")
+        #expect(OrphanedExporters.stop(program: exporter, logger: Logger(label: "test")).isEmpty, "the live agent's exporter is left alone")
+        let cleanup = try ChildProcess("/usr/bin/env", ["pkill", "-9", "-f", directory])
+        while cleanup.isRunning { usleep(10_000) }
+    }
+
+    static func isZombie(_ pid: Int32) -> Bool {
+        (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
+}

@@ -55,6 +55,7 @@ public actor HostAgentService {
     /// kept beside its socket.
     public func start() async throws {
         try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
+        OrphanedExporters.stop(program: settings.exporterProgram, logger: logger)
         var records = VMRecord.all(in: settings.stateDirectory)
         for vm in settings.vms { records[vm.registration.name] = records[vm.registration.name] ?? VMRecord(vm) }
         for (name, record) in records.sorted(by: { $0.key < $1.key }) where vms[name] == nil {
