@@ -133,6 +133,7 @@ let package = Package(
             name: "tether-benchmark",
             dependencies: [
                 "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport", "TetherServer", "TetherClient", "ClusterStore",
+                "USBRedirReplay",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,7 +154,7 @@ let package = Package(
         .target(
             name: "TetherTestSupport",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Hypervisor",
+                "USBProbe", "TetherModel", "Placement", "Hypervisor", "USBRedirReplay",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/TetherTestSupport",
@@ -200,7 +201,7 @@ let package = Package(
             name: "TetherServerTests",
             dependencies: [
                 "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
-                "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd",
+                "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd", "TetherCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

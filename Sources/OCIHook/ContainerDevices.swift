@@ -6,7 +6,7 @@ import TetherModel
 /// in its device cgroup where cgroup v1's devices controller is in use. (Under cgroup v2 the
 /// runtime's own device rules decide: allow `c 189:* rwm` in the container's configuration.)
 public enum ContainerDevices {
-    public static func expose(_ device: LocalUSBDevice, pid: Int32, rootfs: String) async throws(TetherError) {
+    public static func expose(_ device: LocalUSBDevice, pid: Int32, rootfs: String) throws(TetherError) {
         // setns(2) into a mount namespace is for single-threaded processes only: a helper does it.
         let script = """
             set -e
@@ -14,10 +14,10 @@ public enum ContainerDevices {
             dir="$root$(dirname "$2")"; node="$root$2"
             mkdir -p "$dir"; rm -f "$node"; mknod -m 666 "$node" c "$3" "$4"
             """
-        let output = try await Helper.run(["nsenter", "--target", "\(pid)", "--mount", "--", "/bin/sh", "-c", script, "expose",
+        let output = try Helper.run(["nsenter", "--target", "\(pid)", "--mount", "--", "/bin/sh", "-c", script, "expose",
                                            rootfs, device.node, "\(device.major)", "\(device.minor)"])
         guard output.status == 0 else {
-            throw TetherError(.io, "cannot create \(device.node) in the container (pid \(pid)): \(output.text)")
+            throw TetherError(.io, "cannot create \(device.node) in the container (pid \(pid)): \(output.output)")
         }
         if let cgroup = devicesCgroup(pid: pid) {
             let rule = "c \(device.major):\(device.minor) rwm"
@@ -61,37 +61,10 @@ public enum ContainerDevices {
     }
 }
 
-/// A short helper process (nsenter), its output kept, without interposers from our environment.
+/// A short helper process (nsenter), without interposers from our environment.
 enum Helper {
-    struct Output {
-        var status: Int32
-        var text: String
-    }
-
-    static func run(_ command: [String]) async throws(TetherError) -> Output {
-        let path = try Executable.find(command[0], package: "util-linux")
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
+    static func run(_ command: [String]) throws(TetherError) -> (status: Int32, output: String) {
         let environment = ProcessInfo.processInfo.environment.filter { !["LD_PRELOAD", "UMOCKDEV_DIR"].contains($0.key) }
-        let child: ChildProcess
-        do {
-            child = try ChildProcess(path, Array(command.dropFirst()), output: fds[1], environment: environment)
-        } catch {
-            close(fds[0])
-            close(fds[1])
-            throw error
-        }
-        close(fds[1])
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            bytes += chunk[0..<n]
-        }
-        close(fds[0])
-        let status = await child.waitForExit() ?? -1
-        return Output(status: status, text: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        return try ChildProcess.run(try Executable.find(command[0], package: "util-linux"), Array(command.dropFirst()), environment: environment)
     }
 }

@@ -54,7 +54,7 @@ public struct DeviceHook: Sendable {
                 throw TetherError(.unsupported, "\(selector) cannot be given to \(state.id): \(decision.reasons.last ?? "rejected")")
             }
             if let operation = response.operation {
-                let finished = try await follow(operation.id, client, until: deadline)
+                let finished = try await client.follow(operation.id, until: deadline, late: "\(operation.id) did not finish within \(timeout)")
                 guard finished.state == .completed else {
                     throw TetherError(.io, "attaching \(selector) failed: \(finished.error ?? finished.state.rawValue)")
                 }
@@ -69,7 +69,7 @@ public struct DeviceHook: Sendable {
                 throw TetherError(.notFound, "\(ref) is attached but no longer registered")
             }
             let local = try await present(vendor: vendor, product: product, serial: device.serial, until: deadline, ref: ref)
-            try await ContainerDevices.expose(local, pid: pid, rootfs: rootfs)
+            try ContainerDevices.expose(local, pid: pid, rootfs: rootfs)
         }
     }
 
@@ -85,15 +85,6 @@ public struct DeviceHook: Sendable {
         }
     }
 
-    private func follow(_ id: String, _ client: ControllerClient, until deadline: ContinuousClock.Instant) async throws(TetherError) -> OperationRecord {
-        while true {
-            let record = try await client.operation(id)
-            if record.state.isFinished { return record }
-            guard ContinuousClock.now < deadline else { throw TetherError(.timeout, "\(id) did not finish within \(timeout)") }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     /// Takes the container's devices back; none attached is not an error.
     private func detach(_ container: String, _ client: ControllerClient) async throws(TetherError) {
         let reply: DetachReply
@@ -103,6 +94,8 @@ public struct DeviceHook: Sendable {
             return
         }
         let deadline = ContinuousClock.now + timeout
-        for operation in reply.operations { _ = try? await follow(operation.id, client, until: deadline) }
+        for operation in reply.operations {
+            _ = try? await client.follow(operation.id, until: deadline, late: "\(operation.id) did not finish within \(timeout)")
+        }
     }
 }

@@ -90,8 +90,8 @@ public enum AttachPlanner {
 }
 
 /// Bit rates as people quote them: 197.4 Mbit/s, 64.0 kbit/s, 100 Mbit/s.
-enum Rate {
-    static func bits(_ bitsPerSecond: Int) -> String {
+public enum Rate {
+    public static func bits(_ bitsPerSecond: Int) -> String {
         if bitsPerSecond >= 1_000_000 {
             return bitsPerSecond % 1_000_000 == 0 ? "\(bitsPerSecond / 1_000_000) Mbit/s" : tenths(bitsPerSecond, 1_000_000) + " Mbit/s"
         }

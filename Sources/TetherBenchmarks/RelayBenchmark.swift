@@ -2,6 +2,7 @@ import ArgumentParser
 import Channel
 import Foundation
 import TetherTestSupport
+import USBRedirReplay
 
 /// The channel's two ends (connect, serve) on loopback next to the same pair of socat (plain)
 /// and stunnel (TLS 1.3, client certificates verified) processes: bulk throughput and the

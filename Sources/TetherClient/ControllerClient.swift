@@ -26,6 +26,23 @@ public struct ControllerClient: Sendable {
         try await api.get("/v1/operations/\(id)")
     }
 
+    /// Polls an operation until it finishes: each step as it is recorded done or failed goes to
+    /// `step`, each unfinished record (a migration's progress) to `running`. Past `deadline` it
+    /// throws a timeout that says `late`.
+    public func follow(_ id: String, until deadline: ContinuousClock.Instant, late: String, every poll: Duration = .milliseconds(50),
+                       step: (StepRecord) -> Void = { _ in }, running: (OperationRecord) -> Void = { _ in }) async throws(TetherError) -> OperationRecord {
+        var shown = 0
+        while true {
+            let record = try await operation(id)
+            for each in record.steps.dropFirst(shown) where each.phase != .started { step(each) }
+            shown = record.steps.count
+            if record.state.isFinished { return record }
+            running(record)
+            guard ContinuousClock.now < deadline else { throw TetherError(.timeout, late) }
+            try? await Task.sleep(for: poll)
+        }
+    }
+
     public func status() async throws(TetherError) -> ClusterStatus {
         try await api.get("/v1/status")
     }

@@ -24,28 +24,18 @@ struct ControllerOptions: ParsableArguments {
 /// migration runs (on a terminal; plain lines otherwise).
 enum OperationFollower {
     static func follow(_ client: ControllerClient, _ id: String, timeout: Duration = .seconds(900)) async throws -> OperationRecord {
-        let deadline = ContinuousClock.now + timeout
         let terminal = isatty(2) == 1
-        var shown = 0
         var barShown = false
-        while true {
-            let record = try await client.operation(id)
-            for step in record.steps.dropFirst(shown) where step.phase != .started {
-                if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
-                barShown = false
-                print("  \(step.phase == .done ? "done" : "FAILED") \(step.step)" + (step.detail.map { ": \($0)" } ?? ""))
-            }
-            shown = record.steps.count
-            if record.state.isFinished { return record }
-            if terminal, let progress = record.progress, progress.totalBytes > 0 {
-                FileHandle.standardError.write(Data(("\r" + bar(progress)).utf8))
-                barShown = true
-            }
-            guard ContinuousClock.now < deadline else {
-                throw TetherError(.timeout, "\(id) is still running after \(timeout); follow it with `tether status`")
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        return try await client.follow(id, until: .now + timeout, late: "\(id) is still running after \(timeout); follow it with `tether status`",
+                                       every: .milliseconds(100), step: { step in
+            if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
+            barShown = false
+            print("  \(step.phase == .done ? "done" : "FAILED") \(step.step)" + (step.detail.map { ": \($0)" } ?? ""))
+        }, running: { record in
+            guard terminal, let progress = record.progress, progress.totalBytes > 0 else { return }
+            FileHandle.standardError.write(Data(("\r" + bar(progress)).utf8))
+            barShown = true
+        })
     }
 
     /// `migrating [##########..........]  52%  66.5 of 128.0 MiB`

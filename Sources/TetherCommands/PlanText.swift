@@ -4,16 +4,19 @@ import Placement
 /// `tether plan` without --json: what was decided first, then why, then why not elsewhere.
 enum PlanText {
     static func render(_ d: AttachDecision) -> String {
-        let headline: String
-        switch d.action {
-        case .local: headline = "LOCAL: \(d.device) is already on \(d.vmHost), where \(d.vm) runs"
-        case .migrate: headline = "MIGRATE \(d.vm) from \(d.vmHost) to \(d.targetHost ?? "?")"
-        case .forward: headline = "FORWARD \(d.device) to \(d.vm) on \(d.vmHost)"
-        case .reject: headline = "REJECT: \(d.device) cannot be given to \(d.vm)"
-        }
-        var out = "Attach \(d.device) to container \(d.container) (\(d.vm) on \(d.vmHost))\n\(headline)\n"
+        var out = "Attach \(d.device) to container \(d.container) (\(d.vm) on \(d.vmHost))\n\(headline(d))\n"
         for reason in d.reasons { out += "  - \(reason)\n" }
         return out
+    }
+
+    /// What was decided, in one line: `MIGRATE vm-a from host-a to host-b`.
+    static func headline(_ d: AttachDecision) -> String {
+        switch d.action {
+        case .local: "LOCAL: \(d.device) is already on \(d.vmHost), where \(d.vm) runs"
+        case .migrate: "MIGRATE \(d.vm) from \(d.vmHost) to \(d.targetHost ?? "?")"
+        case .forward: "FORWARD \(d.device) to \(d.vm) on \(d.vmHost)"
+        case .reject: "REJECT: \(d.device) cannot be given to \(d.vm)"
+        }
     }
 
     static func render(_ plan: FailoverPlan, failure: Failure) -> String {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Placement
 import TetherClient
 import TetherModel
 
@@ -34,7 +35,7 @@ enum StatusText {
             }
             for d in r.devices {
                 let name = [d.vendorId.map { "\($0):\(d.productId ?? "????")" }, d.product].compactMap { $0 }.joined(separator: " ")
-                out += "    device \(r.host)/\(d.id)  \(name)  needs \(Self.rate((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))\n"
+                out += "    device \(r.host)/\(d.id)  \(name)  needs \(Rate.bits((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))\n"
             }
         }
         out += "ATTACHMENTS\n"
@@ -49,9 +50,5 @@ enum StatusText {
             out += "  \(op.id) \(op.kind.rawValue) \(op.attachment.device) -> \(op.attachment.vm): \(last)\n"
         }
         return out
-    }
-
-    static func rate(_ bits: Int) -> String {
-        bits >= 1_000_000 ? String(format: "%.1f Mbit/s", Double(bits) / 1e6) : String(format: "%.1f kbit/s", Double(bits) / 1e3)
     }
 }

@@ -96,4 +96,31 @@ public final class ChildProcess: @unchecked Sendable {
         }
         return terminationStatus
     }
+
+    /// Runs a short helper to its end: its exit status and what it printed (stdout and stderr
+    /// together), trimmed.
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws(TetherError) -> (status: Int32, output: String) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(path, arguments, output: fds[1], environment: environment)
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            bytes += chunk[0..<n]
+        }
+        close(fds[0])
+        while child.isRunning { usleep(1_000) }
+        return (child.terminationStatus ?? -1, String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }

@@ -26,14 +26,15 @@ public struct RecordedDevice: Sendable, Equatable {
             let matches = byProduct
                 ? attributes["idVendor"]?.lowercased() == parts[0] && attributes["idProduct"]?.lowercased() == parts[1]
                 : attributes["busnum"] == parts[0] && attributes["devnum"] == parts[1]
-            guard matches, let hex, let bytes = Self.bytes(hex) else { continue }
+            guard matches, let hex, let bytes = Self.bytes(hex: hex) else { continue }
             return RecordedDevice(descriptors: bytes, speed: attributes["speed"].flatMap(USBSpeed.init(sysfsSpeed:)) ?? .full)
         }
         return nil
     }
 
-    static func bytes(_ hex: String) -> [UInt8]? {
-        let characters = Array(hex.utf8)
+    /// Hex digits (as umockdev writes descriptors) to bytes; nil for anything else.
+    public static func bytes(hex: String) -> [UInt8]? {
+        let characters = Array(hex.trimmingCharacters(in: .whitespaces).utf8)
         guard characters.count % 2 == 0 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(characters.count / 2)

@@ -26,7 +26,7 @@ public final class USBRedirPeer: @unchecked Sendable {
         guard let device = parsed.device, let configuration = parsed.configurations.first else {
             throw POSIXError(.EINVAL)
         }
-        let (fd, port) = try Self.listen(port: requested)
+        let (fd, port) = try LoopbackListener.open(port: requested, backlog: 1)   // one VM at a time
         listener = fd
         self.port = port
 
@@ -54,28 +54,6 @@ public final class USBRedirPeer: @unchecked Sendable {
                 finish(vm)
             }
         }
-    }
-
-    /// A TCP listener on 127.0.0.1 (`port` 0: the kernel picks), backlog 1: one VM at a time.
-    static func listen(port: Int) throws -> (fd: Int32, port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-                bind(fd, p, length) == 0 && Glibc.listen(fd, 1) == 0 && getsockname(fd, p, &length) == 0
-            }
-        }
-        guard listening else {
-            close(fd)
-            throw POSIXError(.EADDRINUSE)
-        }
-        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     private func finish(_ fd: Int32) {

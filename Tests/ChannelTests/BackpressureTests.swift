@@ -2,6 +2,7 @@ import Channel
 import Foundation
 import Testing
 import TetherTestSupport
+import USBRedirReplay
 
 /// A target that never reads must stall the sender, not fill the relay's memory.
 struct BackpressureTests {

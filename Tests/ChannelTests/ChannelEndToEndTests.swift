@@ -2,9 +2,9 @@ import Channel
 import Foundation
 import Hypervisor
 import Testing
-import USBRedirReplay
 import TetherTestSupport
 import USBProbe
+import USBRedirReplay
 
 /// A recorded device, announced by a usbredir peer on the "device's host", carried by the relay
 /// (serve, mutual TLS, connect) to a real QEMU VM's usb-redir chardev on the "VM's host".

@@ -1,9 +1,9 @@
 import Foundation
 import Hypervisor
 import Testing
-import USBRedirReplay
 import TetherTestSupport
 import USBProbe
+import USBRedirReplay
 
 /// A usb-redir device hot-added to a real VM, its chardev connected to a usbredir peer that
 /// announces the recorded CH340: it is in the VM's USB list while connected, and gone after.

@@ -12,16 +12,6 @@ import TetherTestSupport
 /// The agent's API in-process: every endpoint answers bad input with a 4xx and a JSON error, and
 /// what is already done (or was never there) is not an error for the actions that undo.
 struct AgentAPITests {
-    struct BadRequest: Sendable, CustomTestStringConvertible {
-        var name: String
-        var method: HTTPRequest.Method
-        var uri: String
-        var body: String?
-        var status: Int
-        var says: String
-        var testDescription: String { name }
-    }
-
     static func agent() throws -> HostAgentService {
         let pki = try Fixtures.temporaryDirectory().path
         _ = try ClusterCA.initialize(in: pki)
@@ -58,11 +48,7 @@ struct AgentAPITests {
         let agent = try Self.agent()
         _ = await agent.refreshDevices()
         try await Application(router: AgentRoutes.router(agent, callers: ["controller"])).test(.router) { client in
-            try await client.execute(uri: bad.uri, method: bad.method, body: bad.body.map { ByteBuffer(string: $0) }) { response in
-                #expect(response.status.code == bad.status)
-                let error = try APIJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: response.body))
-                #expect(error.error.message.contains(bad.says), "\(error.error.message)")
-            }
+            try await bad.send(client)
         }
     }
 

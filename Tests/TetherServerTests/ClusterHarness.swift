@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import TetherCommands
 import TetherModel
 import TetherTestSupport
 
@@ -17,6 +18,7 @@ final class ClusterHarness: @unchecked Sendable {
     let directory: String
     let tag: String
     var socket: String { "\(directory)/tetherd.sock" }
+    let network: ClusterNetwork
     let namespaces: [String]
     var controller: BackgroundProcess?
     var agents: [String: BackgroundProcess] = [:]
@@ -39,7 +41,8 @@ final class ClusterHarness: @unchecked Sendable {
         self.libusbHotplug = libusbHotplug
         directory = try Fixtures.temporaryDirectory().path
         tag = String(UUID().uuidString.prefix(5)).lowercased()
-        namespaces = ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"]
+        network = ClusterNetwork(tag: tag)
+        namespaces = network.namespaces
         var generator = SplitMix64(seed: 0xD15EA5E)
         pattern = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         try Data(pattern).write(to: URL(fileURLWithPath: "\(directory)/pattern.bin"))
@@ -61,30 +64,7 @@ final class ClusterHarness: @unchecked Sendable {
         }
     }
 
-    private func ip(_ arguments: [String]) throws {
-        let result = try ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", arguments)
-        guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
-    }
-
-    /// tc routes: 10.77.1.0/30 to host-a, 10.77.2.0/30 to host-b.
-    private func makeNetwork() throws {
-        let (c, a, b) = (namespaces[0], namespaces[1], namespaces[2])
-        for ns in namespaces { try ip(["netns", "add", ns]) }
-        for (peer, subnet) in [(a, 1), (b, 2)] {
-            let here = "c\(subnet)\(tag)", there = "h\(subnet)\(tag)"
-            try ip(["link", "add", here, "type", "veth", "peer", "name", there])
-            try ip(["link", "set", here, "netns", c])
-            try ip(["link", "set", there, "netns", peer])
-            try ip(["-n", c, "addr", "add", "10.77.\(subnet).1/30", "dev", here])
-            try ip(["-n", peer, "addr", "add", "10.77.\(subnet).2/30", "dev", there])
-            try ip(["-n", c, "link", "set", here, "up"])
-            try ip(["-n", peer, "link", "set", there, "up"])
-            try ip(["-n", peer, "route", "add", "default", "via", "10.77.\(subnet).1"])
-        }
-        for ns in namespaces { try ip(["-n", ns, "link", "set", "lo", "up"]) }
-        let forward = try ProcessRunner.run("/usr/bin/env", ["ip", "netns", "exec", c, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
-        guard forward.status == 0 else { throw TetherError(.io, "cannot turn on forwarding: \(forward.stderr)") }
-    }
+    private func makeNetwork() throws { try network.create() }
 
     private func makeCertificates() throws {
         let pki = "\(directory)/pki"
@@ -292,7 +272,7 @@ final class ClusterHarness: @unchecked Sendable {
             for (host, agent) in agents { try? agent.output.write(toFile: "\(directory)/\(host).log", atomically: true, encoding: .utf8) }
         }
         _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", directory])
-        for ns in namespaces { _ = try? ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", ["netns", "del", ns]) }
+        network.remove()
         // TETHER_KEEP_CLUSTER=1 keeps the logs, configurations and QEMU logs for a post-mortem.
         if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] == nil { try? FileManager.default.removeItem(atPath: directory) }
     }

@@ -68,16 +68,6 @@ struct ControllerAPITests {
         }
     }
 
-    struct BadRequest: Sendable, CustomTestStringConvertible {
-        var name: String
-        var method: HTTPRequest.Method
-        var uri: String
-        var body: String?
-        var status: Int
-        var says: String
-        var testDescription: String { name }
-    }
-
     static let hugeBody = "{\"container\": \"" + String(repeating: "x", count: 5 << 20) + "\"}"
 
     @Test(arguments: [
@@ -125,13 +115,7 @@ struct ControllerAPITests {
     func badRequestsGetAClearFourHundred(_ bad: BadRequest) async throws {
         try await app().test(.router) { client in
             try await registerBoth(client)
-            try await client.execute(uri: bad.uri, method: bad.method, body: bad.body.map { ByteBuffer(string: $0) }) { response in
-                #expect(response.status.code == bad.status)
-                #expect(response.headers[.contentType] == "application/json")
-                let error = try APIJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: response.body))
-                #expect(error.error.message.contains(bad.says), "\(error.error.message)")
-                #expect(error.error.code.httpStatus == bad.status)
-            }
+            try await bad.send(client)
             let status = try await controller.status()
             #expect(status.operations.isEmpty, "bad input journals nothing")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import USBRedirReplay
 
 /// Real QEMU VMs for tests: a short-named run directory (unix socket paths are limited to 108
 /// bytes), seeded RAM patterns, a boot sector that panics, free ports; and it quits every VM it

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import USBRedirReplay
 
 /// One end of a TCP byte stream for relay tests: sends `sendBytes` of a deterministic pattern
 /// (then half-closes), while reading everything the other end sends and hashing it. Plain

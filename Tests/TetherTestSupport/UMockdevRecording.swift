@@ -1,4 +1,5 @@
 import Foundation
+import USBRedirReplay
 
 /// umockdev's text format (`umockdev-record` output): blocks of `P:` (sysfs path), `N:` (device
 /// node and contents), `E:` (udev properties), `A:` (attributes), `H:` (binary attributes as hex)
@@ -48,19 +49,7 @@ public struct UMockdevRecording: Sendable {
 
     public var usbDevices: [Block] { blocks.filter(\.isUSBDevice) }
 
-    public static func bytes(hex: String) -> [UInt8]? {
-        let digits = Array(hex.trimmingCharacters(in: .whitespaces).utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        var i = 0
-        while i < digits.count {
-            guard let byte = UInt8(String(decoding: digits[i..<(i + 2)], as: UTF8.self), radix: 16) else { return nil }
-            out.append(byte)
-            i += 2
-        }
-        return out
-    }
+    public static func bytes(hex: String) -> [UInt8]? { RecordedDevice.bytes(hex: hex) }
 
     public static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16, uppercase: true) }.joined()

@@ -29,26 +29,7 @@ struct DemoBundle {
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: "\(directory)/config.json"))
     }
 
-    struct Result {
-        var status: Int32
-        var output: String
-    }
-
-    static func runc(_ arguments: [String]) throws -> Result {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe") }
-        let process = try ChildProcess(try Executable.find("runc", package: "runc"), arguments, output: fds[1])
-        close(fds[1])
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            bytes += chunk[0..<n]
-        }
-        close(fds[0])
-        let status = try process.waitForExitSync() ?? -1
-        return Result(status: status, output: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    static func runc(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try ChildProcess.run(try Executable.find("runc", package: "runc"), arguments)
     }
 }

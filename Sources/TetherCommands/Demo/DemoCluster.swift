@@ -11,7 +11,8 @@ final class DemoCluster {
     let directory: String
     let binaries: String
     let tag = String(UUID().uuidString.prefix(5)).lowercased()
-    var namespaces: [String] { ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"] }
+    var network: ClusterNetwork { ClusterNetwork(tag: tag) }
+    var namespaces: [String] { network.namespaces }
     var socket: String { "\(directory)/tetherd.sock" }
     var recording: String { "\(directory)/host-b.umockdev" }
     private var processes: [ChildProcess] = []
@@ -25,31 +26,7 @@ final class DemoCluster {
 
     func client() -> ControllerClient { ControllerClient(APIClient(.unixSocket(socket))) }
 
-    private func ip(_ arguments: [String]) throws {
-        let process = try ChildProcess(try Executable.find("ip", package: "iproute2"), arguments)
-        guard let status = try? process.waitForExitSync(), status == 0 else {
-            throw TetherError(.io, "ip \(arguments.joined(separator: " ")) failed")
-        }
-    }
-
-    /// Three namespaces; the controller's routes between 10.77.1.0/30 (host-a) and 10.77.2.0/30 (host-b).
-    func makeNetwork() throws {
-        let (c, a, b) = (namespaces[0], namespaces[1], namespaces[2])
-        for ns in namespaces { try ip(["netns", "add", ns]) }
-        for (peer, subnet) in [(a, 1), (b, 2)] {
-            let here = "c\(subnet)\(tag)", there = "h\(subnet)\(tag)"
-            try ip(["link", "add", here, "type", "veth", "peer", "name", there])
-            try ip(["link", "set", here, "netns", c])
-            try ip(["link", "set", there, "netns", peer])
-            try ip(["-n", c, "addr", "add", "10.77.\(subnet).1/30", "dev", here])
-            try ip(["-n", peer, "addr", "add", "10.77.\(subnet).2/30", "dev", there])
-            try ip(["-n", c, "link", "set", here, "up"])
-            try ip(["-n", peer, "link", "set", there, "up"])
-            try ip(["-n", peer, "route", "add", "default", "via", "10.77.\(subnet).1"])
-        }
-        for ns in namespaces { try ip(["-n", ns, "link", "set", "lo", "up"]) }
-        try ip(["netns", "exec", c, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
-    }
+    func makeNetwork() throws { try network.create() }
 
     func makeCertificates() throws {
         _ = try ClusterCA.initialize(in: "\(directory)/pki")
@@ -130,7 +107,7 @@ final class DemoCluster {
         if let pkill = try? Executable.find("pkill", package: "procps"), let process = try? ChildProcess(pkill, ["-9", "-f", directory]) {
             _ = try? process.waitForExitSync()
         }
-        for ns in namespaces { _ = try? ip(["netns", "del", ns]) }
+        network.remove()
         if !keep { try? FileManager.default.removeItem(atPath: directory) }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hypervisor
+import Placement
 import TetherClient
 import TetherModel
 
@@ -47,7 +48,7 @@ struct DemoCommand: AsyncParsableCommand {
         for host in status.hosts {
             let r = host.registration
             timeline.say("\(r.host) registered: " + r.vms.map { "\($0.name) (\($0.memoryMiB) MiB, \($0.networkMbps) Mbit/s\($0.containers.isEmpty ? "" : ", container \($0.containers.joined(separator: ", "))"))" }.joined(separator: ", ")
-                         + (r.devices.isEmpty ? "" : "; devices " + r.devices.map { "\(r.host)/\($0.id) \($0.vendorId ?? "?"):\($0.productId ?? "?") needs \(StatusText.rate(($0.periodicBytesPerSecond + $0.bulkBytesPerSecond) * 8))" }.joined(separator: ", ")))
+                         + (r.devices.isEmpty ? "" : "; devices " + r.devices.map { "\(r.host)/\($0.id) \($0.vendorId ?? "?"):\($0.productId ?? "?") needs \(Rate.bits(($0.periodicBytesPerSecond + $0.bulkBytesPerSecond) * 8))" }.joined(separator: ", ")))
         }
 
         let client = cluster.client()
@@ -68,13 +69,7 @@ struct DemoCommand: AsyncParsableCommand {
         timeline.say("attach \(what) (\(device)) to container \(container): tether attach --container \(container) --device \(device)")
         let response = try await client.attach(AttachRequest(container: container, device: try DeviceSelector(parsing: device)))
         let d = response.decision
-        let headline = switch d.action {
-        case .migrate: "decision: MIGRATE \(d.vm) from \(d.vmHost) to \(d.targetHost ?? "?")"
-        case .forward: "decision: FORWARD \(d.device) to \(d.vm) on \(d.vmHost) over a mutual-TLS channel"
-        case .local: "decision: LOCAL, \(d.device) is on \(d.vmHost) already"
-        case .reject: "decision: REJECT"
-        }
-        timeline.say(headline)
+        timeline.say("decision: " + PlanText.headline(d) + (d.action == .forward ? " over a mutual-TLS channel" : ""))
         timeline.detail(d.reasons.map { "why: \($0)" })
         guard let operation = response.operation else { throw TetherError(.unsupported, "no operation for \(device): \(d.reasons.joined(separator: "; "))") }
         let finished = try await follow(client, operation.id, timeline)
@@ -83,17 +78,8 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func follow(_ client: ControllerClient, _ id: String, _ timeline: Timeline) async throws -> OperationRecord {
-        var shown = 0
-        let deadline = ContinuousClock.now + .seconds(120)
-        while true {
-            let record = try await client.operation(id)
-            for step in record.steps.dropFirst(shown) where step.phase != .started {
-                timeline.detail(["\(step.phase == .done ? "step" : "FAILED") \(step.step)" + (step.detail.map { ": \($0)" } ?? "")])
-            }
-            shown = record.steps.count
-            if record.state.isFinished { return record }
-            guard ContinuousClock.now < deadline else { throw TetherError(.timeout, "\(id) did not finish") }
-            try await Task.sleep(for: .milliseconds(50))
+        try await client.follow(id, until: .now + .seconds(120), late: "\(id) did not finish within 120 s") { step in
+            timeline.detail(["\(step.phase == .done ? "step" : "FAILED") \(step.step)" + (step.detail.map { ": \($0)" } ?? "")])
         }
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A TCP socket listening on 127.0.0.1 at a port the kernel picks: the one way tests and
-/// benchmarks make their servers.
+/// A TCP socket listening on 127.0.0.1 (at a port the kernel picks, unless one is asked for):
+/// how the usbredir peer serves, and the one way tests and benchmarks make their servers.
 public enum LoopbackListener {
     /// The listening descriptor and its port (`port` 0: the kernel picks).
     public static func open(port: Int = 0, backlog: Int32 = 16) throws -> (fd: Int32, port: Int) {
@@ -15,7 +15,7 @@ public enum LoopbackListener {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let listening = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
-                bind(fd, p, length) == 0 && listen(fd, backlog) == 0 && getsockname(fd, p, &length) == 0
+                bind(fd, p, length) == 0 && Glibc.listen(fd, backlog) == 0 && getsockname(fd, p, &length) == 0
             }
         }
         guard listening else {

@@ -1,0 +1,45 @@
+import TetherModel
+
+/// Three hosts' network on one machine: a controller's namespace routing between two hosts'
+/// namespaces, host-a on 10.77.1.0/30 and host-b on 10.77.2.0/30 (each host is .2, its gateway
+/// the controller's .1). What `tether demo` and the end-to-end tests run a cluster in.
+public struct ClusterNetwork: Sendable {
+    public let tag: String
+    /// controller, host-a, host-b.
+    public var namespaces: [String] { ["tc-\(tag)", "ta-\(tag)", "tb-\(tag)"] }
+
+    public init(tag: String) { self.tag = tag }
+
+    /// Makes the namespaces, links and routes; on failure, removes what it made.
+    public func create() throws(TetherError) {
+        let (c, a, b) = (namespaces[0], namespaces[1], namespaces[2])
+        do {
+            for ns in namespaces { try ip(["netns", "add", ns]) }
+            for (peer, subnet) in [(a, 1), (b, 2)] {
+                let here = "c\(subnet)\(tag)", there = "h\(subnet)\(tag)"
+                try ip(["link", "add", here, "type", "veth", "peer", "name", there])
+                try ip(["link", "set", here, "netns", c])
+                try ip(["link", "set", there, "netns", peer])
+                try ip(["-n", c, "addr", "add", "10.77.\(subnet).1/30", "dev", here])
+                try ip(["-n", peer, "addr", "add", "10.77.\(subnet).2/30", "dev", there])
+                try ip(["-n", c, "link", "set", here, "up"])
+                try ip(["-n", peer, "link", "set", there, "up"])
+                try ip(["-n", peer, "route", "add", "default", "via", "10.77.\(subnet).1"])
+            }
+            for ns in namespaces { try ip(["-n", ns, "link", "set", "lo", "up"]) }
+            try ip(["netns", "exec", c, "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"])
+        } catch {
+            remove()
+            throw error
+        }
+    }
+
+    public func remove() {
+        for ns in namespaces { try? ip(["netns", "del", ns]) }
+    }
+
+    private func ip(_ arguments: [String]) throws(TetherError) {
+        let result = try ChildProcess.run(try Executable.find("ip", package: "iproute2"), arguments)
+        guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.output)") }
+    }
+}
