@@ -109,18 +109,10 @@ public struct DeviceRef: Sendable, Hashable, CustomStringConvertible, Comparable
 }
 
 /// Encoded as `HOST/ID`, as people write it.
-extension DeviceRef: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let ref = DeviceRef(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not HOST/PORT"))
-        }
+extension DeviceRef: TextCoded {
+    public init(text: String) throws(TetherError) {
+        guard let ref = DeviceRef(text) else { throw TetherError(.invalidArgument, "'\(text)' is not HOST/PORT") }
         self = ref
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
     }
 }
 

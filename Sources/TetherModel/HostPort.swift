@@ -21,17 +21,9 @@ public struct HostPort: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-extension HostPort: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let value = HostPort(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not HOST:PORT"))
-        }
+extension HostPort: TextCoded {
+    public init(text: String) throws(TetherError) {
+        guard let value = HostPort(text) else { throw TetherError(.invalidArgument, "'\(text)' is not HOST:PORT") }
         self = value
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
     }
 }

@@ -43,18 +43,6 @@ public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension DeviceSelector: Codable {
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        do {
-            self = try DeviceSelector(parsing: text)
-        } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message))
-        }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
-    }
+extension DeviceSelector: TextCoded {
+    public init(text: String) throws(TetherError) { try self.init(parsing: text) }
 }
