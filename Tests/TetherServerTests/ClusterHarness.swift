@@ -86,44 +86,16 @@ final class ClusterHarness: @unchecked Sendable {
               stepDeadlineSeconds: 20
             """
         try controller.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
+        let vms = [
+            "{name: vm-a, memoryMiB: 128, networkMbps: 100, datastore: ds1, containers: [c1], "
+                + "memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]}",
+            "{name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1, containers: [c2]}",
+        ]
         for (host, subnet) in [("host-a", 1), ("host-b", 2)] {
-            let vms = host == "host-a" ? """
-                  vms:
-                    - name: vm-a
-                      memoryMiB: 128
-                      networkMbps: 100
-                      datastore: ds1
-                      containers: [c1]
-                      memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]
-                """ : """
-                  vms:
-                    - {name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1, containers: [c2]}
-                """
-            let agent = """
-                role: agent
-                agent:
-                  host: \(host)
-                  controller: 10.77.\(subnet).1:7400
-                  listen: 10.77.\(subnet).2:7401
-                  publicAddress: 10.77.\(subnet).2
-                  tls: {directory: \(directory)/pki}
-                  cpus: 4
-                  memoryMiB: 4096
-                  networks:
-                    management: {up: true, mbps: 1000}
-                    migration: {up: true, mbps: 10000}
-                    vm: {up: true, mbps: 1000}
-                    storage: {up: true, mbps: 10000}
-                  datastores: [ds1]
-                  stateDirectory: \(directory)/\(host)
-                  exporter: \(Tools.product("usbredir-replay"))
-                  heartbeatSeconds: \(hotplug && host == "host-b" ? 30 : 0.5)
-                  stopVMsOnExit: true
-                  eventsSocket: \(directory)/\(host)-events.sock
-                  libusbHotplug: \(libusbHotplug)
-                \(vms)
-                """
-            try agent.write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
+            try ClusterNetwork.agentConfiguration(host: host, subnet: subnet, directory: directory, exporter: Tools.product("usbredir-replay"),
+                                                  heartbeatSeconds: hotplug && host == "host-b" ? 30 : 0.5, vms: [vms[subnet - 1]],
+                                                  extra: ["libusbHotplug: \(libusbHotplug)"])
+                .write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
         }
     }
 

@@ -34,6 +34,36 @@ public struct ClusterNetwork: Sendable {
         }
     }
 
+    /// Host `1` (host-a) or `2` (host-b)'s agent configuration in this network: the controller
+    /// at its gateway, everything else of the host under `directory`, its VMs given as YAML list
+    /// items, and `extra` agent keys (each an indented `key: value` line).
+    public static func agentConfiguration(host: String, subnet: Int, directory: String, exporter: String, heartbeatSeconds: Double,
+                                          vms: [String], extra: [String] = []) -> String {
+        """
+        role: agent
+        agent:
+          host: \(host)
+          controller: 10.77.\(subnet).1:7400
+          listen: 10.77.\(subnet).2:7401
+          publicAddress: 10.77.\(subnet).2
+          tls: {directory: \(directory)/pki}
+          cpus: 4
+          memoryMiB: 4096
+          networks:
+            management: {up: true, mbps: 1000}
+            migration: {up: true, mbps: 10000}
+            vm: {up: true, mbps: 1000}
+            storage: {up: true, mbps: 10000}
+          datastores: [ds1]
+          stateDirectory: \(directory)/\(host)
+          exporter: \(exporter)
+          heartbeatSeconds: \(heartbeatSeconds)
+          stopVMsOnExit: true
+          eventsSocket: \(directory)/\(host)-events.sock
+
+        """ + extra.map { "  \($0)\n" }.joined() + "  vms:\n" + vms.map { "    - \($0)\n" }.joined()
+    }
+
     public func remove() {
         for ns in namespaces { try? ip(["netns", "del", ns]) }
     }

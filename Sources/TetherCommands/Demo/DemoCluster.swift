@@ -44,29 +44,9 @@ final class DemoCluster {
             """.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
         for (host, subnet, vm) in [("host-a", 1, "{name: vm-a, memoryMiB: 128, networkMbps: 100, datastore: ds1, containers: [c1]}"),
                                    ("host-b", 2, "{name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1}")] {
-            try """
-                role: agent
-                agent:
-                  host: \(host)
-                  controller: 10.77.\(subnet).1:7400
-                  listen: 10.77.\(subnet).2:7401
-                  publicAddress: 10.77.\(subnet).2
-                  tls: {directory: \(directory)/pki}
-                  cpus: 4
-                  memoryMiB: 4096
-                  networks:
-                    management: {up: true, mbps: 1000}
-                    migration: {up: true, mbps: 10000}
-                    vm: {up: true, mbps: 1000}
-                    storage: {up: true, mbps: 10000}
-                  datastores: [ds1]
-                  stateDirectory: \(directory)/\(host)
-                  exporter: \(binaries)/usbredir-replay
-                  heartbeatSeconds: 1
-                  stopVMsOnExit: true
-                  eventsSocket: \(directory)/\(host)-events.sock
-                  vms: [\(vm)]
-                """.write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
+            try ClusterNetwork.agentConfiguration(host: host, subnet: subnet, directory: directory, exporter: "\(binaries)/usbredir-replay",
+                                                  heartbeatSeconds: 1, vms: [vm])
+                .write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
         }
     }
 
