@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "Channel",
             dependencies: [
-                "TetherModel",
+                "TetherModel", "TetherSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "Hypervisor",
             dependencies: [
-                "TetherModel",
+                "TetherModel", "TetherSystem",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -90,10 +90,45 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "TetherSystem", dependencies: ["TetherModel"], exclude: ["README.md"], swiftSettings: strict),
+        // The controller decides and journals; every effect is an agent call, so it links
+        // neither USBProbe nor Hypervisor.
+        .target(
+            name: "Controller",
+            dependencies: [
+                "TetherModel", "Placement", "ClusterStore",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Agent",
+            dependencies: [
+                "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TetherHTTP",
+            dependencies: [
+                "TetherModel", "Controller", "Agent", "Channel",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         .target(
             name: "TetherServer",
             dependencies: [
-                "TetherModel", "Placement", "ClusterStore", "Hypervisor", "Channel", "USBProbe", "TetherClient",
+                "TetherModel", "TetherSystem", "Controller", "Agent", "TetherHTTP", "ClusterStore", "Hypervisor", "Channel",
+                "USBProbe", "TetherClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,13 +137,14 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             exclude: ["README.md"],
             swiftSettings: strict
         ),
-        .target(name: "OCIHook", dependencies: ["TetherModel", "TetherClient"], swiftSettings: strict),
+        // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
+        .target(name: "Lab", dependencies: ["TetherModel", "TetherSystem"], swiftSettings: strict),
+        .target(name: "OCIHook", dependencies: ["TetherModel", "TetherSystem", "TetherClient"], swiftSettings: strict),
         .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
         .executableTarget(name: "usbredir-replay", dependencies: ["USBRedirReplay"], swiftSettings: strict),
         // The hook's two halves: a C-library-only front the runtime calls for every container
@@ -118,7 +154,7 @@ let package = Package(
         .target(
             name: "TetherCommands",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Hypervisor", "Channel", "TetherClient",
+                "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "Channel", "TetherClient", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -133,7 +169,7 @@ let package = Package(
             name: "tether-benchmark",
             dependencies: [
                 "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport", "TetherServer", "TetherClient", "ClusterStore",
-                "USBRedirReplay",
+                "USBRedirReplay", "Controller", "TetherHTTP", "TetherSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,11 +190,16 @@ let package = Package(
         .target(
             name: "TetherTestSupport",
             dependencies: [
-                "USBProbe", "TetherModel", "Placement", "Hypervisor", "USBRedirReplay",
+                "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "USBRedirReplay", "ClusterStore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/TetherTestSupport",
             swiftSettings: strict
+        ),
+        // Test-only, on Swift Testing: `.requires(available, "what is missing")` (a skip that CI=true turns
+        // into a failure) and the store conformance suite every ClusterStore must pass.
+        .target(
+            name: "TetherTestKit", dependencies: ["ClusterStore", "TetherModel"], path: "Tests/TetherTestKit", swiftSettings: strict
         ),
         .testTarget(
             name: "USBProbeTests",
@@ -176,6 +217,7 @@ let package = Package(
         .testTarget(
             name: "HypervisorTests",
             dependencies: [
+                "TetherTestKit",
                 "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -185,6 +227,7 @@ let package = Package(
         .testTarget(
             name: "ChannelTests",
             dependencies: [
+                "TetherTestKit",
                 "Channel", "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -194,13 +237,17 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterStoreTests",
-            dependencies: ["ClusterStore", "TetherModel", "TetherTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "ClusterStore", "TetherModel", "TetherTestSupport", "TetherTestKit", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TetherServerTests",
             dependencies: [
-                "TetherServer", "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
+                "TetherTestKit",
+                "TetherServer", "Controller", "Agent", "TetherHTTP", "TetherSystem", "Lab", "Channel",
+                "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
                 "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd", "TetherCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -217,7 +264,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherCommandsTests",
-            dependencies: ["TetherCommands", "USBProbe", "Hypervisor", "TetherTestSupport", "tetherd", "tether-oci-hook", "tether-oci-attach", "usbredir-replay"],
+            dependencies: ["TetherTestKit", "TetherCommands", "TetherSystem", "USBProbe", "Hypervisor", "TetherTestSupport", "tetherd", "tether-oci-hook", "tether-oci-attach", "usbredir-replay"],
             swiftSettings: strict
         ),
     ],

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import TetherModel
+import TetherSystem
 
 /// Runs the usbredir exporter (Debian's `usbredirect`) for one device as a supervised child:
 /// restarted with backoff when it dies, stopped cleanly, and every exit reported with its
@@ -26,20 +27,24 @@ public final class ExporterSupervisor: Sendable {
     private let launcher: [String]
     private let state = NIOLockedValueBox(State())
     private let log: @Sendable (String) -> Void
+    private let onStart: @Sendable (Int32) -> Void
     private let initialBackoff: Duration
     private let maximumBackoff: Duration
     private let loop = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     /// `device`: VID:PID or BUS-PORT, as usbredirect takes it; `listen`: HOST:PORT it serves on.
+    /// `started` is told each child's pid as it starts (and restarts), so that its owner can
+    /// record what it started.
     public init(device: String, listen: String, program: String = "usbredirect", launcher: [String] = [],
                 initialBackoff: Duration = .milliseconds(250), maximumBackoff: Duration = .seconds(10),
-                log: @escaping @Sendable (String) -> Void = { _ in }) {
+                started: @escaping @Sendable (Int32) -> Void = { _ in }, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.program = program
         self.launcher = launcher
         self.arguments = ["--device", device, "--as", listen]
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
         self.log = log
+        self.onStart = started
     }
 
     public var starts: Int { state.withLockedValue { $0.starts } }
@@ -74,6 +79,7 @@ public final class ExporterSupervisor: Sendable {
                 $0.process = process
                 $0.starts += 1
             }
+            onStart(process.pid)
             log("started \(program) \(arguments.joined(separator: " ")) (pid \(process.pid))")
             let text = await Self.collect(fds[0])
             let status = await process.waitForExit() ?? -1

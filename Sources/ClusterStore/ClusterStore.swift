@@ -10,27 +10,32 @@ import TetherModel
 /// - at most one unfinished operation per device, and a migration excludes every other
 ///   unfinished operation on its VM (a second is refused as `busy`): two attaches never race for
 ///   one device, and a VM is never moved twice or moved while a channel to it is being made;
-/// - finishing an operation and saving (or removing) its attachment is one transaction.
+/// - finishing an operation and saving (or removing) its attachment is one transaction, with the
+///   changes `OperationRecord.attachmentChanges` gives (the one rule for what follows a VM).
+///
+/// Every call is async: a store shared by several controllers answers over the network. The
+/// conformance suite (TetherTestKit's `ClusterStoreConformance`) pins these rules for every
+/// implementation.
 public protocol ClusterStore: Sendable {
-    func saveRegistration(_ registration: AgentRegistration) throws(TetherError)
-    func registrations() throws(TetherError) -> [AgentRegistration]
+    func saveRegistration(_ registration: AgentRegistration) async throws(TetherError)
+    func registrations() async throws(TetherError) -> [AgentRegistration]
 
-    func attachments() throws(TetherError) -> [DeviceAttachment]
+    func attachments() async throws(TetherError) -> [DeviceAttachment]
 
     /// Journals a new operation (state `running`, no steps) and returns it with its id.
-    func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision, at: Date) throws(TetherError) -> OperationRecord
+    func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision, at: Date) async throws(TetherError) -> OperationRecord
     /// Appends one step record; returns the operation as it now stands.
     @discardableResult
-    func record(_ step: StepRecord, in operation: String) throws(TetherError) -> OperationRecord
+    func record(_ step: StepRecord, in operation: String) async throws(TetherError) -> OperationRecord
     /// Ends an operation. A completed attach saves its attachment (and, for a migration, moves
     /// the VM's other attachments to its new host); a completed detach removes it; all in the
     /// same transaction.
     @discardableResult
-    func finish(_ operation: String, as state: OperationRecord.State, error: String?, at: Date) throws(TetherError) -> OperationRecord
+    func finish(_ operation: String, as state: OperationRecord.State, error: String?, at: Date) async throws(TetherError) -> OperationRecord
 
-    func operation(_ id: String) throws(TetherError) -> OperationRecord?
+    func operation(_ id: String) async throws(TetherError) -> OperationRecord?
     /// Unfinished operations, oldest first: what a restarted controller drives on.
-    func unfinishedOperations() throws(TetherError) -> [OperationRecord]
+    func unfinishedOperations() async throws(TetherError) -> [OperationRecord]
     /// The latest operations, newest first.
-    func recentOperations(limit: Int) throws(TetherError) -> [OperationRecord]
+    func recentOperations(limit: Int) async throws(TetherError) -> [OperationRecord]
 }

@@ -64,30 +64,30 @@ public final class SQLiteClusterStore: ClusterStore {
 
     // MARK: registrations and attachments
 
-    public func saveRegistration(_ registration: AgentRegistration) throws(TetherError) {
+    public func saveRegistration(_ registration: AgentRegistration) async throws(TetherError) {
         let body = try Self.json(registration)
-        try write("save the registration of \(registration.host)") { db in
+        try await write("save the registration of \(registration.host)") { db in
             try db.execute(sql: "INSERT OR REPLACE INTO registration (host, body) VALUES (?, ?)", arguments: [registration.host, body])
         }
     }
 
-    public func registrations() throws(TetherError) -> [AgentRegistration] {
-        let bodies = try read("read registrations") { db in try String.fetchAll(db, sql: "SELECT body FROM registration ORDER BY host") }
+    public func registrations() async throws(TetherError) -> [AgentRegistration] {
+        let bodies = try await read("read registrations") { db in try String.fetchAll(db, sql: "SELECT body FROM registration ORDER BY host") }
         return try bodies.map { (body: String) throws(TetherError) in try Self.decode(AgentRegistration.self, body) }
     }
 
-    public func attachments() throws(TetherError) -> [DeviceAttachment] {
-        let bodies = try read("read attachments") { db in try String.fetchAll(db, sql: "SELECT body FROM attachment ORDER BY id") }
+    public func attachments() async throws(TetherError) -> [DeviceAttachment] {
+        let bodies = try await read("read attachments") { db in try String.fetchAll(db, sql: "SELECT body FROM attachment ORDER BY id") }
         return try bodies.map { (body: String) throws(TetherError) in try Self.decode(DeviceAttachment.self, body) }
     }
 
     // MARK: the journal
 
     public func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision,
-                      at time: Date) throws(TetherError) -> OperationRecord {
+                      at time: Date) async throws(TetherError) -> OperationRecord {
         let vm = attachment.vm, device = attachment.device.description
         let migrates = kind == .attach && decision.action == .migrate
-        return try write("journal a new \(kind.rawValue) of \(device)") { db in
+        return try await write("journal a new \(kind.rawValue) of \(device)") { db in
             let busy = { (other: String) in
                 TetherError(.busy, "\(other) is still running for \(device) or \(vm); wait for it (tether status) and try again")
             }
@@ -110,8 +110,8 @@ public final class SQLiteClusterStore: ClusterStore {
     }
 
     @discardableResult
-    public func record(_ step: StepRecord, in id: String) throws(TetherError) -> OperationRecord {
-        try write("journal step \(step.step) of \(id)") { db in
+    public func record(_ step: StepRecord, in id: String) async throws(TetherError) -> OperationRecord {
+        try await write("journal step \(step.step) of \(id)") { db in
             var record = try Self.load(id, db)
             guard record.state == .running else {
                 throw TetherError(.busy, "\(id) has finished (\(record.state.rawValue)); no step can be added")
@@ -126,61 +126,45 @@ public final class SQLiteClusterStore: ClusterStore {
     }
 
     @discardableResult
-    public func finish(_ id: String, as state: OperationRecord.State, error: String?, at time: Date) throws(TetherError) -> OperationRecord {
-        try write("finish \(id)") { db in
+    public func finish(_ id: String, as state: OperationRecord.State, error: String?, at time: Date) async throws(TetherError) -> OperationRecord {
+        try await write("finish \(id)") { db in
             var record = try Self.load(id, db)
             guard record.state == .running else { return record }   // finishing twice changes nothing
             record.state = state
             record.error = error
             record.updated = time
             try Self.store(record, db)
-            if state == .completed {
-                switch record.kind {
-                case .attach:
-                    if record.decision.action == .migrate, let target = record.decision.targetHost {
-                        try Self.relocate(vm: record.attachment.vm, to: target, db)
-                    }
-                    try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, body) VALUES (?, ?)",
-                                   arguments: [record.attachment.id, try Self.jsonOrThrow(record.attachment)])
-                case .detach:
-                    try db.execute(sql: "DELETE FROM attachment WHERE id = ?", arguments: [record.attachment.id])
-                }
+            let current = try String.fetchAll(db, sql: "SELECT body FROM attachment").map { try Self.decodeOrThrow(DeviceAttachment.self, $0) }
+            let changes = record.attachmentChanges(given: current)
+            for id in changes.removed { try db.execute(sql: "DELETE FROM attachment WHERE id = ?", arguments: [id]) }
+            for attachment in changes.saved {
+                try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, body) VALUES (?, ?)",
+                               arguments: [attachment.id, try Self.jsonOrThrow(attachment)])
             }
             return record
         }
     }
 
-    public func operation(_ id: String) throws(TetherError) -> OperationRecord? {
-        try read("read \(id)") { db in
+    public func operation(_ id: String) async throws(TetherError) -> OperationRecord? {
+        try await read("read \(id)") { db in
             guard try String.fetchOne(db, sql: "SELECT id FROM operation WHERE id = ?", arguments: [id]) != nil else { return nil }
             return try Self.load(id, db)
         }
     }
 
-    public func unfinishedOperations() throws(TetherError) -> [OperationRecord] {
-        try read("read unfinished operations") { db in
+    public func unfinishedOperations() async throws(TetherError) -> [OperationRecord] {
+        try await read("read unfinished operations") { db in
             try String.fetchAll(db, sql: "SELECT id FROM operation WHERE state = 'running' ORDER BY seq").map { try Self.load($0, db) }
         }
     }
 
-    public func recentOperations(limit: Int) throws(TetherError) -> [OperationRecord] {
-        try read("read operations") { db in
+    public func recentOperations(limit: Int) async throws(TetherError) -> [OperationRecord] {
+        try await read("read operations") { db in
             try String.fetchAll(db, sql: "SELECT id FROM operation ORDER BY seq DESC LIMIT ?", arguments: [limit]).map { try Self.load($0, db) }
         }
     }
 
     // MARK: plumbing
-
-    /// A VM that moved took its other (forwarded) devices along: their channels now end on its
-    /// new host.
-    private static func relocate(vm: String, to host: String, _ db: Database) throws {
-        for body in try String.fetchAll(db, sql: "SELECT body FROM attachment") {
-            var attachment = try decodeOrThrow(DeviceAttachment.self, body)
-            guard attachment.vm == vm, attachment.vmHost != host else { continue }
-            attachment.vmHost = host
-            try db.execute(sql: "UPDATE attachment SET body = ? WHERE id = ?", arguments: [try jsonOrThrow(attachment), attachment.id])
-        }
-    }
 
     /// The operation row holds everything but the steps, which are rows of their own: a step is
     /// appended, never rewritten.
@@ -201,9 +185,9 @@ public final class SQLiteClusterStore: ClusterStore {
                        arguments: [record.state.rawValue, try jsonOrThrow(header), record.id])
     }
 
-    private func write<T>(_ what: String, _ body: (Database) throws -> T) throws(TetherError) -> T {
+    private func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(TetherError) -> T {
         do {
-            return try queue.write(body)
+            return try await queue.write(body)
         } catch let error as TetherError {
             throw error
         } catch {
@@ -211,9 +195,9 @@ public final class SQLiteClusterStore: ClusterStore {
         }
     }
 
-    private func read<T>(_ what: String, _ body: (Database) throws -> T) throws(TetherError) -> T {
+    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(TetherError) -> T {
         do {
-            return try queue.read(body)
+            return try await queue.read(body)
         } catch let error as TetherError {
             throw error
         } catch {

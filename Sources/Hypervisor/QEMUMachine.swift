@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// One QEMU process (launched here, or adopted by its QMP socket) and the operations on it.
 public final class QEMUMachine: VirtualMachineControl {

@@ -1,3 +1,5 @@
+import TetherModel
+
 /// What Tether asks of a hypervisor for one VM. QEMU over QMP implements it (`QEMUMachine`); a
 /// libvirt driver could too.
 public protocol VirtualMachineControl: Sendable {
@@ -18,42 +20,6 @@ public protocol VirtualMachineControl: Sendable {
     func dumpGuestMemory(to path: String) async throws
     func reset() async throws
     func quit() async throws
-}
-
-/// QEMU's run states (query-status); others are kept by name.
-public enum VMRunState: Sendable, Equatable, CustomStringConvertible {
-    case running, paused, prelaunch, inmigrate, postmigrate, finishMigrate, guestPanicked, shutdown, internalError
-    case other(String)
-
-    init(_ text: String) {
-        switch text {
-        case "running": self = .running
-        case "paused": self = .paused
-        case "prelaunch": self = .prelaunch
-        case "inmigrate": self = .inmigrate
-        case "postmigrate": self = .postmigrate
-        case "finish-migrate": self = .finishMigrate
-        case "guest-panicked": self = .guestPanicked
-        case "shutdown": self = .shutdown
-        case "internal-error": self = .internalError
-        default: self = .other(text)
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .running: "running"
-        case .paused: "paused"
-        case .prelaunch: "prelaunch"
-        case .inmigrate: "inmigrate"
-        case .postmigrate: "postmigrate"
-        case .finishMigrate: "finish-migrate"
-        case .guestPanicked: "guest-panicked"
-        case .shutdown: "shutdown"
-        case .internalError: "internal-error"
-        case .other(let text): text
-        }
-    }
 }
 
 public struct MigrationOptions: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// Puts a device node into a running container: created in the container's mount namespace
 /// (under its rootfs before pivot_root, as in a createRuntime hook; in /dev after), and allowed

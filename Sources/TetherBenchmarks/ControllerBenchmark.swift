@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import TetherClient
 import TetherModel
+import Controller
+import TetherHTTP
 import TetherServer
 import TetherTestSupport
 
@@ -29,7 +31,7 @@ struct ControllerBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = "\(directory)/tetherd.sock"
         let recorder = FirstCall()
-        let controller = try Controller(store: try SQLiteClusterStore(path: "\(directory)/tether.sqlite")) { registration in
+        let controller = try await Controller(store: try SQLiteClusterStore(path: "\(directory)/tether.sqlite")) { registration in
             RecordingAgent(host: registration.host, recorder: recorder)
         }
         var logger = Logger(label: "benchmark")
@@ -147,16 +149,19 @@ struct RecordingAgent: HostAgent {
     let host: String
     let recorder: FirstCall
 
+    func registration() async throws(TetherError) -> AgentRegistration {
+        throw TetherError(.unsupported, "the benchmark's agents only act")
+    }
     func vm(_ name: String) async throws(TetherError) -> AgentVMState? {
         await recorder.note()
-        return AgentVMState(name: name, status: "running", launch: VMLaunch(name: name, memoryMiB: 128, cpus: 1), migration: nil, redirections: [])
+        return AgentVMState(name: name, status: .running, launch: VMLaunch(name: name, memoryMiB: 128, cpus: 1), migration: nil, redirections: [])
     }
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }
     func startMigration(vm: String, to target: HostPort) async throws(TetherError) { await recorder.note() }
-    func release(vm: String, movedTo target: String) async throws(TetherError) { await recorder.note() }
+    func release(vm: String, movedTo target: String?) async throws(TetherError) { await recorder.note() }
     func abandonIncoming(vm: String) async throws(TetherError) { await recorder.note() }
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }
     func stopExport(session: String) async throws(TetherError) { await recorder.note() }
     func openChannel(_ request: ChannelRequest) async throws(TetherError) { await recorder.note() }
-    func closeChannel(session: String, vm: String) async throws(TetherError) { await recorder.note() }
+    func closeChannel(session: String, vm: String?) async throws(TetherError) { await recorder.note() }
 }

@@ -5,6 +5,8 @@ import Hummingbird
 import Logging
 import TetherClient
 import TetherModel
+import Controller
+import TetherHTTP
 import TetherServer
 import TetherTestSupport
 
@@ -28,7 +30,7 @@ struct HookBenchmark: AsyncParsableCommand {
         // The controller, with host-a running vm-a (container c1) and the CH340 plugged into host-a.
         let socket = "\(directory)/tetherd.sock"
         let recorder = FirstCall()
-        let controller = try Controller(store: try SQLiteClusterStore(path: "\(directory)/tether.sqlite")) { RecordingAgent(host: $0.host, recorder: recorder) }
+        let controller = try await Controller(store: try SQLiteClusterStore(path: "\(directory)/tether.sqlite")) { RecordingAgent(host: $0.host, recorder: recorder) }
         let networks: [NetworkRole: NetworkLink] = [.management: .init(up: true, mbps: 1000), .migration: .init(up: true, mbps: 1000),
                                                     .vm: .init(up: true, mbps: 1000), .storage: .init(up: true, mbps: 1000)]
         try await controller.register(AgentRegistration(

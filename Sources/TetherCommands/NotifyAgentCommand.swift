@@ -1,5 +1,6 @@
 import ArgumentParser
 import TetherModel
+import TetherSystem
 
 /// `tether notify-agent`: what the udev rules run when a USB device comes or goes. It tells the
 /// local agent (one datagram, never waiting) and always succeeds: a rule must never block udev,

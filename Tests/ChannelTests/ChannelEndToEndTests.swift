@@ -2,13 +2,14 @@ import Channel
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 import USBRedirReplay
 
 /// A recorded device, announced by a usbredir peer on the "device's host", carried by the relay
 /// (serve, mutual TLS, connect) to a real QEMU VM's usb-redir chardev on the "VM's host".
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct ChannelEndToEndTests {
     struct Setup {
         let peer: USBRedirPeer

@@ -1,13 +1,14 @@
 import Channel
 import Foundation
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// The exporter supervisor with the real `usbredirect`: under umockdev it cannot start its host
 /// side (its libusb calls go beyond the recording), so it dies, and must be restarted, reported,
 /// and finally stopped.
-@Suite(.enabled(if: Tools.which("usbredirect") != nil && Tools.hasUMockdev, "usbredirect or umockdev is not installed (apt-get install usbredirect umockdev)"))
+@Suite(.requires(Tools.which("usbredirect") != nil && Tools.hasUMockdev, "usbredirect or umockdev is not installed (apt-get install usbredirect umockdev)"))
 struct ExporterSupervisorTests {
     final class Lines: @unchecked Sendable {
         private let lock = NSLock()

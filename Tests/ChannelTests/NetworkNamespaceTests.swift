@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherTestSupport
 
 /// The channel between two "hosts": network namespaces joined by a veth pair, as CI (root) makes
 /// them. The device's host runs `serve` and an echo target; the VM's host runs `connect` and a
 /// client that checks every byte comes back.
-@Suite(.serialized, .enabled(if: NetworkNamespaces.canCreate, "needs root and iproute2 to make network namespaces (CI runs as root)"))
+@Suite(.serialized, .requires(NetworkNamespaces.canCreate, "needs root and iproute2 to make network namespaces (CI runs as root)"))
 struct NetworkNamespaceTests {
     @Test func aStreamCrossesBetweenHostsIntactAndAVanishingServerIsReported() throws {
         let hosts = try NetworkNamespaces()

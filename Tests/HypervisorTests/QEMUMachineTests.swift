@@ -1,12 +1,13 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// The QEMU driver against real QEMU processes (KVM when /dev/kvm opens, else TCG), tiny VMs
 /// with no guest OS. `.serialized`: each test runs several VMs, and the machine has two cores.
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct QEMUMachineTests {
     static let patternAddress: UInt64 = 0x100_0000   // 16 MiB: above what SeaBIOS touches
     static let patternSize = 4 << 20

@@ -1,6 +1,7 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
@@ -74,7 +75,7 @@ struct QMPFaultTests {
     }
 }
 
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct MigrationFaultTests {
     @Test func migratingToAPortNobodyListensOnFailsAndTheSourceRuns() async throws {
         try await QEMUTestbed.with { bed in

@@ -1,13 +1,14 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 import USBRedirReplay
 
 /// A usb-redir device hot-added to a real VM, its chardev connected to a usbredir peer that
 /// announces the recorded CH340: it is in the VM's USB list while connected, and gone after.
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct USBRedirectionTests {
     @Test func aRedirectedDeviceAppearsWhileConnectedAndGoesOnDetach() async throws {
         let recording = try UMockdevRecording(contentsOf: Fixtures.usb("ch340"))

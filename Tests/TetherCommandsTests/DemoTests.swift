@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TetherTestKit
 @testable import TetherCommands
 import TetherTestSupport
 
@@ -10,7 +11,7 @@ struct DemoTests {
         getuid() == 0 && DemoPrerequisites.missing(directory: Tools.productsDirectory.path) == nil
     }
 
-    @Test(.enabled(if: DemoTests.canRun, "needs root, iproute2, QEMU, umockdev, runc and busybox (CI has them all)"))
+    @Test(.requires(DemoTests.canRun, "needs root, iproute2, QEMU, umockdev, runc and busybox (CI has them all)"))
     func theDemoTellsTheWholeStoryAndCleansUp() throws {
         let result = try ProcessRunner.run(Tools.product("tether"), ["demo"], timeout: 300)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")

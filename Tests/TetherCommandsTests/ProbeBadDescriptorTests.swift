@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 
@@ -8,7 +9,7 @@ private typealias B = DescriptorBuilder
 /// Recordings with one broken device beside a good one, through real libusb under umockdev:
 /// the broken one gets a clear error or warning, the good one its exact figure, and the probe
 /// neither crashes nor hangs.
-@Suite(.enabled(if: Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
+@Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeBadDescriptorTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String

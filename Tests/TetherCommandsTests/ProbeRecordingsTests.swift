@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 
 /// `tether probe --json` on recordings of real devices, through real libusb under umockdev.
-@Suite(.enabled(if: Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
+@Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeRecordingsTests {
     @Test(arguments: Fixtures.recordings)
     func everyFigureMatchesTheHandDerivedOne(_ name: String) throws {
@@ -24,7 +25,7 @@ struct ProbeRecordingsTests {
         }
     }
 
-    @Test(.enabled(if: Tools.hasLsusb, "lsusb is not installed (apt-get install usbutils)"), arguments: Fixtures.recordings)
+    @Test(.requires(Tools.hasLsusb, "lsusb is not installed (apt-get install usbutils)"), arguments: Fixtures.recordings)
     func descriptorFieldsAgreeWithLsusb(_ name: String) throws {
         let report = try ProbeRunner.json(Fixtures.usb(name))
         let lsusb = try ProcessRunner.underUMockdev(Fixtures.usb(name), Tools.which("lsusb") ?? "lsusb", ["-v"])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 
@@ -7,7 +8,7 @@ private typealias B = DescriptorBuilder
 
 /// Devices at every speed through real libusb under umockdev, with both descriptor sources:
 /// the strict parse of the raw bytes and libusb's own parse (SuperSpeed companions included).
-@Suite(.enabled(if: Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
+@Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeSpeedsTests {
     /// A SuperSpeed camera-like device: isochronous IN with a companion (bMaxBurst 15, Mult 2:
     /// 48 packets, wBytesPerInterval 49152 every 125 us = 393,216,000 B/s) and interrupt IN with

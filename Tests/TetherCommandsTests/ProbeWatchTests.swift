@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherTestSupport
 import USBProbe
 
 /// `tether probe --watch`: a recorded device is plugged in and pulled out through umockdev's
 /// testbed while the probe watches through libusb hotplug (udev monitor), in another process.
-@Suite(.enabled(if: Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
+@Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeWatchTests {
     struct WatchLine: Decodable {
         var event: String

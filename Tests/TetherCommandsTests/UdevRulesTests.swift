@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TetherModel
+import TetherSystem
 import TetherTestSupport
 
 /// udev/70-tether.rules: every rule parses as udev reads it, matches USB devices only, and the

@@ -1,11 +1,12 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherTestSupport
 
 /// `tether vm` on real QEMU VMs. A QMP socket serves one client at a time, so the test lets go
 /// of its own connection before the command runs, and takes the VM back after.
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct VMCommandTests {
     func tether(_ arguments: [String]) throws -> ProcessResult {
         let result = try ProcessRunner.run(Tools.product("tether"), ["vm"] + arguments, timeout: 120)

@@ -6,7 +6,9 @@ import Logging
 import NIOCore
 import Testing
 import TetherModel
-@testable import TetherServer
+import TetherSystem
+@testable import Agent
+import TetherHTTP
 import TetherTestSupport
 
 /// The agent's API in-process: every endpoint answers bad input with a 4xx and a JSON error, and
@@ -65,33 +67,39 @@ struct AgentAPITests {
     }
 }
 
-/// A starting agent stops the exporters a killed predecessor left running, and only those.
+/// A starting agent stops the exporters a killed predecessor started and left running, and only
+/// those: an exporter it never started (an operator's, a systemd service) is left alone, even when
+/// it too has init as its parent.
 struct OrphanedExportersTests {
-    @Test func aStartingAgentStopsOrphanedExportersAndLeavesOthersAlone() throws {
+    /// Starts the fake exporter in the background of a shell that exits at once: an orphan,
+    /// re-parented to init, as a killed agent's exporter is. Answers its pid.
+    static func orphan(_ exporter: String, device: String, port: Int) throws -> Int32 {
+        let result = try ChildProcess.run("/bin/sh", ["-c", "\(exporter) --device \(device) --as 127.0.0.1:\(port) >/dev/null 2>&1 & echo $!"])
+        return try #require(Int32(result.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+    }
+
+    @Test func aStartingAgentStopsTheExportersItsPredecessorStartedAndNoOthers() throws {
         let directory = try Fixtures.temporaryDirectory().path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let exporter = "\(directory)/fake-usbredirect"
         try "#!/bin/sh\nwhile true; do sleep 1; done\n".write(toFile: exporter, atomically: true, encoding: .utf8)
         chmod(exporter, 0o755)
-        // An orphan: started in the background by a shell that exits at once. (Through
-        // ChildProcess: Foundation's Process would wait on a descriptor the orphan inherits.)
-        let shell = try ChildProcess("/bin/sh", ["-c", "\(exporter) --device 1-5 --as 127.0.0.1:4000 &"])
-        while shell.isRunning { usleep(10_000) }
-        // And one whose parent (a live agent, here a shell) is still there.
-        let parent = try BackgroundProcess("/bin/sh", ["-c", "\(exporter) --device 1-6 --as 127.0.0.1:4001; sleep 60"])
-        defer { parent.kill() }
-        var found: [Int32] = []
-        for _ in 0..<50 where found.isEmpty {
-            usleep(100_000)
-            found = OrphanedExporters.stop(program: exporter, logger: Logger(label: "test"))
-        }
-        #expect(found.count == 1, "exactly the orphan")
-        let orphan = try #require(found.first)
-        for _ in 0..<50 where kill(orphan, 0) == 0 && !Self.isZombie(orphan) { usleep(50_000) }
-        #expect(kill(orphan, 0) != 0 || Self.isZombie(orphan), "the orphan was stopped")
-        #expect(OrphanedExporters.stop(program: exporter, logger: Logger(label: "test")).isEmpty, "the live agent's exporter is left alone")
-        let cleanup = try ChildProcess("/usr/bin/env", ["pkill", "-9", "-f", directory])
-        while cleanup.isRunning { usleep(10_000) }
+        defer { _ = try? ChildProcess.run("/usr/bin/env", ["pkill", "-9", "-f", directory]) }
+        let record = ExporterRecord(directory: directory)
+        // The predecessor's: recorded as it started, then orphaned when that agent was killed.
+        let leftover = try Self.orphan(exporter, device: "1-5", port: 4000)
+        record.note(leftover)
+        // Someone else's, with the same program and the same kind of command line.
+        let foreign = try Self.orphan(exporter, device: "1-6", port: 4001)
+        // A recorded one that has exited since: its pid must not be signalled.
+        let gone = try Self.orphan("/bin/true", device: "1-7", port: 4002)
+        record.note(gone)
+
+        #expect(ExporterRecord(directory: directory).stopLeftovers(logger: Logger(label: "test")) == [leftover])
+        for _ in 0..<50 where kill(leftover, 0) == 0 && !Self.isZombie(leftover) { usleep(50_000) }
+        #expect(kill(leftover, 0) != 0 || Self.isZombie(leftover), "the predecessor's exporter was stopped")
+        #expect(kill(foreign, 0) == 0 && !Self.isZombie(foreign), "an exporter this agent never started runs on")
+        #expect(ExporterRecord(directory: directory).stopLeftovers(logger: Logger(label: "test")).isEmpty, "the record was cleared")
     }
 
     static func isZombie(_ pid: Int32) -> Bool {

@@ -1,13 +1,14 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// `tether attach` doing the real thing: a controller and two agents as real processes in their
 /// own network namespaces, real QEMU, recorded devices through umockdev, the relay over mutual
 /// TLS; and the controller killed with SIGKILL at every journaled step, then started again.
-@Suite(.serialized, .enabled(if: ClusterHarness.canRun, "needs root, iproute2, umockdev and QEMU (CI has them all)"))
+@Suite(.serialized, .requires(ClusterHarness.canRun, "needs root, iproute2, umockdev and QEMU (CI has them all)"))
 struct ClusterEndToEndTests {
     @Test func theSerialDongleIsForwardedToTheVMThroughTheRelayAndTakenBack() async throws {
         let cluster = try ClusterHarness()

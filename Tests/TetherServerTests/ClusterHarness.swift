@@ -1,6 +1,6 @@
 import Foundation
 import Hypervisor
-import TetherCommands
+import Lab
 import TetherModel
 import TetherTestSupport
 

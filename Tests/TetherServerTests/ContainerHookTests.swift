@@ -1,12 +1,13 @@
 import Foundation
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// tether-oci-hook under real runc, in front of a real cluster: a container that asks for a
 /// device by annotation finds its node; one that does not starts untouched; every failure makes
 /// runc refuse the container with the hook's one line, and leaves no attachment behind.
-@Suite(.serialized, .enabled(if: ClusterHarness.canRun && RuncBundle.canRun, "needs root, runc, busybox, nsenter, umockdev and QEMU (CI has them all)"))
+@Suite(.serialized, .requires(ClusterHarness.canRun && RuncBundle.canRun, "needs root, runc, busybox, nsenter, umockdev and QEMU (CI has them all)"))
 struct ContainerHookTests {
     static let hook = Tools.product("tether-oci-hook")
 

@@ -5,7 +5,8 @@ import NIOCore
 import Testing
 import TetherClient
 import TetherModel
-@testable import TetherServer
+@testable import Controller
+import TetherHTTP
 
 /// The controller's API in-process: decisions through HTTP, and every endpoint's bad input
 /// answered with a 4xx and a JSON error that says what was wrong.
@@ -13,9 +14,9 @@ struct ControllerAPITests {
     let clock = TestClock()
     let controller: Controller
 
-    init() throws {
+    init() async throws {
         let (store, _) = try ClusterFixtures.temporaryStore()
-        controller = try Controller(store: store, settings: .init(heartbeatTimeout: 15), connect: { registration in
+        controller = try await Controller(store: store, settings: .init(heartbeatTimeout: 15), connect: { registration in
             UnreachableAgent(host: registration.host)
         }, now: clock.function)
     }
@@ -126,13 +127,14 @@ struct ControllerAPITests {
 struct UnreachableAgent: HostAgent {
     let host: String
     func fail() -> TetherError { TetherError(.io, "agent \(host) unreachable in this test") }
+    func registration() async throws(TetherError) -> AgentRegistration { throw fail() }
     func vm(_ name: String) async throws(TetherError) -> AgentVMState? { throw fail() }
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort { throw fail() }
     func startMigration(vm: String, to target: HostPort) async throws(TetherError) { throw fail() }
-    func release(vm: String, movedTo target: String) async throws(TetherError) { throw fail() }
+    func release(vm: String, movedTo target: String?) async throws(TetherError) { throw fail() }
     func abandonIncoming(vm: String) async throws(TetherError) { throw fail() }
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort { throw fail() }
     func stopExport(session: String) async throws(TetherError) { throw fail() }
     func openChannel(_ request: ChannelRequest) async throws(TetherError) { throw fail() }
-    func closeChannel(session: String, vm: String) async throws(TetherError) { throw fail() }
+    func closeChannel(session: String, vm: String?) async throws(TetherError) { throw fail() }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import TetherModel
+@testable import Controller
 @testable import TetherServer
 
 /// What tetherd serves on GET /metrics (Prometheus text): the controller's decisions, operations
@@ -11,7 +12,7 @@ struct MetricsTests {
     @Test func decisionsAndHostsShowOnTheMetricsEndpoint() async throws {
         MetricsEndpoint.bootstrap()
         let (store, _) = try ClusterFixtures.temporaryStore()
-        let controller = try Controller(store: store) { UnreachableAgent(host: $0.host) }
+        let controller = try await Controller(store: store) { UnreachableAgent(host: $0.host) }
         try await controller.register(ClusterFixtures.hostA)
         try await controller.register(ClusterFixtures.hostB)
         let before = Self.count(in: MetricsEndpoint.registry.emitToString(), "tether_attach_decisions_total{action=\"forward\",dry_run=\"true\"}")

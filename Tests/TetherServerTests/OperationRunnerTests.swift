@@ -3,26 +3,26 @@ import Foundation
 import Testing
 import TetherClient
 import TetherModel
-@testable import TetherServer
+@testable import Controller
 
 /// The journaled operations against simulated hosts: each step recorded before and after, a
 /// failure undone, a silent agent retried, and a controller that dies at any step finishing the
 /// job after a restart on the same journal, with the VM running on exactly one host throughout.
 struct OperationRunnerTests {
     let path: String
-    let world = SimulatedHosts(vms: ["host-a": ["vm-a": "running"], "host-b": [:]])
+    let world = SimulatedHosts(vms: ["host-a": ["vm-a": .running], "host-b": [:]])
 
     init() throws { path = try ClusterFixtures.temporaryStore().1 }
 
-    func controller() throws -> Controller {
+    func controller() async throws -> Controller {
         let world = self.world
-        return try Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
+        return try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
             SimulatedAgent(host: registration.host, world: world)
         }
     }
 
     func registered() async throws -> Controller {
-        let controller = try controller()
+        let controller = try await controller()
         try await controller.register(ClusterFixtures.hostA)
         try await controller.register(ClusterFixtures.hostB)
         return controller
@@ -139,7 +139,7 @@ struct OperationRunnerTests {
         for _ in 0..<500 where !(await world.calls.contains(crash.call)) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await world.calls.contains(crash.call))
         // The first controller is stuck for good there, as if killed; a new one opens the journal.
-        let second = try controller()
+        let second = try await controller()
         #expect(try await second.recover() == [id])
         let record = try await finished(second, id)
         #expect(record.state == .completed, "\(record.error ?? "")")

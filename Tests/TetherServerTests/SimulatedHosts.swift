@@ -9,7 +9,7 @@ import TetherModel
 actor SimulatedHosts {
     enum Hang: Equatable { case before, after }
 
-    var vms: [String: [String: String]] = [:]          // host -> vm -> status
+    var vms: [String: [String: VMRunState]] = [:]      // host -> vm -> status
     var exports: [String: Set<String>] = [:]           // host -> sessions
     var channels: [String: Set<String>] = [:]          // host -> sessions
     var calls: [String] = []
@@ -18,7 +18,7 @@ actor SimulatedHosts {
     private var hang: (call: String, when: Hang)?
     private var migrations: [String: (target: String, polls: Int)] = [:]
 
-    init(vms: [String: [String: String]]) { self.vms = vms }
+    init(vms: [String: [String: VMRunState]]) { self.vms = vms }
 
     func fail(_ call: String, with errors: [TetherError]) { failures[call] = errors }
     func hang(at call: String, _ when: Hang) { hang = (call, when) }
@@ -51,12 +51,12 @@ actor SimulatedHosts {
 
     private func checkInvariant() {
         var running: [String: Int] = [:]
-        for (_, vms) in vms { for (vm, status) in vms where status == "running" { running[vm, default: 0] += 1 } }
+        for (_, vms) in vms { for (vm, status) in vms where status == .running { running[vm, default: 0] += 1 } }
         for (vm, count) in running where count > 1 { runningTwice.append("\(vm) after \(calls.last ?? "?")") }
     }
 
     func hosts(running vm: String) -> [String] {
-        vms.filter { $0.value[vm] == "running" }.map(\.key).sorted()
+        vms.filter { $0.value[vm] == .running }.map(\.key).sorted()
     }
 
     // MARK: effects
@@ -64,16 +64,16 @@ actor SimulatedHosts {
     func state(_ host: String, _ vm: String) -> AgentVMState? {
         guard let status = vms[host]?[vm] else { return nil }
         var migration: MigrationReport?
-        if var m = migrations[vm], status != "inmigrate", vms[host]?[vm] != nil, m.target != host {
+        if var m = migrations[vm], status != .inmigrate, vms[host]?[vm] != nil, m.target != host {
             m.polls += 1
             migrations[vm] = m
             if m.polls >= 2 {
-                vms[host]?[vm] = "postmigrate"
-                vms[m.target]?[vm] = "running"
+                vms[host]?[vm] = .postmigrate
+                vms[m.target]?[vm] = .running
                 checkInvariant()
-                migration = MigrationReport(status: "completed", transferredBytes: 128 << 20, totalBytes: 128 << 20, downtimeMs: 12)
+                migration = MigrationReport(status: .completed, transferredBytes: 128 << 20, totalBytes: 128 << 20, downtimeMs: 12)
             } else {
-                migration = MigrationReport(status: "active", transferredBytes: 64 << 20, totalBytes: 128 << 20)
+                migration = MigrationReport(status: .active, transferredBytes: 64 << 20, totalBytes: 128 << 20)
             }
         }
         return AgentVMState(name: vm, status: vms[host]?[vm] ?? status, launch: VMLaunch(name: vm, memoryMiB: 128, cpus: 1),
@@ -81,27 +81,27 @@ actor SimulatedHosts {
     }
 
     func incoming(_ host: String, _ vm: String) throws(TetherError) -> HostPort {
-        if let status = vms[host]?[vm], status != "inmigrate" { throw TetherError(.busy, "\(host) already runs \(vm)") }
-        vms[host, default: [:]][vm] = "inmigrate"
+        if let status = vms[host]?[vm], status != .inmigrate { throw TetherError(.busy, "\(host) already runs \(vm)") }
+        vms[host, default: [:]][vm] = .inmigrate
         return HostPort(host: host, port: 4444)
     }
 
     func migrate(_ host: String, _ vm: String, to target: HostPort) throws(TetherError) {
-        guard vms[host]?[vm] == "running" else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
-        guard vms[target.host]?[vm] == "inmigrate" else { throw TetherError(.io, "nobody waits at \(target)") }
+        guard vms[host]?[vm] == .running else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        guard vms[target.host]?[vm] == .inmigrate else { throw TetherError(.io, "nobody waits at \(target)") }
         if migrations[vm] == nil { migrations[vm] = (target.host, 0) }
     }
 
     func release(_ host: String, _ vm: String) throws(TetherError) {
         guard let status = vms[host]?[vm] else { return }
-        guard status == "postmigrate" else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
+        guard status == .postmigrate else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
         vms[host]?[vm] = nil
         migrations[vm] = nil
     }
 
     func abandon(_ host: String, _ vm: String) throws(TetherError) {
         guard let status = vms[host]?[vm] else { return }
-        guard status == "inmigrate" else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
+        guard status == .inmigrate else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
         vms[host]?[vm] = nil
     }
 }
@@ -110,6 +110,11 @@ actor SimulatedHosts {
 struct SimulatedAgent: HostAgent {
     let host: String
     let world: SimulatedHosts
+
+    func registration() async throws(TetherError) -> AgentRegistration {
+        AgentRegistration(host: host, agentAddress: HostPort(host: host, port: 7401), cpus: 4, memoryMiB: 4096, networks: [:],
+                          datastores: [], devices: [], vms: [])
+    }
 
     func vm(_ name: String) async throws(TetherError) -> AgentVMState? {
         try await world.perform("vm:\(host)") { () throws(TetherError) in () }
@@ -126,7 +131,7 @@ struct SimulatedAgent: HostAgent {
         try await world.migrate(host, vm, to: target)
     }
 
-    func release(vm: String, movedTo target: String) async throws(TetherError) {
+    func release(vm: String, movedTo target: String?) async throws(TetherError) {
         try await world.perform("release:\(host)") { () throws(TetherError) in () }
         try await world.release(host, vm)
     }
@@ -153,7 +158,7 @@ struct SimulatedAgent: HostAgent {
         try await world.add(channel: request.session, on: host, vm: request.vm)
     }
 
-    func closeChannel(session: String, vm: String) async throws(TetherError) {
+    func closeChannel(session: String, vm: String?) async throws(TetherError) {
         try await world.perform("closeChannel:\(host)") { () throws(TetherError) in () }
         await world.remove(channel: session, on: host)
     }
@@ -163,7 +168,7 @@ extension SimulatedHosts {
     func add(export session: String, on host: String) { exports[host, default: []].insert(session) }
     func remove(export session: String, on host: String) { exports[host]?.remove(session) }
     func add(channel session: String, on host: String, vm: String) throws(TetherError) {
-        guard vms[host]?[vm] == "running" else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        guard vms[host]?[vm] == .running else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
         channels[host, default: []].insert(session)
     }
     func remove(channel session: String, on host: String) { channels[host]?.remove(session) }

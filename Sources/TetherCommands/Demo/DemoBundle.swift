@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// The demo's container: busybox, asking for the dongle by annotation, with tether-oci-hook as
 /// its createRuntime and poststop hooks. The hook runs under umockdev with host-b's recording,

@@ -1,7 +1,9 @@
 import Channel
 import Foundation
 import TetherClient
+import Lab
 import TetherModel
+import TetherSystem
 
 /// The demo's cluster on this machine: a controller in a network namespace of its own, which
 /// routes between two hosts' namespaces; host-a runs vm-a (container c1), host-b runs vm-b and

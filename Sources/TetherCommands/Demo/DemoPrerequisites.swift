@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// What `tether demo` needs on this machine, and how to get what is missing, in one message.
 enum DemoPrerequisites {

@@ -40,8 +40,8 @@ public struct VMLaunch: Sendable, Equatable, Codable {
 /// `GET /v1/agent/vms/{vm}`.
 public struct AgentVMState: Sendable, Equatable, Codable {
     public var name: String
-    /// QEMU's run state: `running`, `inmigrate`, `postmigrate`, `paused`, ...
-    public var status: String
+    /// QEMU's run state.
+    public var status: VMRunState
     public var launch: VMLaunch?
     /// The outgoing migration, while one runs or after it ended.
     public var migration: MigrationReport?
@@ -54,7 +54,7 @@ public struct AgentVMState: Sendable, Equatable, Codable {
     /// The relay ends on this host that feed the VM's forwarded devices.
     public var channels: [ChannelEndState] = []
 
-    public init(name: String, status: String, launch: VMLaunch?, migration: MigrationReport?, redirections: [String],
+    public init(name: String, status: VMRunState, launch: VMLaunch?, migration: MigrationReport?, redirections: [String],
                 registration: RegisteredVM? = nil) {
         self.name = name
         self.status = status
@@ -66,14 +66,14 @@ public struct AgentVMState: Sendable, Equatable, Codable {
 }
 
 public struct MigrationReport: Sendable, Equatable, Codable {
-    /// `active`, `completed`, `failed`, ... as QEMU says; `error` when it failed.
-    public var status: String
+    /// As QEMU says; `error` when the agent could not start it.
+    public var status: MigrationStatus
     public var transferredBytes: Int64
     public var totalBytes: Int64
     public var error: String?
     public var downtimeMs: Int64?
 
-    public init(status: String, transferredBytes: Int64, totalBytes: Int64, error: String? = nil, downtimeMs: Int64? = nil) {
+    public init(status: MigrationStatus, transferredBytes: Int64, totalBytes: Int64, error: String? = nil, downtimeMs: Int64? = nil) {
         self.status = status
         self.transferredBytes = transferredBytes
         self.totalBytes = totalBytes

@@ -62,11 +62,11 @@ public struct RegisteredVM: Sendable, Equatable, Codable {
     public var networkMbps: Int
     public var datastore: String
     public var containers: [String]
-    /// QEMU's run state as the agent last saw it (`running`, `paused`, `postmigrate`, ...).
-    public var status: String
+    /// QEMU's run state as the agent last saw it.
+    public var status: VMRunState
 
     public init(name: String, cpus: Int, memoryMiB: Int, networkMbps: Int, datastore: String, containers: [String] = [],
-                status: String = "running") {
+                status: VMRunState = .running) {
         self.name = name
         self.cpus = cpus
         self.memoryMiB = memoryMiB

@@ -4,7 +4,7 @@ import TetherModel
 /// The agent's API, version 1: what the controller asks of this host. Only the certificate
 /// names in `callers` (the controller's) are served.
 public enum AgentRoutes {
-    public static func router(_ agent: HostAgentService, callers: Set<String>) -> Router<APIContext> {
+    public static func router(_ agent: any HostAgent, callers: Set<String>) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: CallerCheck(callers: callers))
@@ -13,8 +13,8 @@ public enum AgentRoutes {
         v1.get("registration") { _, _ in try APIBody.json(await agent.registration()) }
         v1.get("vms/:name") { _, context in
             let name = try context.parameters.require("name")
-            guard let state = try await agent.vmState(name) else {
-                throw TetherError(.notFound, "\(agent.settings.host) does not run \(name)")
+            guard let state = try await agent.vm(name) else {
+                throw TetherError(.notFound, "\(agent.host) does not run \(name)")
             }
             return try APIBody.json(state)
         }
@@ -23,16 +23,17 @@ public enum AgentRoutes {
             return try APIBody.json(AddressReply(address: try await agent.prepareIncoming(incoming)))
         }
         v1.post("migrations") { request, _ in
-            try await agent.startMigration(try await APIBody.decode(MigrateRequest.self, from: request))
+            let migration = try await APIBody.decode(MigrateRequest.self, from: request)
+            try await agent.startMigration(vm: migration.vm, to: migration.to)
             return Response(status: .accepted)
         }
         v1.post("vms/release") { request, _ in
             let release = try await APIBody.decode(VMRequest.self, from: request)
-            try await agent.release(release.vm, movedTo: release.movedTo)
+            try await agent.release(vm: release.vm, movedTo: release.movedTo)
             return APIBody.noContent()
         }
         v1.post("vms/abandon") { request, _ in
-            try await agent.abandonIncoming(try await APIBody.decode(VMRequest.self, from: request).vm)
+            try await agent.abandonIncoming(vm: try await APIBody.decode(VMRequest.self, from: request).vm)
             return APIBody.noContent()
         }
         v1.post("exports") { request, _ in
@@ -40,7 +41,7 @@ public enum AgentRoutes {
             return try APIBody.json(AddressReply(address: try await agent.export(export)))
         }
         v1.post("exports/stop") { request, _ in
-            await agent.stopExport(try await APIBody.decode(SessionRequest.self, from: request).session)
+            try await agent.stopExport(session: try await APIBody.decode(SessionRequest.self, from: request).session)
             return APIBody.noContent()
         }
         v1.post("channels") { request, _ in
@@ -48,7 +49,8 @@ public enum AgentRoutes {
             return APIBody.noContent()
         }
         v1.post("channels/stop") { request, _ in
-            try await agent.closeChannel(try await APIBody.decode(SessionRequest.self, from: request))
+            let close = try await APIBody.decode(SessionRequest.self, from: request)
+            try await agent.closeChannel(session: close.session, vm: close.vm)
             return APIBody.noContent()
         }
         return router
@@ -67,8 +69,4 @@ struct CallerCheck: RouterMiddleware {
         }
         return try await next(request, context)
     }
-}
-
-extension HostAgentService {
-    public nonisolated var host: String { settings.host }
 }

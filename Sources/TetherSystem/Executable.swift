@@ -1,4 +1,5 @@
 import Foundation
+import TetherModel
 
 /// Finds the programs Tether runs (QEMU, usbredirect) on PATH, and says which Debian package to
 /// install when one is missing.

@@ -2,7 +2,6 @@ import ClusterStore
 import Foundation
 import Metrics
 import Placement
-import TetherClient
 import TetherModel
 
 /// The controller's state: what agents registered, when each last heartbeat, the attachments in
@@ -54,30 +53,30 @@ public actor Controller {
     /// Loads what the store holds. Hosts known from before a restart count as up for one
     /// heartbeat timeout, which gives their agents time to check in.
     public init(store: any ClusterStore, settings: Settings = Settings(), connect: @escaping AgentConnector,
-                now: @escaping @Sendable () -> Date = Date.init) throws(TetherError) {
+                now: @escaping @Sendable () -> Date = Date.init) async throws(TetherError) {
         self.store = store
         self.settings = settings
         self.connect = connect
         self.now = now
         let start = now()
-        for r in try store.registrations() {
+        for r in try await store.registrations() {
             registrations[r.host] = r
             lastHeartbeat[r.host] = start
         }
-        for a in try store.attachments() { attachments[a.id] = a }
+        for a in try await store.attachments() { attachments[a.id] = a }
     }
 
     // MARK: agents
 
-    public func register(_ registration: AgentRegistration) throws(TetherError) {
+    public func register(_ registration: AgentRegistration) async throws(TetherError) {
         try registration.validate()
-        try store.saveRegistration(registration)
+        try await store.saveRegistration(registration)
         registrations[registration.host] = registration
         lastHeartbeat[registration.host] = now()
         model = nil
     }
 
-    public func heartbeat(host: String, _ beat: Heartbeat) throws(TetherError) {
+    public func heartbeat(host: String, _ beat: Heartbeat) async throws(TetherError) {
         guard var registration = registrations[host] else {
             throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
         }
@@ -85,7 +84,7 @@ public actor Controller {
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
             try registration.validate()
-            try store.saveRegistration(registration)
+            try await store.saveRegistration(registration)
             registrations[host] = registration
             model = nil
         }
@@ -167,7 +166,7 @@ public actor Controller {
     }
 
     /// Decides, and unless it is a dry run or a rejection, journals the attach and starts it.
-    public func attach(_ request: AttachRequest) throws(TetherError) -> AttachResponse {
+    public func attach(_ request: AttachRequest) async throws(TetherError) -> AttachResponse {
         let start = ContinuousClock.now
         var (decision, device) = try resolve(request)
         ControllerMetrics.decided(decision.action, dryRun: request.dryRun, in: ContinuousClock.now - start)
@@ -180,13 +179,13 @@ public actor Controller {
         let attachment = DeviceAttachment(container: request.container, vm: decision.vm, device: device,
                                           mode: decision.action == .forward ? .forward : .local,
                                           vmHost: decision.targetHost ?? decision.vmHost, since: now())
-        let operation = try store.begin(.attach, attachment: attachment, decision: decision, at: now())
+        let operation = try await store.begin(.attach, attachment: attachment, decision: decision, at: now())
         launch(operation)
         return AttachResponse(decision: decision, operation: operation)
     }
 
     /// Journals and starts one detach per attachment of the container (or only the selected device's).
-    public func detach(_ request: DetachRequest) throws(TetherError) -> DetachReply {
+    public func detach(_ request: DetachRequest) async throws(TetherError) -> DetachReply {
         guard APINames.isValid(request.container) else {
             throw TetherError(.invalidArgument, "container '\(request.container)' \(APINames.rule)")
         }
@@ -210,7 +209,7 @@ public actor Controller {
                                           targetHost: nil, requiredBitsPerSecond: 0, allocatedBitsPerSecond: 0,
                                           migrateThresholdPercent: settings.policy.migrateThresholdPercent,
                                           reasons: ["detach requested for container \(attachment.container)"], forwardedAfterMove: nil)
-            let operation = try store.begin(.detach, attachment: attachment, decision: decision, at: now())
+            let operation = try await store.begin(.detach, attachment: attachment, decision: decision, at: now())
             launch(operation)
             operations.append(operation)
         }
@@ -224,17 +223,17 @@ public actor Controller {
 
     // MARK: reading
 
-    public func status() throws(TetherError) -> ClusterStatus {
+    public func status() async throws(TetherError) -> ClusterStatus {
         let down = downHosts(at: now())
         let hosts = registrations.values.sorted { $0.host < $1.host }.map {
             HostStatus(registration: $0, up: !down.contains($0.host), lastHeartbeat: lastHeartbeat[$0.host])
         }
         return ClusterStatus(hosts: hosts, attachments: attachments.values.sorted { $0.id < $1.id },
-                             operations: try store.unfinishedOperations())
+                             operations: try await store.unfinishedOperations())
     }
 
-    public func operation(_ id: String) throws(TetherError) -> OperationRecord {
-        guard var record = try store.operation(id) else { throw TetherError(.notFound, "no operation '\(id)'") }
+    public func operation(_ id: String) async throws(TetherError) -> OperationRecord {
+        guard var record = try await store.operation(id) else { throw TetherError(.notFound, "no operation '\(id)'") }
         record.progress = progress[id]
         return record
     }

@@ -1,15 +1,15 @@
 import Foundation
 import TetherModel
 
-/// One controller per store: two driving the same journal could both resume an operation and
-/// migrate a VM twice. An exclusive lock on `STORE.lock`, held for the process's life (the
-/// kernel drops it when the process dies, even by SIGKILL). A controller that is still shutting
-/// down holds it a moment longer, so a new one waits a little before it gives up.
-struct InstanceLock {
-    let path: String
+/// One controller per store file: an exclusive lock on `STORE.lock`, held for the process's life
+/// (the kernel drops it when the process dies, even by SIGKILL). A controller that is still
+/// shutting down holds it a moment longer, so a new one waits a little before it gives up.
+public final class FileControllerLease: ControllerLease {
+    public let path: String
+    public let holder: String
     private let fd: Int32
 
-    init(path: String, wait: Duration = .seconds(30)) async throws(TetherError) {
+    public init(path: String, wait: Duration = .seconds(30)) async throws(TetherError) {
         self.path = path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw TetherError(.io, "cannot open \(path)", cause: String(cString: strerror(errno))) }
@@ -26,5 +26,11 @@ struct InstanceLock {
         let pid = "\(getpid())\n"
         _ = pid.withCString { write(fd, $0, strlen($0)) }
         self.fd = fd
+        self.holder = "pid \(getpid())"
+    }
+
+    public func release() async {
+        flock(fd, LOCK_UN)
+        close(fd)
     }
 }

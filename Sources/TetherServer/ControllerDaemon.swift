@@ -14,14 +14,13 @@ public enum ControllerDaemon {
     public static func run(_ section: TetherdConfiguration.ControllerSection, logger: Logger) async throws {
         MetricsEndpoint.bootstrap()
         try FileManager.default.createDirectory(atPath: (section.store as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let lock = try await InstanceLock(path: section.store + ".lock")
-        defer { withExtendedLifetime(lock) {} }
+        let lease: any ControllerLease = try await FileControllerLease(path: section.store + ".lock")
         let store = try SQLiteClusterStore(path: section.store)
         let identity = try section.tls.map { try TLSIdentity(directory: $0.directory, name: $0.name ?? "controller") }
         let settings = Controller.Settings(policy: .init(migrateThresholdPercent: section.migrateThresholdPercent),
                                            heartbeatTimeout: section.heartbeatTimeoutSeconds, stepDeadline: section.stepDeadlineSeconds,
                                            journaled: FaultInjection.journalHook())
-        let controller = try Controller(store: store, settings: settings) { registration in
+        let controller = try await Controller(store: store, settings: settings) { registration in
             AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
         }
         let resumed = try await controller.recover()
@@ -45,7 +44,15 @@ public enum ControllerDaemon {
                                                      "store": "\(section.store)"])
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        // The lease is held until the services have stopped: a successor must not start while
+        // this one still answers (or removes the socket file on its way out).
+        do {
+            try await group.run()
+        } catch {
+            await lease.release()
+            throw error
+        }
+        await lease.release()
     }
 
     /// The unix socket API: a stale socket file from a killed daemon is removed first, and the

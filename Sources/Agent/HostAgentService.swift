@@ -3,12 +3,14 @@ import Foundation
 import Hypervisor
 import Logging
 import TetherModel
+import TetherSystem
 
 /// What an agent does on its host: runs its VMs (QEMU over QMP), exports its USB devices, and
 /// opens channels into its VMs. Each action is idempotent, keyed by VM name or by the
 /// attachment's session id, so a controller that asks again after a crash gets the same answer.
-public actor HostAgentService {
+public actor HostAgentService: HostAgent {
     public let settings: AgentSettings
+    public nonisolated var host: String { settings.host }
     let identity: TLSIdentity
     let logger: Logger
     private let probeDevices: @Sendable () throws(TetherError) -> [RegisteredDevice]
@@ -40,6 +42,7 @@ public actor HostAgentService {
     private var exports: [String: Export] = [:]
     private var channels: [String: ChannelEnd] = [:]
     private(set) var devices: [RegisteredDevice] = []
+    let exporterRecord: ExporterRecord
 
     public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger,
                 probeDevices: @escaping @Sendable () throws(TetherError) -> [RegisteredDevice]) {
@@ -47,6 +50,7 @@ public actor HostAgentService {
         self.identity = identity
         self.logger = logger
         self.probeDevices = probeDevices
+        self.exporterRecord = ExporterRecord(directory: settings.stateDirectory)
     }
 
     /// Starts or adopts the configured VMs and takes the first inventory. A VM whose QEMU still
@@ -55,7 +59,7 @@ public actor HostAgentService {
     /// kept beside its socket.
     public func start() async throws {
         try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
-        OrphanedExporters.stop(program: settings.exporterProgram, logger: logger)
+        exporterRecord.stopLeftovers(logger: logger)
         var records = VMRecord.all(in: settings.stateDirectory)
         for vm in settings.vms { records[vm.registration.name] = records[vm.registration.name] ?? VMRecord(vm) }
         for (name, record) in records.sorted(by: { $0.key < $1.key }) where vms[name] == nil {
@@ -102,7 +106,7 @@ public actor HostAgentService {
         var registered: [RegisteredVM] = []
         for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
             var entry = vm.registration
-            entry.status = (try? await vm.machine.status())?.description ?? "unreachable"
+            entry.status = (try? await vm.machine.status()) ?? .unreachable
             registered.append(entry)
         }
         return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
@@ -112,10 +116,10 @@ public actor HostAgentService {
 
     // MARK: VMs
 
-    public func vmState(_ name: String) async throws(TetherError) -> AgentVMState? {
+    public func vm(_ name: String) async throws(TetherError) -> AgentVMState? {
         guard let vm = vms[name] else { return nil }
-        let status: String
-        do { status = try await vm.machine.status().description } catch {
+        let status: VMRunState
+        do { status = try await vm.machine.status() } catch {
             throw TetherError(.io, "QEMU for \(name) does not answer", cause: "\(error)")
         }
         let redirections = (try? await vm.machine.usbRedirectionIDs()) ?? []
@@ -164,29 +168,30 @@ public actor HostAgentService {
         return address
     }
 
-    public func startMigration(_ request: MigrateRequest) async throws(TetherError) {
+    public func startMigration(vm name: String, to target: HostPort) async throws(TetherError) {
+        let request = MigrateRequest(vm: name, to: target)
         guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
-        if let migration = vm.migration, !["completed", "failed", "cancelled", "error"].contains(migration.status) { return }
+        if let migration = vm.migration, !migration.status.isFinished { return }
         let machine = vm.machine
         let options = settings.migration
-        vms[request.vm]?.migration = MigrationReport(status: "setup", transferredBytes: 0, totalBytes: 0)
+        vms[request.vm]?.migration = MigrationReport(status: .setup, transferredBytes: 0, totalBytes: 0)
         logger.info("migrating VM", metadata: ["vm": "\(request.vm)", "to": "\(request.to)"])
         Task {
             do {
                 let result = try await machine.migrateOut(uri: "tcp:\(request.to)", options: options) { progress in
                     Task { await self.migrationProgressed(request.vm, progress) }
                 }
-                self.migrationEnded(request.vm, MigrationReport(status: "completed", transferredBytes: result.transferredBytes,
+                self.migrationEnded(request.vm, MigrationReport(status: .completed, transferredBytes: result.transferredBytes,
                                                                 totalBytes: result.transferredBytes, downtimeMs: result.downtimeMs))
             } catch {
-                self.migrationEnded(request.vm, MigrationReport(status: "failed", transferredBytes: 0, totalBytes: 0, error: "\(error)"))
+                self.migrationEnded(request.vm, MigrationReport(status: .failed, transferredBytes: 0, totalBytes: 0, error: "\(error)"))
             }
         }
     }
 
     private func migrationProgressed(_ name: String, _ progress: MigrationProgress) {
-        guard let current = vms[name]?.migration, current.status != "completed", current.status != "failed" else { return }
-        vms[name]?.migration = MigrationReport(status: progress.status, transferredBytes: progress.transferredBytes,
+        guard let current = vms[name]?.migration, !current.status.isFinished else { return }
+        vms[name]?.migration = MigrationReport(status: MigrationStatus(progress.status), transferredBytes: progress.transferredBytes,
                                                totalBytes: progress.totalBytes)
     }
 
@@ -210,7 +215,7 @@ public actor HostAgentService {
     }
 
     /// Quits this host's copy of a VM that now runs elsewhere.
-    public func release(_ name: String, movedTo host: String? = nil) async throws(TetherError) {
+    public func release(vm name: String, movedTo host: String?) async throws(TetherError) {
         guard let vm = vms[name] else { return }
         let status = try? await vm.machine.status()
         guard status == .postmigrate || status == nil else {
@@ -225,7 +230,7 @@ public actor HostAgentService {
     }
 
     /// Quits a VM that never received its state.
-    public func abandonIncoming(_ name: String) async throws(TetherError) {
+    public func abandonIncoming(vm name: String) async throws(TetherError) {
         guard let vm = vms[name] else { return }
         let status = try? await vm.machine.status()
         guard status == .inmigrate || status == nil else {
@@ -271,7 +276,9 @@ public actor HostAgentService {
             ?? "\(device.vendorId ?? "0000"):\(device.productId ?? "0000")"
         let port = try LocalPorts.free()
         let logger = self.logger
-        let supervisor = ExporterSupervisor(device: selector, listen: "127.0.0.1:\(port)", program: settings.exporterProgram) { line in
+        let record = exporterRecord
+        let supervisor = ExporterSupervisor(device: selector, listen: "127.0.0.1:\(port)", program: settings.exporterProgram,
+                                            started: { record.note($0) }) { line in
             logger.info("\(line)", metadata: ["session": "\(request.session)"])
         }
         do { try supervisor.start() } catch {
@@ -301,7 +308,7 @@ public actor HostAgentService {
         return export.address
     }
 
-    public func stopExport(_ session: String) async {
+    public func stopExport(session: String) async {
         guard let export = exports.removeValue(forKey: session) else { return }
         await export.relay?.stop()
         await export.supervisor.stop()
@@ -350,15 +357,15 @@ public actor HostAgentService {
         }
     }
 
-    public func closeChannel(_ request: SessionRequest) async throws(TetherError) {
-        let end = channels.removeValue(forKey: request.session)
-        let id = Self.redirectionID(request.session)
-        if let name = request.vm ?? end?.vm, let vm = vms[name], ((try? await vm.machine.usbRedirectionIDs()) ?? []).contains(id) {
+    public func closeChannel(session: String, vm: String?) async throws(TetherError) {
+        let end = channels.removeValue(forKey: session)
+        let id = Self.redirectionID(session)
+        if let name = vm ?? end?.vm, let vm = vms[name], ((try? await vm.machine.usbRedirectionIDs()) ?? []).contains(id) {
             do { try await vm.machine.detachUSBRedirection(id: id) } catch {
                 throw TetherError(.io, "cannot remove usb-redir \(id) from \(name)", cause: "\(error)")
             }
         }
         await end?.relay?.stop()
-        logger.info("closed channel", metadata: ["session": "\(request.session)"])
+        logger.info("closed channel", metadata: ["session": "\(session)"])
     }
 }

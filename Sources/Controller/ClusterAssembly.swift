@@ -5,10 +5,6 @@ import TetherModel
 /// registered, the attachments in force, and which hosts still heartbeat. Pure: the same
 /// inputs give the same cluster.
 public enum ClusterAssembly {
-    /// Run states in which a VM is not really on a host: the source of a finished migration
-    /// (postmigrate), a target still waiting for its state (inmigrate), a VM that stopped.
-    static let absent: Set<String> = ["postmigrate", "inmigrate", "shutdown", "guest-panicked-dumped"]
-
     public static func cluster(registrations: [AgentRegistration], attachments: [DeviceAttachment], downHosts: Set<String>,
                                policy: Policy) -> Cluster {
         let sorted = registrations.sorted { $0.host < $1.host }
@@ -29,7 +25,7 @@ public enum ClusterAssembly {
                                                 periodicBytesPerSecond: $0.periodicBytesPerSecond, bulkBytesPerSecond: $0.bulkBytesPerSecond)
                                      }))
             for v in r.vms {
-                let running = !absent.contains(v.status)
+                let running = v.status.occupiesHost
                 if let existing = placed[v.name], existing.running || !running { continue }
                 placed[v.name] = (VM(name: v.name, host: r.host, cpus: v.cpus, memoryMiB: v.memoryMiB, networkMbps: v.networkMbps,
                                      datastore: v.datastore, containers: v.containers, devices: devicesOf[v.name] ?? []), running)

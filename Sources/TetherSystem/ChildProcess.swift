@@ -1,4 +1,5 @@
 import Foundation
+import TetherModel
 
 /// A program Tether starts and supervises (QEMU, usbredirect), spawned with an empty signal
 /// mask, default signal handling and none of Tether's other descriptors. Foundation's Process

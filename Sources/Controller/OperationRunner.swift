@@ -1,5 +1,4 @@
 import Foundation
-import TetherClient
 import TetherModel
 
 /// Drives journaled operations through the agents. Each step is recorded as started before it
@@ -21,27 +20,27 @@ extension Controller {
     }
 
     /// Drives every unfinished operation in the journal: what a restarted controller does first.
-    public func recover() throws(TetherError) -> [String] {
-        let unfinished = try store.unfinishedOperations()
+    public func recover() async throws(TetherError) -> [String] {
+        let unfinished = try await store.unfinishedOperations()
         for operation in unfinished { launch(operation) }
         return unfinished.map(\.id)
     }
 
     private func drive(_ id: String) async {
-        guard var operation = try? store.operation(id), operation.state == .running else { return }
+        guard var operation = try? await store.operation(id), operation.state == .running else { return }
         var context = StepContext()
         do {
             for step in OperationStep.plan(for: operation) {
                 operation = try await perform(step, operation, &context)
             }
-            complete(operation)
+            await complete(operation)
         } catch {
             await rollBack(operation, after: error)
         }
     }
 
     private func perform(_ step: OperationStep, _ operation: OperationRecord, _ context: inout StepContext) async throws(TetherError) -> OperationRecord {
-        try journal(operation.id, step, .started)
+        try await journal(operation.id, step, .started)
         let started = ContinuousClock.now
         defer { ControllerMetrics.stepTook(step, ContinuousClock.now - started) }
         let deadline = now().addingTimeInterval(settings.stepDeadline)
@@ -49,37 +48,30 @@ extension Controller {
         while true {
             do {
                 let detail = try await execute(step, operation, &context)
-                return try journal(operation.id, step, .done, detail)
+                return try await journal(operation.id, step, .done, detail)
             } catch where RetryPolicy.isTransient(error) && now() < deadline {
                 try? await Task.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(2))
             } catch {
-                _ = try? journal(operation.id, step, .failed, error.description)
+                _ = try? await journal(operation.id, step, .failed, error.description)
                 throw error
             }
         }
     }
 
     @discardableResult
-    private func journal(_ id: String, _ step: OperationStep, _ phase: StepRecord.Phase, _ detail: String? = nil) throws(TetherError) -> OperationRecord {
+    private func journal(_ id: String, _ step: OperationStep, _ phase: StepRecord.Phase, _ detail: String? = nil) async throws(TetherError) -> OperationRecord {
         let record = StepRecord(step: step.rawValue, phase: phase, detail: detail, at: now())
-        let operation = try store.record(record, in: id)
+        let operation = try await store.record(record, in: id)
         settings.journaled(operation, record)
         return operation
     }
 
-    private func complete(_ operation: OperationRecord) {
-        guard let finished = try? store.finish(operation.id, as: .completed, error: nil, at: now()) else { return }
+    private func complete(_ operation: OperationRecord) async {
+        guard let finished = try? await store.finish(operation.id, as: .completed, error: nil, at: now()) else { return }
         ControllerMetrics.finished(finished)
         progress[operation.id] = nil
-        switch finished.kind {
-        case .attach:
-            if finished.decision.action == .migrate, let target = finished.decision.targetHost {
-                for (id, other) in attachments where other.vm == finished.attachment.vm { attachments[id]?.vmHost = target }
-            }
-            attachments[finished.attachment.id] = finished.attachment
-        case .detach: attachments[finished.attachment.id] = nil
-        }
+        finished.attachmentChanges(given: attachments.values).apply(to: &attachments)
         applyToModel(finished)
     }
 
@@ -88,7 +80,7 @@ extension Controller {
         var undoFailure: TetherError?
         if operation.kind == .attach, operation.decision.action == .migrate, let target = operation.decision.targetHost {
             // A target still waiting for the VM is quit; one that runs it keeps it.
-            if let agent = try? agent(for: target), let state = try? await agent.vm(operation.attachment.vm), state.status == "inmigrate" {
+            if let agent = try? agent(for: target), let state = try? await agent.vm(operation.attachment.vm), state.status == .inmigrate {
                 do { try await agent.abandonIncoming(vm: operation.attachment.vm) } catch { undoFailure = error }
             }
         }
@@ -96,7 +88,7 @@ extension Controller {
             do { _ = try await execute(step, operation, &context) } catch { undoFailure = undoFailure ?? error }
         }
         let message = error.description + (undoFailure.map { "; undoing it failed too: \($0)" } ?? "")
-        if let finished = try? store.finish(operation.id, as: undoFailure == nil ? .rolledBack : .failed, error: message, at: now()) {
+        if let finished = try? await store.finish(operation.id, as: undoFailure == nil ? .rolledBack : .failed, error: message, at: now()) {
             ControllerMetrics.finished(finished)
         }
         progress[operation.id] = nil
@@ -111,7 +103,7 @@ extension Controller {
         switch step {
         case .prepareIncoming:
             let (source, target) = try migrationEnds(decision)
-            if let there = try await target.vm(vm), there.status != "inmigrate" {
+            if let there = try await target.vm(vm), there.status != .inmigrate {
                 context.alreadyMoved = true
                 return "\(vm) already runs on \(target.host) (\(there.status))"
             }
@@ -141,7 +133,7 @@ extension Controller {
         case .releaseSource:
             let (source, target) = try migrationEnds(decision)
             guard let state = try await source.vm(vm) else { return "\(source.host) has no copy of \(vm) left" }
-            guard state.status == "postmigrate" else {
+            guard state.status == .postmigrate else {
                 throw TetherError(.internalError, "\(vm) is \(state.status) on \(source.host) after its migration; it must not run twice")
             }
             try await source.release(vm: vm, movedTo: target.host)
@@ -181,8 +173,8 @@ extension Controller {
     private func migrate(_ vm: String, from source: any HostAgent, to target: any HostAgent, at address: HostPort,
                          operation: String) async throws(TetherError) -> MigrationReport {
         let state = try await source.vm(vm)
-        let under = state?.migration.map { !["completed", "failed", "cancelled", "error"].contains($0.status) } ?? false
-        if !under && state?.status != "postmigrate" {
+        let under = state?.migration.map { !$0.status.isFinished } ?? false
+        if !under && state?.status != .postmigrate {
             try await source.startMigration(vm: vm, to: address)
         }
         while true {
@@ -190,15 +182,15 @@ extension Controller {
             if let report = state.migration {
                 progress[operation] = report
                 switch report.status {
-                case "completed":
+                case .completed:
                     return report
-                case "failed", "cancelled", "error":
+                case .failed, .cancelled, .error:
                     throw TetherError(.unsupported, "migration of \(vm) to \(target.host) \(report.status): \(report.error ?? "no reason given")")
                 default:
                     break
                 }
-            } else if state.status == "postmigrate" {
-                return MigrationReport(status: "completed", transferredBytes: 0, totalBytes: 0)
+            } else if state.status == .postmigrate {
+                return MigrationReport(status: .completed, transferredBytes: 0, totalBytes: 0)
             }
             try? await Task.sleep(for: .milliseconds(100))
         }

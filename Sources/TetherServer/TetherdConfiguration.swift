@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 import Yams
 
 /// tetherd's configuration file (YAML): one section per role. Every key is optional except where

@@ -1,4 +1,5 @@
 import Foundation
+import TetherModel
 
 /// The agent's udev notification socket: a unix datagram socket on which each datagram means
 /// "a USB device came or went; look again". Datagrams, so that the sender (a udev rule's RUN,

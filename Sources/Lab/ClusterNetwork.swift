@@ -1,4 +1,5 @@
 import TetherModel
+import TetherSystem
 
 /// Three hosts' network on one machine: a controller's namespace routing between two hosts'
 /// namespaces, host-a on 10.77.1.0/30 and host-b on 10.77.2.0/30 (each host is .2, its gateway

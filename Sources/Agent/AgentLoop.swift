@@ -1,0 +1,53 @@
+import Logging
+import ServiceLifecycle
+import TetherClient
+import TetherModel
+
+/// Keeps the controller current: registers when anything changed (devices plugged or pulled,
+/// a VM arrived, left, or changed state) and heartbeats otherwise. A plug or unplug seen by
+/// libusb hotplug wakes it at once; without hotplug, the next heartbeat's probe sees the change.
+/// A controller that forgot this host (restarted on an empty store) gets the registration again.
+public struct AgentLoop: Service {
+    let agent: HostAgentService
+    let controller: ControllerClient
+    let interval: Duration
+    let changes: DeviceChanges
+    let logger: Logger
+
+    public init(agent: HostAgentService, controller: ControllerClient, interval: Duration, changes: DeviceChanges, logger: Logger) {
+        self.agent = agent
+        self.controller = controller
+        self.interval = interval
+        self.changes = changes
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var sent: AgentRegistration?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            _ = await agent.refreshDevices()
+            let current = await agent.registration()
+            do {
+                if current != sent {
+                    try await controller.register(current)
+                    if sent == nil { logger.notice("registered with the controller") }
+                    sent = current
+                } else {
+                    try await controller.heartbeat(host: current.host)
+                }
+            } catch where error.code == .notFound {
+                sent = nil   // the controller does not know this host: register next time round
+            } catch {
+                logger.warning("controller unreachable: \(error)")
+                sent = nil
+            }
+            // Until the next heartbeat, or a device plugged or pulled, whichever comes first.
+            let wake = ContinuousClock.now + interval
+            while ContinuousClock.now < wake, !changes.take(), !Task.isCancelled {
+                try? await Task.sleep(for: min(.milliseconds(50), interval))
+            }
+        }
+        changes.stop()
+        await controller.api.close()
+    }
+}

@@ -1,0 +1,43 @@
+/// What finishing an operation does to the attachments in force: one rule, used by the
+/// controller's memory and by every store in its transaction, so they cannot disagree.
+public struct AttachmentChanges: Sendable, Equatable {
+    /// Attachments to save (new, or changed), by id.
+    public var saved: [DeviceAttachment] = []
+    /// Ids of attachments that end.
+    public var removed: [String] = []
+
+    public init(saved: [DeviceAttachment] = [], removed: [String] = []) {
+        self.saved = saved
+        self.removed = removed
+    }
+
+    /// Applies the changes to attachments kept by id.
+    public func apply(to attachments: inout [String: DeviceAttachment]) {
+        for id in removed { attachments[id] = nil }
+        for attachment in saved { attachments[attachment.id] = attachment }
+    }
+}
+
+extension OperationRecord {
+    /// The changes a completed operation makes, given the attachments in force before it. A
+    /// completed attach saves its attachment; one that migrated the VM also takes the VM's other
+    /// (forwarded) devices along: their channels now end on its new host. A completed detach
+    /// removes its attachment. An operation that did not complete changes nothing.
+    public func attachmentChanges(given current: some Sequence<DeviceAttachment>) -> AttachmentChanges {
+        guard state == .completed else { return AttachmentChanges() }
+        switch kind {
+        case .detach:
+            return AttachmentChanges(removed: [attachment.id])
+        case .attach:
+            var saved: [DeviceAttachment] = []
+            if decision.action == .migrate, let target = decision.targetHost {
+                for var other in current where other.vm == attachment.vm && other.id != attachment.id && other.vmHost != target {
+                    other.vmHost = target
+                    saved.append(other)
+                }
+            }
+            saved.append(attachment)
+            return AttachmentChanges(saved: saved)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+/// What the controller asks of a host's agent: the one agent contract. The agent itself
+/// (`HostAgentService`) conforms, the API client (`AgentClient`) conforms, and the agent's
+/// routes take any conformer, so a route, a remote call and a simulated host all mean the same.
+/// Every action is idempotent: asked twice, it does the thing once and answers the same.
+public protocol HostAgent: Sendable {
+    var host: String { get }
+    /// The host as the controller should see it now.
+    func registration() async throws(TetherError) -> AgentRegistration
+    /// The VM's state on this host; nil when the host does not run it.
+    func vm(_ name: String) async throws(TetherError) -> AgentVMState?
+    /// Starts the VM waiting for its state; answers where to send it.
+    func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort
+    func startMigration(vm: String, to target: HostPort) async throws(TetherError)
+    /// Quits a copy whose state went to `host` (postmigrate): never one that runs.
+    func release(vm: String, movedTo host: String?) async throws(TetherError)
+    /// Quits a VM that waits for a migration (inmigrate): the undo of `prepareIncoming`.
+    func abandonIncoming(vm: String) async throws(TetherError)
+    func export(_ request: ExportRequest) async throws(TetherError) -> HostPort
+    func stopExport(session: String) async throws(TetherError)
+    func openChannel(_ request: ChannelRequest) async throws(TetherError)
+    func closeChannel(session: String, vm: String?) async throws(TetherError)
+}

@@ -1,0 +1,54 @@
+import Channel
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Hypervisor
+import Logging
+import ServiceLifecycle
+import Agent
+import TetherClient
+import TetherHTTP
+import TetherModel
+
+/// `tetherd --role agent`: runs the host's VMs, serves the agent API over mutual TLS, and keeps
+/// the controller current (registers on start and on every change, heartbeats in between).
+public enum AgentDaemon {
+    public static func run(_ section: TetherdConfiguration.AgentSection, logger: Logger) async throws {
+        MetricsEndpoint.bootstrap()
+        let identity = try TLSIdentity(directory: section.tls.directory, name: section.tls.name ?? section.host)
+        var migration = MigrationOptions(downtimeLimitMs: section.migrationDowntimeLimitMs)
+        migration.maxBandwidthBytesPerSecond = section.migrationMaxBandwidthMBps.map { $0 * 1_000_000 }
+        let settings = AgentSettings(host: section.host, listen: section.listen, publicAddress: section.publicAddress,
+                                     cpus: section.cpus ?? ProcessInfo.processInfo.activeProcessorCount,
+                                     memoryMiB: section.memoryMiB ?? Int(ProcessInfo.processInfo.physicalMemory >> 20),
+                                     networks: section.networks, datastores: section.datastores, stateDirectory: section.stateDirectory,
+                                     vms: section.vms.map(\.managed), exporterProgram: section.exporter, migration: migration,
+                                     heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
+        let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
+        try await agent.start()
+        let controller = ControllerClient(APIClient(.tls(section.controller), identity: identity))
+        var services: [any Service] = [
+            Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
+                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                        configuration: .init(address: .hostname(section.listen.host, port: section.listen.port), serverName: "tetherd-agent"),
+                        logger: logger),
+            AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval,
+                      changes: DeviceChanges.watch(logger: logger, events: section.eventsSocket, libusbHotplug: section.libusbHotplug),
+                      logger: logger),
+        ]
+        if let metrics = section.metrics {
+            services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
+                                        logger: logger))
+        }
+        logger.notice("agent ready", metadata: ["host": "\(section.host)", "listen": "\(section.listen)", "controller": "\(section.controller)"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await agent.shutdown(vmsToo: section.stopVMsOnExit)
+            throw error
+        }
+        await agent.shutdown(vmsToo: section.stopVMsOnExit)
+    }
+}
