@@ -104,7 +104,9 @@ public enum DescriptorParser {
             parse.issues.append(.init(.error, "configuration descriptor at byte \(base) is cut short: \(bytes.count) bytes, it needs 9"))
             return parse
         }
-        guard bytes[1] == configurationType, bytes[0] >= 9 else {
+        // usb_parse_configuration refuses a header that is not one, or whose bLength runs past
+        // the configuration: then nothing of it is configured.
+        guard bytes[1] == configurationType, bytes[0] >= 9, Int(bytes[0]) <= bytes.count else {
             parse.issues.append(.init(.error, "expected a configuration descriptor at byte \(base), "
                                       + "found bLength \(bytes[0]), bDescriptorType \(hex(bytes[1]))"))
             return parse

@@ -161,6 +161,15 @@ struct DescriptorParserTests {
         #expect(report.error != nil)
     }
 
+    @Test func aConfigurationHeaderWhoseBLengthRunsPastTheEndIsAnError() {
+        var bytes = B.serialAdapter
+        bytes[18] = 60      // the configuration descriptor's bLength; 39 bytes are there
+        let report = B.report(bytes)
+        #expect(report.periodicBytesPerSecond == nil)
+        #expect(report.error?.contains("expected a configuration descriptor at byte 18, found bLength 60") == true,
+                "\(report.error ?? "")")
+    }
+
     /// All of wTotalLength's promise may not arrive: the host parses what did.
     @Test func totalLengthPastTheEndIsParsedAsFarAsTheBytesGo() {
         let bytes = B.device() + B.configuration(interfaces: 1, totalLength: 200, body:
