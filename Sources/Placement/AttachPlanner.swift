@@ -37,6 +37,12 @@ public enum AttachPlanner {
                                       targetHost: nil, requiredBitsPerSecond: required, allocatedBitsPerSecond: allocated,
                                       migrateThresholdPercent: threshold, reasons: [], forwardedAfterMove: nil)
 
+        // First row of the table: nothing else matters when no channel or move can reach the
+        // device, and a forward planned to a host that is down would fail at its first step.
+        guard index.isUp(.management, deviceHost) else {
+            decision.reasons = ["\(ref.host) is down (its management network is not up): the device cannot be reached"]
+            return decision
+        }
         if let owner = index.deviceOwner[ref], owner != v {
             decision.reasons = ["\(ref) is attached to \(index.vm(owner).name); a USB device serves one VM at a time"]
             return decision

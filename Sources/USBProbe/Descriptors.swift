@@ -133,8 +133,9 @@ public struct ConfigurationDescriptor: Sendable, Equatable {
     }
 }
 
-/// Something wrong with a device's descriptors. An error means a figure built on the affected
-/// configuration cannot be trusted; a warning means the figure follows the spec's rule for it.
+/// Something wrong with a device's descriptors. An error means there is nothing the host would
+/// configure (the device descriptor or a configuration's header cannot be read), so no figure;
+/// a warning means the figure is what the host configures, and says what was skipped.
 public struct DescriptorIssue: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable, Codable { case warning, error }
 

@@ -4,7 +4,7 @@
 public struct DeviceFacts: Sendable, Equatable {
     /// Where the configuration descriptors came from.
     public enum Descriptors: Sendable, Equatable {
-        /// The device's raw bytes (device descriptor + configurations), parsed strictly here.
+        /// The device's raw bytes (device descriptor + configurations), parsed here as the kernel parses them.
         case raw([UInt8])
         /// libusb's own parse, where the raw bytes cannot be read (non-Linux hosts).
         case parsed(DeviceDescriptor, [ConfigurationDescriptor])

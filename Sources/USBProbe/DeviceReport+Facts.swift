@@ -6,7 +6,7 @@ extension DeviceReport {
         case .raw(let bytes):
             parse = DescriptorParser.parseDevice(bytes)
         case .parsed(let device, let configurations):
-            parse = .init(device: device, configurations: configurations, issues: [], unusableConfigurations: [])
+            parse = .init(device: device, configurations: configurations, issues: [])
         }
         let device = parse.device
         self.init(
@@ -24,9 +24,7 @@ extension DeviceReport {
                 value: Int(configuration.value),
                 interfaces: Set(configuration.alternateSettings.map(\.number)).count,
                 maxPowerMilliamps: Int(configuration.maxPower) * (facts.speed?.isSuperSpeedOrAbove == true ? 8 : 2),
-                periodicBytesPerSecond: facts.speed.flatMap { speed in
-                    parse.isUsable(configuration) ? Self.figures(of: configuration, at: speed).total : nil
-                }
+                periodicBytesPerSecond: facts.speed.map { Self.figures(of: configuration, at: $0).total }
             )
         }
 

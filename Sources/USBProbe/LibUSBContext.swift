@@ -68,7 +68,7 @@ extension DeviceFacts {
             libusb_free_config_descriptor(active)
         } else if activeRC != Int32(LIBUSB_ERROR_NOT_FOUND.rawValue) {
             // libusb could not parse the configuration. The kernel still knows which one is
-            // active, and the strict parser below says what is wrong with its bytes.
+            // active, and the parser below configures what the kernel does and says what it skipped.
             activeValue = options.sysfs.attribute(name, "bConfigurationValue").flatMap { Int($0) }
             notes.append(LibUSBError.tetherError(activeRC, "parse the active configuration").description)
         }

@@ -19,7 +19,8 @@ public struct DeviceReport: Codable, Sendable, Equatable {
     public var speedMbps: Double?
     /// bConfigurationValue of the active configuration; nil when the device is unconfigured.
     public var configuration: Int?
-    /// nil when the descriptors needed for the figure are missing or malformed: see `error`.
+    /// nil when the host could not configure the device (its device descriptor or its
+    /// configuration's header cannot be read, or its speed is unknown): see `error`.
     public var periodicBytesPerSecond: Int?
     public var interfaces: [InterfaceReport]
 

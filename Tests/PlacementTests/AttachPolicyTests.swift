@@ -33,9 +33,26 @@ struct AttachPolicyTests {
              change: { $0.host("host-b") { $0.devices[1].bulkBytesPerSecond = 7_000_000 } }, action: .migrate, targetHost: "host-b"),
         Case(name: "a lower threshold migrates smaller devices", device: "host-b/1-4",
              change: { $0.policy.migrateThresholdPercent = 0 }, action: .migrate, targetHost: "host-b"),
-        Case(name: "migration wanted but the target is down; more than the allocation: reject",
+        Case(name: "the device's host is down: reject, though a migration was wanted",
              change: { $0.host("host-b") { $0.networks[.management]?.up = false } }, action: .reject,
-             says: ["migrating vm-1 to host-b is not possible: host-b: down", "more than vm-1's whole network allocation"]),
+             says: ["host-b is down (its management network is not up): the device cannot be reached"]),
+        Case(name: "the device's host is down: reject, though a forward fits", device: "host-b/1-4",
+             change: { $0.host("host-b") { $0.networks[.management]?.up = false } }, action: .reject,
+             says: ["host-b is down (its management network is not up): the device cannot be reached"]),
+        Case(name: "the device's host has no management network: reject", device: "host-b/1-4",
+             change: { $0.host("host-b") { $0.networks[.management] = nil } }, action: .reject,
+             says: ["host-b is down"]),
+        Case(name: "the host is down comes first, before local", device: "host-a/2-1",
+             change: {
+                 $0.host("host-a") {
+                     $0.devices = [Device(id: "2-1", periodicBytesPerSecond: 8_000)]
+                     $0.networks[.management]?.up = false
+                 }
+             },
+             action: .reject, says: ["host-a is down"]),
+        Case(name: "migration wanted but the target cannot take the VM; more than the allocation: reject",
+             change: { $0.host("host-b") { $0.memoryMiB = 4096 } }, action: .reject,
+             says: ["migrating vm-1 to host-b is not possible: host-b: not enough memory", "more than vm-1's whole network allocation"]),
         Case(name: "migration wanted but infeasible; within the allocation: forward",
              change: { $0.vm("vm-1") { $0.networkMbps = 300 }; $0.host("host-b") { $0.memoryMiB = 4096 } }, action: .forward,
              says: ["host-b: not enough memory (needs 8192 MiB, 4096 free)", "forward the device"]),

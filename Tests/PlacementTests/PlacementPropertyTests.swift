@@ -78,7 +78,9 @@ struct PlacementPropertyTests {
                         }
                         let required = device.requiredBitsPerSecond, allocated = vm.networkMbps * 1_000_000
                         #expect(!d.reasons.isEmpty)
-                        if let owner = owners[ref], owner != vm.name {
+                        if !host.isUp {
+                            #expect(d.action == .reject, "seed \(seed): \(host.name) is down")
+                        } else if let owner = owners[ref], owner != vm.name {
                             #expect(d.action == .reject, "seed \(seed): a device in use by \(owner)")
                         } else if host.name == vm.host {
                             #expect(d.action == .local)

@@ -7,8 +7,9 @@ import USBProbe
 private typealias B = DescriptorBuilder
 
 /// Recordings with one broken device beside a good one, through real libusb under umockdev:
-/// the broken one gets a clear error or warning, the good one its exact figure, and the probe
-/// neither crashes nor hangs.
+/// the broken one gets what Linux's USB core would configure and a warning saying what was
+/// skipped (an error only when no configuration can be read), the good one its exact figure,
+/// and the probe neither crashes nor hangs.
 @Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeBadDescriptorTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -17,7 +18,17 @@ struct ProbeBadDescriptorTests {
         /// nil: the device must have an error and no figure.
         var figure: Int?
         var says: String
+        /// What libusb's own parse (`--descriptor-source libusb`) makes of the device.
+        var libusb = LibUSBParse.notCompared
         var testDescription: String { name }
+    }
+
+    enum LibUSBParse: Sendable {
+        case notCompared
+        /// The same figure and interfaces as the kernel's rule gives.
+        case agrees
+        /// libusb refuses the configuration the kernel configures: why the bytes are parsed here.
+        case refuses
     }
 
     static let device = B.device()
@@ -30,15 +41,23 @@ struct ProbeBadDescriptorTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "truncated configuration", descriptors: device + Array(configuration(interface + endpoint()).dropLast(3)),
-             figure: nil, says: "truncated"),
-        Case(name: "zero bLength", descriptors: device + configuration([0, 4, 0, 0, 1, 0xFF, 0, 0, 0] + endpoint()),
-             figure: nil, says: "bLength 0"),
+        Case(name: "last class-specific descriptor claims one byte more than remains",
+             descriptors: device + configuration(interface + endpoint() + [5, 0x24, 0x01, 0x00]),
+             figure: 512_000, says: "descriptor 0x24 at byte 43 claims 5 bytes but only 4 remain", libusb: .agrees),
+        Case(name: "truncated configuration: the cut endpoint is not configured",
+             descriptors: device + Array(configuration(B.interface(0, endpoints: 2) + endpoint() + endpoint(0x82)).dropLast(3)),
+             figure: 512_000, says: "descriptor 0x05 at byte 43 claims 7 bytes but only 4 remain (truncated)", libusb: .agrees),
+        Case(name: "zero bLength after an endpoint: the rest is skipped",
+             descriptors: device + configuration(B.interface(0, endpoints: 2) + endpoint() + [0, 0x24, 0, 0] + endpoint(0x82)),
+             figure: 512_000, says: "descriptor at byte 43 has bLength 0", libusb: .refuses),
+        Case(name: "zero bLength interface: nothing is configured",
+             descriptors: device + configuration([0, 4, 0, 0, 1, 0xFF, 0, 0, 0] + endpoint()),
+             figure: 0, says: "bLength 0"),
         Case(name: "zero-length configuration header (libusb drops the device)",
              descriptors: device + [0, 2, 25, 0, 1, 1, 0, 0x80, 50] + interface + endpoint(),
              figure: nil, says: "expected a configuration descriptor at byte 18"),
         Case(name: "wTotalLength past the end", descriptors: device + configuration(totalLength: 120, interface + endpoint()),
-             figure: nil, says: "wTotalLength 120 runs past"),
+             figure: 512_000, says: "wTotalLength 120 runs past the 25 bytes present"),
         Case(name: "endpoint before any interface", descriptors: device + configuration(endpoint(0x83) + interface + endpoint()),
              figure: 512_000, says: "endpoint 0x83 at byte 27 belongs to no interface"),
         Case(name: "bInterval 0", descriptors: device + configuration(interface + endpoint(interval: 0)),
@@ -75,6 +94,16 @@ struct ProbeBadDescriptorTests {
             #expect(bad.error != nil)
         } else {
             #expect(bad.error == nil, "\(bad.error ?? "")")
+        }
+        if c.libusb != .notCompared {
+            let viaLibusb = try ProbeRunner.json(url, extra: ["--descriptor-source", "libusb"])
+            let theirs = try #require(viaLibusb.devices.first { $0.portPath == "1-4" })
+            if c.libusb == .agrees {
+                #expect(theirs.periodicBytesPerSecond == bad.periodicBytesPerSecond, "\(theirs)")
+                #expect(theirs.interfaces == bad.interfaces)
+            } else {
+                #expect(theirs.periodicBytesPerSecond == nil, "libusb now configures it: \(theirs)")
+            }
         }
         let table = try ProcessRunner.underUMockdev(url, Tools.product("tether"), ["probe"])
         #expect(table.status == 0)

@@ -64,8 +64,8 @@ struct ControllerAPITests {
             let status = try await controller.status()
             #expect(status.hosts.map(\.up) == [true, false])
             let decision = try await controller.decide(AttachRequest(container: "c1", device: .port(DeviceRef("host-b/1-3")!), dryRun: true))
-            #expect(decision.action != .migrate, "\(decision.reasons)")
-            #expect(decision.reasons.contains { $0.contains("host-b") && $0.contains("not possible") }, "\(decision.reasons)")
+            #expect(decision.action == .reject, "\(decision.reasons)")
+            #expect(decision.reasons.contains { $0.contains("host-b is down") && $0.contains("cannot be reached") }, "\(decision.reasons)")
         }
     }
 
