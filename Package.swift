@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "TetherModel", "Placement", "ClusterStore",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["README.md"],
             swiftSettings: strict

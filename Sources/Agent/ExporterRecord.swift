@@ -25,10 +25,10 @@ public final class ExporterRecord: Sendable {
 
     /// Records a started exporter; entries of exporters that have gone are dropped on the way.
     public func note(_ pid: Int32) {
-        guard let startTime = startTime(of: pid) else { return }
+        guard let started = startTime(of: pid) else { return }
         lock.withLock {
             let live = entries().filter { startTime(of: $0.pid) == $0.startTime && $0.pid != pid }
-            write(live + [Entry(pid: pid, startTime: startTime)])
+            write(live + [Entry(pid: pid, startTime: started)])
         }
     }
 

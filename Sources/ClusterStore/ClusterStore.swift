@@ -23,7 +23,7 @@ public protocol ClusterStore: Sendable {
     func attachments() async throws(TetherError) -> [DeviceAttachment]
 
     /// Journals a new operation (state `running`, no steps) and returns it with its id.
-    func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision, at: Date) async throws(TetherError) -> OperationRecord
+    func begin(_ payload: OperationRecord.Payload, at: Date) async throws(TetherError) -> OperationRecord
     /// Appends one step record; returns the operation as it now stands.
     @discardableResult
     func record(_ step: StepRecord, in operation: String) async throws(TetherError) -> OperationRecord

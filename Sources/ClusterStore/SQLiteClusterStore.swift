@@ -83,10 +83,10 @@ public final class SQLiteClusterStore: ClusterStore {
 
     // MARK: the journal
 
-    public func begin(_ kind: OperationRecord.Kind, attachment: DeviceAttachment, decision: AttachDecision,
-                      at time: Date) async throws(TetherError) -> OperationRecord {
-        let vm = attachment.vm, device = attachment.device.description
-        let migrates = kind == .attach && decision.action == .migrate
+    public func begin(_ payload: OperationRecord.Payload, at time: Date) async throws(TetherError) -> OperationRecord {
+        let draft = OperationRecord(id: "", payload: payload, created: time)
+        let kind = draft.kind, vm = draft.attachment.vm, device = draft.attachment.device.description
+        let migrates = draft.migrationTarget != nil
         return try await write("journal a new \(kind.rawValue) of \(device)") { db in
             let busy = { (other: String) in
                 TetherError(.busy, "\(other) is still running for \(device) or \(vm); wait for it (tether status) and try again")
@@ -97,7 +97,7 @@ public final class SQLiteClusterStore: ClusterStore {
                 : "SELECT id FROM operation WHERE state = 'running' AND vm = ? AND migrates = 1"
             if let other = try String.fetchOne(db, sql: clash, arguments: [vm]) { throw busy(other) }
             let next = (try Int.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'operation'") ?? 0) + 1
-            let record = OperationRecord(id: "op-\(next)", kind: kind, attachment: attachment, decision: decision, created: time)
+            let record = OperationRecord(id: "op-\(next)", payload: payload, created: time)
             do {
                 try db.execute(sql: "INSERT INTO operation (id, kind, state, vm, device, body, migrates) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                arguments: [record.id, kind.rawValue, record.state.rawValue, vm, device, try Self.jsonOrThrow(record), migrates])

@@ -13,7 +13,12 @@ public actor Controller {
         /// A host whose agent has not heartbeat for this long is down.
         public var heartbeatTimeout: TimeInterval
         /// How long a step keeps retrying an agent that does not answer before it is undone.
-        public var stepDeadline: TimeInterval
+        public var stepDeadline: TimeInterval {
+            get { timing.stepDeadline }
+            set { timing.stepDeadline = newValue }
+        }
+        /// Deadlines and waits of the operation state machine.
+        public var timing: OperationStateMachine.Timing
         /// Called after every journal write (tests and fault injection: `tetherd` can kill
         /// itself at a chosen step, to prove that a restart finishes the job).
         public var journaled: @Sendable (OperationRecord, StepRecord) -> Void
@@ -22,7 +27,7 @@ public actor Controller {
                     journaled: @escaping @Sendable (OperationRecord, StepRecord) -> Void = { _, _ in }) {
             self.policy = policy
             self.heartbeatTimeout = heartbeatTimeout
-            self.stepDeadline = stepDeadline
+            self.timing = OperationStateMachine.Timing(stepDeadline: stepDeadline)
             self.journaled = journaled
         }
     }
@@ -37,12 +42,16 @@ public actor Controller {
     private var registrations: [String: AgentRegistration] = [:]
     private var lastHeartbeat: [String: Date] = [:]
     var attachments: [String: DeviceAttachment] = [:]
-    private var model: WarmModel?
+    var model: WarmModel?
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
     /// Live migration progress per operation, as the source's agent last reported it.
     var progress: [String: MigrationReport] = [:]
+    /// Operations handed to the runner (`OperationRunner`, a Service), which drives each in a
+    /// task of its own.
+    let launched: AsyncStream<String>
+    let launches: AsyncStream<String>.Continuation
 
-    private struct WarmModel {
+    struct WarmModel {
         var index: ClusterIndex
         var state: PlacementState
         var down: Set<String>
@@ -58,6 +67,7 @@ public actor Controller {
         self.settings = settings
         self.connect = connect
         self.now = now
+        (launched, launches) = AsyncStream.makeStream(of: String.self)
         let start = now()
         for r in try await store.registrations() {
             registrations[r.host] = r
@@ -112,7 +122,7 @@ public actor Controller {
         let device = operation.attachment.device
         switch operation.kind {
         case .attach:
-            if operation.decision.action == .migrate, let target = operation.decision.targetHost.flatMap(warm.index.hostIndex) {
+            if let target = operation.migrationTarget.flatMap(warm.index.hostIndex) {
                 warm.state.move(v, to: target, warm.index)
                 warm.index.relocate(v, to: target)
             }
@@ -179,7 +189,7 @@ public actor Controller {
         let attachment = DeviceAttachment(container: request.container, vm: decision.vm, device: device,
                                           mode: decision.action == .forward ? .forward : .local,
                                           vmHost: decision.targetHost ?? decision.vmHost, since: now())
-        let operation = try await store.begin(.attach, attachment: attachment, decision: decision, at: now())
+        let operation = try await store.begin(.attach(attachment, decision: decision), at: now())
         launch(operation)
         return AttachResponse(decision: decision, operation: operation)
     }
@@ -204,12 +214,8 @@ public actor Controller {
         }
         var operations: [OperationRecord] = []
         for attachment in mine {
-            let decision = AttachDecision(action: attachment.mode == .forward ? .forward : .local, container: attachment.container,
-                                          vm: attachment.vm, vmHost: attachment.vmHost, device: attachment.device.description,
-                                          targetHost: nil, requiredBitsPerSecond: 0, allocatedBitsPerSecond: 0,
-                                          migrateThresholdPercent: settings.policy.migrateThresholdPercent,
-                                          reasons: ["detach requested for container \(attachment.container)"], forwardedAfterMove: nil)
-            let operation = try await store.begin(.detach, attachment: attachment, decision: decision, at: now())
+            let operation = try await store.begin(.detach(attachment, reason: "detach requested for container \(attachment.container)"),
+                                                  at: now())
             launch(operation)
             operations.append(operation)
         }
@@ -224,12 +230,15 @@ public actor Controller {
     // MARK: reading
 
     public func status() async throws(TetherError) -> ClusterStatus {
+        // The journal first, then memory: an operation finishing meanwhile shows as running with
+        // its attachment made, never as finished without it.
+        let operations = try await store.unfinishedOperations()
         let down = downHosts(at: now())
         let hosts = registrations.values.sorted { $0.host < $1.host }.map {
             HostStatus(registration: $0, up: !down.contains($0.host), lastHeartbeat: lastHeartbeat[$0.host])
         }
         return ClusterStatus(hosts: hosts, attachments: attachments.values.sorted { $0.id < $1.id },
-                             operations: try await store.unfinishedOperations())
+                             operations: operations)
     }
 
     public func operation(_ id: String) async throws(TetherError) -> OperationRecord {

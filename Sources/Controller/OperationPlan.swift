@@ -1,10 +1,10 @@
 import TetherModel
 
-/// The explicit steps of an operation, in order. Pure: the journal records them by these
-/// names, and a restarted controller replays the same list.
+/// The explicit steps of operations. Pure: the journal records them by these names, and the
+/// state machine walks the same lists after a restart.
 public enum OperationStep: String, Sendable, CaseIterable {
     /// Start the VM on the device's host, waiting for its state, with its forwarded devices'
-    /// channel ends ready there on the same ports (they follow the VM).
+    /// channel ends ready there (they follow the VM).
     case prepareIncoming = "prepare-incoming"
     /// Live-migrate the VM there, and follow it to the end.
     case migrate
@@ -16,26 +16,35 @@ public enum OperationStep: String, Sendable, CaseIterable {
     case channel
     case closeChannel = "close-channel"
     case stopExport = "stop-export"
+    /// Undo only: quit a target that still waits for a VM that never came.
+    case abandonIncoming = "abandon-incoming"
 
-    public static func plan(for operation: OperationRecord) -> [OperationStep] {
-        switch operation.kind {
+    public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
+        switch payload {
         case .detach: [.closeChannel, .stopExport]
-        case .attach:
-            operation.decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]
+        case .attach(_, let decision):
+            decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]
         }
     }
 
-    /// Undoing an attach: its channel and export go; a migration that completed stays (the VM
-    /// runs once, on its new host), and a target that never received the VM is quit.
-    public static func undo(for operation: OperationRecord) -> [OperationStep] {
-        operation.kind == .attach ? [.closeChannel, .stopExport] : []
+    /// Undoing an attach: its channel and export go, and a target that never received the VM is
+    /// quit; a migration that completed stays (the VM runs once, on its new host). A detach that
+    /// failed leaves what it could not remove for the next detach.
+    public static func undo(for payload: OperationRecord.Payload) -> [OperationStep] {
+        switch payload {
+        case .detach: []
+        case .attach(_, let decision): decision.action == .migrate ? [.abandonIncoming, .closeChannel, .stopExport] : [.closeChannel, .stopExport]
+        }
     }
+
+    /// How an undo step is named in the journal, apart from the same step run forwards.
+    public var undoName: String { "undo:" + rawValue }
 }
 
 /// Which failures are worth another try: an agent that did not answer may answer soon; one that
 /// said the request is wrong will say it again.
-enum RetryPolicy {
-    static func isTransient(_ error: TetherError) -> Bool {
+public enum RetryPolicy {
+    public static func isTransient(_ error: TetherError) -> Bool {
         switch error.code {
         case .io, .timeout, .interrupted, .busy: true
         default: false

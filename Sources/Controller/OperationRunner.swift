@@ -1,22 +1,28 @@
 import Foundation
+import ServiceLifecycle
 import TetherModel
 
-/// Drives journaled operations through the agents. Each step is recorded as started before it
-/// runs and as done after; a failure that may pass (an agent that did not answer) is retried
-/// until the step's deadline, any other is undone. A controller that restarts drives every
-/// unfinished operation again from its first step: each agent action is idempotent, and the
-/// migration steps look at where the VM actually is before they act, so nothing runs twice.
-extension Controller {
-    /// What the steps of one run hand on to the next.
-    struct StepContext {
-        var incoming: HostPort?
-        var exported: HostPort?
-        var alreadyMoved = false
-    }
+/// Runs the controller's operations: a Service that owns one task per operation in a task group,
+/// so that shutdown cancels them and waits for them. A cancelled operation is parked: it stays
+/// `running` in the journal, where a restarted controller picks it up.
+public struct OperationRunner: Service {
+    let controller: Controller
 
+    public init(_ controller: Controller) { self.controller = controller }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await controller.runOperations()
+        }
+    }
+}
+
+/// The thin shell around `OperationStateMachine`: it performs each action the machine returns
+/// (journal writes, agent calls, waits, undo, finish) and feeds back what happened.
+extension Controller {
+    /// Hands an operation to the runner.
     func launch(_ operation: OperationRecord) {
-        let id = operation.id
-        Task { await self.drive(id) }
+        launches.yield(operation.id)
     }
 
     /// Drives every unfinished operation in the journal: what a restarted controller does first.
@@ -26,86 +32,99 @@ extension Controller {
         return unfinished.map(\.id)
     }
 
-    private func drive(_ id: String) async {
-        guard var operation = try? await store.operation(id), operation.state == .running else { return }
-        var context = StepContext()
+    /// Runs operations as they are launched, each in a child task, until cancelled.
+    func runOperations() async {
+        let launched = launched
+        await withDiscardingTaskGroup { group in
+            for await id in launched {
+                group.addTask { await self.drive(id) }
+            }
+        }
+    }
+
+    /// Performs the machine's actions for one operation until it has finished, or until the
+    /// task is cancelled (shutdown): then it stops between two actions, and the journal holds
+    /// everything a successor needs.
+    func drive(_ id: String) async {
+        guard var record = try? await store.operation(id), record.state == .running else { return }
+        var machine = OperationStateMachine(record, timing: settings.timing)
+        var action = machine.start(at: now())
+        while !Task.isCancelled {
+            switch action {
+            case .none:
+                return
+            case .journal(let step):
+                guard let updated = try? await store.record(step, in: id) else {
+                    // The journal cannot be written: acting on would break "journaled before done".
+                    // The operation stays running there; a restarted controller drives it on.
+                    return
+                }
+                record = updated
+                settings.journaled(record, step)
+                action = machine.journaled(at: now())
+            case .call(let step):
+                let started = ContinuousClock.now
+                do {
+                    let (detail, output) = try await perform(step, record)
+                    ControllerMetrics.stepTook(step, ContinuousClock.now - started)
+                    guard !Task.isCancelled else { return }
+                    action = machine.stepSucceeded(detail: detail, output: output, at: now())
+                } catch {
+                    guard !Task.isCancelled else { return }
+                    action = machine.stepFailed(error, at: now())
+                }
+            case .wait(let duration):
+                try? await Task.sleep(for: duration)
+                action = machine.waited()
+            case .undo(let step):
+                do {
+                    try await undo(step, record)
+                    guard !Task.isCancelled else { return }
+                    action = machine.undoSucceeded(at: now())
+                } catch {
+                    guard !Task.isCancelled else { return }
+                    action = machine.undoFailed(error, at: now())
+                }
+            case .finish(let state, let error):
+                await finish(record, as: state, error: error)
+                action = machine.finished()
+            }
+        }
+    }
+
+    /// A completed operation's changes reach memory before the store is asked: the store's
+    /// write suspends this actor, and a request served meanwhile must not see the operation
+    /// finished without its attachment (status reads the journal first, then memory). Should the
+    /// write fail, memory is read back from the store.
+    private func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
+        progress[operation.id] = nil
+        if state == .completed {
+            var completed = operation
+            completed.state = .completed
+            completed.attachmentChanges(given: attachments.values).apply(to: &attachments)
+            applyToModel(completed)
+        }
         do {
-            for step in OperationStep.plan(for: operation) {
-                operation = try await perform(step, operation, &context)
-            }
-            await complete(operation)
+            ControllerMetrics.finished(try await store.finish(operation.id, as: state, error: error, at: now()))
         } catch {
-            await rollBack(operation, after: error)
+            guard state == .completed else { return }
+            if let stored = try? await store.attachments() { attachments = Dictionary(stored.map { ($0.id, $0) }) { $1 } }
+            model = nil
         }
-    }
-
-    private func perform(_ step: OperationStep, _ operation: OperationRecord, _ context: inout StepContext) async throws(TetherError) -> OperationRecord {
-        try await journal(operation.id, step, .started)
-        let started = ContinuousClock.now
-        defer { ControllerMetrics.stepTook(step, ContinuousClock.now - started) }
-        let deadline = now().addingTimeInterval(settings.stepDeadline)
-        var backoff: Duration = .milliseconds(100)
-        while true {
-            do {
-                let detail = try await execute(step, operation, &context)
-                return try await journal(operation.id, step, .done, detail)
-            } catch where RetryPolicy.isTransient(error) && now() < deadline {
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(2))
-            } catch {
-                _ = try? await journal(operation.id, step, .failed, error.description)
-                throw error
-            }
-        }
-    }
-
-    @discardableResult
-    private func journal(_ id: String, _ step: OperationStep, _ phase: StepRecord.Phase, _ detail: String? = nil) async throws(TetherError) -> OperationRecord {
-        let record = StepRecord(step: step.rawValue, phase: phase, detail: detail, at: now())
-        let operation = try await store.record(record, in: id)
-        settings.journaled(operation, record)
-        return operation
-    }
-
-    private func complete(_ operation: OperationRecord) async {
-        guard let finished = try? await store.finish(operation.id, as: .completed, error: nil, at: now()) else { return }
-        ControllerMetrics.finished(finished)
-        progress[operation.id] = nil
-        finished.attachmentChanges(given: attachments.values).apply(to: &attachments)
-        applyToModel(finished)
-    }
-
-    private func rollBack(_ operation: OperationRecord, after error: TetherError) async {
-        var context = StepContext()
-        var undoFailure: TetherError?
-        if operation.kind == .attach, operation.decision.action == .migrate, let target = operation.decision.targetHost {
-            // A target still waiting for the VM is quit; one that runs it keeps it.
-            if let agent = try? agent(for: target), let state = try? await agent.vm(operation.attachment.vm), state.status == .inmigrate {
-                do { try await agent.abandonIncoming(vm: operation.attachment.vm) } catch { undoFailure = error }
-            }
-        }
-        for step in OperationStep.undo(for: operation) {
-            do { _ = try await execute(step, operation, &context) } catch { undoFailure = undoFailure ?? error }
-        }
-        let message = error.description + (undoFailure.map { "; undoing it failed too: \($0)" } ?? "")
-        if let finished = try? await store.finish(operation.id, as: undoFailure == nil ? .rolledBack : .failed, error: message, at: now()) {
-            ControllerMetrics.finished(finished)
-        }
-        progress[operation.id] = nil
     }
 
     // MARK: the steps
 
-    private func execute(_ step: OperationStep, _ operation: OperationRecord, _ context: inout StepContext) async throws(TetherError) -> String? {
+    /// One step's agent calls; answers what to journal: a line for people, and what later
+    /// steps need.
+    private func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (String?, StepOutput?) {
         let attachment = operation.attachment
-        let decision = operation.decision
         let vm = attachment.vm
         switch step {
         case .prepareIncoming:
-            let (source, target) = try migrationEnds(decision)
+            let (source, target) = try migrationEnds(operation)
             if let there = try await target.vm(vm), there.status != .inmigrate {
-                context.alreadyMoved = true
-                return "\(vm) already runs on \(target.host) (\(there.status))"
+                return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
             }
             guard let here = try await source.vm(vm) else { throw TetherError(.notFound, "\(source.host) no longer runs \(vm)") }
             guard let launch = here.launch else {
@@ -119,53 +138,76 @@ extension Controller {
             }
             let address = try await target.prepareIncoming(IncomingRequest(launch: launch, registration: here.registration,
                                                                            channels: here.channels))
-            context.incoming = address
             let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
-            return "\(target.host) waits for \(vm) at \(address)" + following
+            return ("\(target.host) waits for \(vm) at \(address)" + following, .incoming(address))
 
         case .migrate:
-            if context.alreadyMoved { return "nothing to do" }
-            let (source, target) = try migrationEnds(decision)
-            guard let address = context.incoming else { throw TetherError(.internalError, "no incoming address for \(vm)") }
-            let report = try await migrate(vm, from: source, to: target, at: address, operation: operation.id)
-            return "migrated to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? "")
+            switch operation.output(of: OperationStep.prepareIncoming.rawValue) {
+            case .alreadyMoved:
+                return ("nothing to do", nil)
+            case .incoming(let address):
+                let (source, target) = try migrationEnds(operation)
+                let report = try await migrate(vm, from: source, to: target, at: address, operation: operation.id)
+                return ("migrated to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? ""), .migrated(report))
+            default:
+                throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
+            }
 
         case .releaseSource:
-            let (source, target) = try migrationEnds(decision)
-            guard let state = try await source.vm(vm) else { return "\(source.host) has no copy of \(vm) left" }
+            let (source, target) = try migrationEnds(operation)
+            guard let state = try await source.vm(vm) else { return ("\(source.host) has no copy of \(vm) left", nil) }
             guard state.status == .postmigrate else {
                 throw TetherError(.internalError, "\(vm) is \(state.status) on \(source.host) after its migration; it must not run twice")
             }
             try await source.release(vm: vm, movedTo: target.host)
-            return "quit the stopped copy on \(source.host)"
+            return ("quit the stopped copy on \(source.host)", nil)
 
         case .export:
             let local = attachment.vmHost == attachment.device.host
             let address = try await agent(for: attachment.device.host).export(
                 ExportRequest(session: attachment.id, device: attachment.device.id, local: local, allow: [attachment.vmHost]))
-            context.exported = address
-            return "exported at \(address)" + (local ? "" : " behind TLS, for \(attachment.vmHost)")
+            return ("exported at \(address)" + (local ? "" : " behind TLS, for \(attachment.vmHost)"), .exported(address))
 
         case .channel:
-            guard let address = context.exported else { throw TetherError(.internalError, "no export address for \(attachment.id)") }
+            guard case .exported(let address) = operation.output(of: OperationStep.export.rawValue) else {
+                throw TetherError(.internalError, "the journal of \(operation.id) has no export address for \(attachment.id)")
+            }
             let local = attachment.vmHost == attachment.device.host
             try await agent(for: attachment.vmHost).openChannel(
                 ChannelRequest(session: attachment.id, vm: vm, from: address, deviceHost: attachment.device.host, local: local))
-            return "\(vm) on \(attachment.vmHost) has the device"
+            return ("\(vm) on \(attachment.vmHost) has the device", nil)
 
-        case .closeChannel:
-            try await agent(for: attachment.vmHost).closeChannel(session: attachment.id, vm: vm)
-            return nil
-
-        case .stopExport:
-            try await agent(for: attachment.device.host).stopExport(session: attachment.id)
-            return nil
+        case .closeChannel, .stopExport, .abandonIncoming:
+            try await undo(step, operation)
+            return (nil, nil)
         }
     }
 
-    private func migrationEnds(_ decision: AttachDecision) throws(TetherError) -> (source: any HostAgent, target: any HostAgent) {
-        guard let target = decision.targetHost else { throw TetherError(.internalError, "a migration without a target host") }
-        return (try agent(for: decision.vmHost), try agent(for: target))
+    /// Steps that take something away; each is a no-op where there is nothing to take.
+    private func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) {
+        let attachment = operation.attachment
+        switch step {
+        case .closeChannel:
+            try await agent(for: attachment.vmHost).closeChannel(session: attachment.id, vm: attachment.vm)
+        case .stopExport:
+            try await agent(for: attachment.device.host).stopExport(session: attachment.id)
+        case .abandonIncoming:
+            // A target still waiting for the VM is quit; one that runs it keeps it.
+            guard let target = operation.migrationTarget else { return }
+            let agent = try agent(for: target)
+            if let state = try await agent.vm(attachment.vm), state.status == .inmigrate {
+                try await agent.abandonIncoming(vm: attachment.vm)
+            }
+        case .prepareIncoming, .migrate, .releaseSource, .export, .channel:
+            throw TetherError(.internalError, "\(step.rawValue) has no undo of its own")
+        }
+    }
+
+    private func migrationEnds(_ operation: OperationRecord) throws(TetherError) -> (source: any HostAgent, target: any HostAgent) {
+        guard let target = operation.migrationTarget, let source = operation.decision?.vmHost else {
+            throw TetherError(.internalError, "\(operation.id) is not a migration")
+        }
+        return (try agent(for: source), try agent(for: target))
     }
 
     /// Starts the migration unless one already runs (a restarted controller finds it under way),
@@ -181,18 +223,15 @@ extension Controller {
             guard let state = try await source.vm(vm) else { throw TetherError(.io, "\(source.host) lost \(vm) during its migration") }
             if let report = state.migration {
                 progress[operation] = report
-                switch report.status {
-                case .completed:
-                    return report
-                case .failed, .cancelled, .error:
+                if report.status == .completed { return report }
+                if report.status.isFailure {
                     throw TetherError(.unsupported, "migration of \(vm) to \(target.host) \(report.status): \(report.error ?? "no reason given")")
-                default:
-                    break
                 }
             } else if state.status == .postmigrate {
                 return MigrationReport(status: .completed, transferredBytes: 0, totalBytes: 0)
             }
             try? await Task.sleep(for: .milliseconds(100))
+            if Task.isCancelled { throw TetherError(.interrupted, "the controller is shutting down") }
         }
     }
 }

@@ -40,6 +40,8 @@ struct ControllerBenchmark: AsyncParsableCommand {
                               logger: logger)
         let server = Task { try await app.runService() }
         defer { server.cancel() }
+        let runner = Task { try await OperationRunner(controller).run() }
+        defer { runner.cancel() }
         while !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
 
         let client = ControllerClient(APIClient(.unixSocket(socket)))

@@ -42,6 +42,8 @@ struct HookBenchmark: AsyncParsableCommand {
         let app = Application(router: ControllerRoutes.router(controller), configuration: .init(address: .unixDomainSocket(path: socket)), logger: logger)
         let server = Task { try await app.runService() }
         defer { server.cancel() }
+        let runner = Task { try await OperationRunner(controller).run() }
+        defer { runner.cancel() }
         while !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
 
         // This host's sysfs, as the hook reads it: the CH340 at bus 1, address 5.

@@ -1,11 +1,13 @@
 import Channel
 import ClusterStore
+import Controller
 import Foundation
 import Hummingbird
 import HummingbirdTLS
 import Logging
 import ServiceLifecycle
 import TetherClient
+import TetherHTTP
 import TetherModel
 
 /// `tetherd --role controller`: the store, the controller, its APIs (unix socket, mutual TLS),
@@ -26,7 +28,8 @@ public enum ControllerDaemon {
         let resumed = try await controller.recover()
         if !resumed.isEmpty { logger.notice("driving unfinished operations from the journal", metadata: ["operations": "\(resumed)"]) }
 
-        var services: [any Service] = [try localAPI(socket: section.socket, router: ControllerRoutes.router(controller), logger: logger)]
+        var services: [any Service] = [OperationRunner(controller),
+                                       try localAPI(socket: section.socket, router: ControllerRoutes.router(controller), logger: logger)]
         if let listen = section.listen {
             guard let identity else {
                 throw TetherError(.invalidArgument, "controller.listen needs controller.tls (a `tether certs` directory): agents talk mutual TLS")

@@ -33,7 +33,7 @@ struct JournalTests {
     @Test func aRecordDamagedOnDiskIsAClearErrorNotACrash() async throws {
         let store = try SQLiteClusterStore(path: path)
         let a = Self.attachment()
-        let op = try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
+        let op = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
         try await store.finish(op.id, as: .completed, error: nil, at: Self.t0)
         let raw = try DatabaseQueue(path: path)
         try await raw.write { db in try db.execute(sql: "UPDATE attachment SET body = '{\"id\": 7}'") }

@@ -14,11 +14,15 @@ struct OperationRunnerTests {
 
     init() throws { path = try ClusterFixtures.temporaryStore().1 }
 
+    /// A controller on the test's journal, with its operation runner going (as tetherd's service
+    /// group runs it). A controller "killed" by a hung call simply stays stuck there.
     func controller() async throws -> Controller {
         let world = self.world
-        return try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
+        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
             SimulatedAgent(host: registration.host, world: world)
         }
+        Task { await controller.runOperations() }
+        return controller
     }
 
     func registered() async throws -> Controller {
@@ -87,7 +91,9 @@ struct OperationRunnerTests {
         let record = try await finished(controller, try #require(response.operation).id)
         #expect(record.state == .rolledBack)
         #expect(record.error?.contains("no xHCI controller") == true)
-        #expect(steps(record) == ["export:started", "export:done", "channel:started", "channel:failed"])
+        #expect(steps(record) == ["export:started", "export:done", "channel:started", "channel:failed",
+                                  "undo:close-channel:started", "undo:close-channel:done", "undo:stop-export:started", "undo:stop-export:done"],
+                "the undo is journaled step by step too")
         #expect(await world.exports["host-b"]?.isEmpty ?? true, "the export was stopped")
         #expect(await world.channels["host-a"]?.isEmpty ?? true)
         #expect(try await controller.status().attachments.isEmpty)

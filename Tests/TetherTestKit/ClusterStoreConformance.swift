@@ -58,10 +58,11 @@ public struct ClusterStoreConformance: Sendable {
         let id: String
         do {
             let store = try await open()
-            let op = try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
+            let op = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
             id = op.id
             try await store.record(StepRecord(step: "export", phase: .started, at: Self.t0), in: id)
-            try await store.record(StepRecord(step: "export", phase: .done, detail: "port 4000", at: Self.t0.addingTimeInterval(1)), in: id)
+            try await store.record(StepRecord(step: "export", phase: .done, detail: "port 4000", output: .exported(HostPort(host: "10.0.0.2", port: 4000)),
+                                              at: Self.t0.addingTimeInterval(1)), in: id)
             try await store.record(StepRecord(step: "connect", phase: .started, at: Self.t0.addingTimeInterval(2)), in: id)
         }
         let reopened = try await open()
@@ -70,6 +71,7 @@ public struct ClusterStoreConformance: Sendable {
         let op = try #require(unfinished.first)
         #expect(op.steps.map { "\($0.step):\($0.phase.rawValue)" } == ["export:started", "export:done", "connect:started"])
         #expect(op.steps[1].detail == "port 4000")
+        #expect(op.output(of: "export") == .exported(HostPort(host: "10.0.0.2", port: 4000)), "a step's output is journaled with it")
         #expect(op.attachment == a)
         #expect(op.decision == Self.decision(a))
         #expect(op.updated == Self.t0.addingTimeInterval(2))
@@ -87,29 +89,29 @@ public struct ClusterStoreConformance: Sendable {
     public func oneRunningOperationPerDeviceAndAMigrationTakesItsWholeVM() async throws {
         let store = try await open()
         let a = Self.attachment()
-        let first = try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
+        let first = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
         let sameDevice = Self.attachment(vm: "vm-2")
         await #expect(throws: TetherError(.busy, "\(first.id) is still running for \(sameDevice.device) or vm-2; wait for it (tether status) and try again")) {
-            try await store.begin(.attach, attachment: sameDevice, decision: Self.decision(sameDevice), at: Self.t0)
+            try await store.begin(.attach(sameDevice, decision: Self.decision(sameDevice)), at: Self.t0)
         }
         // Another channel to the same VM is independent...
         let sameVM = Self.attachment(device: "host-c/2-1")
-        let second = try await store.begin(.attach, attachment: sameVM, decision: Self.decision(sameVM), at: Self.t0)
+        let second = try await store.begin(.attach(sameVM, decision: Self.decision(sameVM)), at: Self.t0)
         // ...but a migration of that VM must wait for both.
         let moving = Self.attachment(device: "host-d/1-1")
         await #expect(throws: TetherError.self) {
-            try await store.begin(.attach, attachment: moving, decision: Self.migration(moving), at: Self.t0)
+            try await store.begin(.attach(moving, decision: Self.migration(moving)), at: Self.t0)
         }
         try await store.finish(first.id, as: .rolledBack, error: "exporter failed", at: Self.t0)
         try await store.finish(second.id, as: .completed, error: nil, at: Self.t0)
-        let migration = try await store.begin(.attach, attachment: moving, decision: Self.migration(moving), at: Self.t0)
+        let migration = try await store.begin(.attach(moving, decision: Self.migration(moving)), at: Self.t0)
         // And while it runs, nothing else on vm-1.
         let during = Self.attachment(device: "host-e/1-1")
         await #expect(throws: TetherError(.busy, "\(migration.id) is still running for host-e/1-1 or vm-1; wait for it (tether status) and try again")) {
-            try await store.begin(.detach, attachment: during, decision: Self.decision(during), at: Self.t0)
+            try await store.begin(.detach(during, reason: "detach requested"), at: Self.t0)
         }
         #expect(try await store.attachments() == [sameVM], "a rolled-back attach leaves no attachment")
-        let again = try await store.begin(.attach, attachment: sameDevice, decision: Self.decision(sameDevice), at: Self.t0)
+        let again = try await store.begin(.attach(sameDevice, decision: Self.decision(sameDevice)), at: Self.t0)
         #expect(again.state == .running)
     }
 
@@ -117,13 +119,13 @@ public struct ClusterStoreConformance: Sendable {
     public func aCompletedMigrationMovesTheVMsOtherAttachmentsAlong() async throws {
         let store = try await open()
         let forwarded = Self.attachment(device: "host-c/2-1")
-        try await store.finish(try await store.begin(.attach, attachment: forwarded, decision: Self.decision(forwarded), at: Self.t0).id,
+        try await store.finish(try await store.begin(.attach(forwarded, decision: Self.decision(forwarded)), at: Self.t0).id,
                                as: .completed, error: nil, at: Self.t0)
         let elsewhere = Self.attachment(vm: "vm-9", device: "host-c/2-2")
-        try await store.finish(try await store.begin(.attach, attachment: elsewhere, decision: Self.decision(elsewhere), at: Self.t0).id,
+        try await store.finish(try await store.begin(.attach(elsewhere, decision: Self.decision(elsewhere)), at: Self.t0).id,
                                as: .completed, error: nil, at: Self.t0)
         let moved = Self.attachment(device: "host-b/1-3", vmHost: "host-b")
-        try await store.finish(try await store.begin(.attach, attachment: moved, decision: Self.migration(moved), at: Self.t0).id,
+        try await store.finish(try await store.begin(.attach(moved, decision: Self.migration(moved)), at: Self.t0).id,
                                as: .completed, error: nil, at: Self.t0)
         let hosts = Dictionary(uniqueKeysWithValues: try await store.attachments().map { ($0.id, $0.vmHost) })
         #expect(hosts == [forwarded.id: "host-b", moved.id: "host-b", elsewhere.id: "host-a"],
@@ -133,7 +135,7 @@ public struct ClusterStoreConformance: Sendable {
     public func aFinishedOperationTakesNoMoreStepsAndFinishingTwiceChangesNothing() async throws {
         let store = try await open()
         let a = Self.attachment()
-        let op = try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
+        let op = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
         try await store.finish(op.id, as: .failed, error: "agent host-b unreachable", at: Self.t0)
         await #expect(throws: TetherError.self) { try await store.record(StepRecord(step: "late", phase: .done, at: Self.t0), in: op.id) }
         let twice = try await store.finish(op.id, as: .completed, error: nil, at: Self.t0)
@@ -145,10 +147,11 @@ public struct ClusterStoreConformance: Sendable {
     public func aCompletedDetachRemovesTheAttachment() async throws {
         let store = try await open()
         let a = Self.attachment()
-        let attach = try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)
+        let attach = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
         try await store.finish(attach.id, as: .completed, error: nil, at: Self.t0)
-        let detach = try await store.begin(.detach, attachment: a, decision: Self.decision(a), at: Self.t0)
+        let detach = try await store.begin(.detach(a, reason: "detach requested"), at: Self.t0)
         #expect(try await store.attachments() == [a], "still attached while the detach runs")
+        #expect(try await store.operation(detach.id)?.payload == .detach(a, reason: "detach requested"), "a detach has no decision")
         try await store.finish(detach.id, as: .completed, error: nil, at: Self.t0)
         #expect(try await store.attachments().isEmpty)
         #expect(try await store.recentOperations(limit: 10).map(\.id) == [detach.id, attach.id])
@@ -180,7 +183,7 @@ public struct ClusterStoreConformance: Sendable {
         let winners = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<contenders {
                 let a = Self.attachment(vm: "vm-\(i)")
-                group.addTask { (try? await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0)) != nil }
+                group.addTask { (try? await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)) != nil }
             }
             return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
@@ -188,7 +191,7 @@ public struct ClusterStoreConformance: Sendable {
         var ids: [String] = []
         for i in 0..<4 {
             let a = Self.attachment(vm: "vm-c\(i)", device: "host-c/\(i)-1")
-            ids.append(try await store.begin(.attach, attachment: a, decision: Self.decision(a), at: Self.t0).id)
+            ids.append(try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0).id)
         }
         let perOperation = 10
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -30,7 +30,7 @@ extension OperationRecord {
             return AttachmentChanges(removed: [attachment.id])
         case .attach:
             var saved: [DeviceAttachment] = []
-            if decision.action == .migrate, let target = decision.targetHost {
+            if let target = migrationTarget {
                 for var other in current where other.vm == attachment.vm && other.id != attachment.id && other.vmHost != target {
                     other.vmHost = target
                     saved.append(other)
