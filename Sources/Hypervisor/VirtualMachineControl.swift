@@ -5,6 +5,8 @@ public protocol VirtualMachineControl: Sendable {
     func status() async throws -> VMRunState
     func pause() async throws
     func resume() async throws
+    /// The versioned machine type the VM runs: its migration's target must be started with it.
+    func machineType() async throws -> String
     /// Readies this (incoming) VM to receive a migration at `uri`.
     func prepareIncoming(uri: String) async throws
     func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
