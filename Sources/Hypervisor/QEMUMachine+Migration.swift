@@ -3,17 +3,21 @@ import NIOConcurrencyHelpers
 import TetherModel
 
 extension QEMUMachine {
-    public func prepareIncoming(uri: String) async throws {
+    /// Readies this VM (started with `incoming`) to receive a migration at `uri`; with `tls`,
+    /// only over TLS, from a source whose certificate the same CA signed.
+    public func prepareIncoming(uri: String, tls: MigrationTLS?) async throws {
+        try await configureMigrationTLS(tls, endpoint: "server", targetName: nil)
         try await qmp.execute("migrate-incoming", ["uri": .string(uri)])
     }
 
     /// Live-migrates to `target` (started with `incoming`): readies the target, sets the limits,
     /// starts, and follows `query-migrate` until the end. The source ends `postmigrate`, the
-    /// target `running`. On failure the source keeps running, and the error says why.
+    /// target `running`. On failure the source keeps running, and the error says why. With
+    /// `options.tls` both ends use the same credentials: for two VMs on one host.
     public func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                         progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let start = ContinuousClock.now
-        try await target.prepareIncoming(uri: uri)
+        try await target.prepareIncoming(uri: uri, tls: options.tls)
         let result = try await migrateOut(uri: uri, options: options, start: start, progress: progress)
         // The target switches to running as the stream ends; wait for it, briefly.
         if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
@@ -21,9 +25,15 @@ extension QEMUMachine {
     }
 
     /// The source's half of a live migration, for a target that another process readied (an
-    /// agent on the device's host): sets the limits, starts, follows to the end.
+    /// agent on the device's host): sets the limits, starts, follows to the end. With
+    /// `options.tls`, the target must have been readied with TLS too, and its certificate must
+    /// carry `options.targetName`; a refused handshake is a `.permissionDenied` error.
     public func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant = .now,
                            progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
+        if options.tls != nil && (options.targetName ?? "").isEmpty {
+            throw TetherError(.invalidArgument, "a migration of \(name) over TLS needs the name the target's certificate carries")
+        }
+        try await configureMigrationTLS(options.tls, endpoint: "client", targetName: options.targetName)
         var parameters: [String: JSONValue] = [:]
         if let limit = options.downtimeLimitMs { parameters["downtime-limit"] = .int(Int64(limit)) }
         if let bandwidth = options.maxBandwidthBytesPerSecond { parameters["max-bandwidth"] = .int(Int64(bandwidth)) }
@@ -31,7 +41,48 @@ extension QEMUMachine {
         let watch = try await watchMigration()
         defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string(uri)])
-        return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
+        do {
+            return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
+        } catch let error as TetherError where options.tls != nil && error.code == .io && Self.isTLSRefusal(error.message) {
+            let target = options.targetName ?? "?"
+            throw TetherError(.permissionDenied, "the TLS handshake for migrating \(name) to \(target) failed, so no state was sent: "
+                              + "both ends need a certificate from the cluster CA, and the target's must carry the name \(target)",
+                              cause: error.message)
+        }
+    }
+
+    /// QEMU's reasons for a failed handshake: "The certificate hasn't got a known issuer",
+    /// "Certificate does not match the hostname NAME" (the source refused the target), or "Cannot
+    /// read from / write to TLS channel" (the target refused the source and hung up).
+    static func isTLSRefusal(_ reason: String) -> Bool {
+        reason.localizedCaseInsensitiveContains("certificate") || reason.contains("TLS")
+    }
+
+    static let tlsObjectID = "tether-migration-tls"
+
+    /// Gives this VM's migrations TLS credentials (`tls-creds-x509`, `endpoint` server on a
+    /// target, client on a source), or takes them away: QEMU keeps migration parameters from one
+    /// migration to the next. Credentials cannot be changed in place, so the object is replaced.
+    func configureMigrationTLS(_ tls: MigrationTLS?, endpoint: String, targetName: String?) async throws {
+        if tls == nil {
+            let current = try await qmp.execute("query-migrate-parameters")["tls-creds"]?.string ?? ""
+            guard !current.isEmpty else { return }
+        }
+        try await qmp.execute("migrate-set-parameters", ["tls-creds": "", "tls-hostname": ""])
+        do {
+            try await qmp.execute("object-del", ["id": .string(Self.tlsObjectID)])
+        } catch QMPError.refused {
+            // There was none.
+        }
+        guard let tls else { return }
+        // Beside the QMP socket: a directory that is this VM's own, for a launched or adopted VM alike.
+        let directory = qmp.socketPath + ".migration-tls"
+        try tls.layOut(in: directory)
+        try await qmp.execute("object-add", ["qom-type": "tls-creds-x509", "id": .string(Self.tlsObjectID), "endpoint": .string(endpoint),
+                                             "dir": .string(directory), "verify-peer": true])
+        var parameters: [String: JSONValue] = ["tls-creds": .string(Self.tlsObjectID)]
+        if let targetName { parameters["tls-hostname"] = .string(targetName) }
+        try await qmp.execute("migrate-set-parameters", .object(parameters))
     }
 
     public func cancelMigration() async throws {
@@ -96,6 +147,7 @@ extension QEMUMachine {
     public func saveState(to path: String) async throws -> MigrationResult {
         let start = ContinuousClock.now
         try await pause()
+        try await configureMigrationTLS(nil, endpoint: "client", targetName: nil)
         let watch = try await watchMigration()
         defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuoted(path))")])
