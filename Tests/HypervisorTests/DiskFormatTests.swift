@@ -57,3 +57,37 @@ struct DiskFormatTests {
         }
     }
 }
+
+/// Header magic to format, without QEMU: each known header is recognised, and nothing else is
+/// taken for anything but raw.
+struct DiskHeaderTests {
+    /// nil: refused as `.unsupported`.
+    static let cases: [(header: [UInt8], expected: DiskFormat?)] = [
+        ([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 3], .qcow2),
+        ([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 2], .qcow2),
+        ([0x51, 0x46, 0x49, 0xFB, 0, 0, 0, 1], nil),   // qcow v1
+        (Array("QED\0".utf8), nil),
+        (Array("KDMV".utf8), nil),
+        (Array("# Disk DescriptorFile\n".utf8), nil),
+        ([UInt8](repeating: 0, count: 0x40) + [0x7F, 0x10, 0xDA, 0xBE], nil),   // VDI
+        (Array("conectix".utf8), nil),
+        (Array("vhdxfile".utf8), nil),
+        ([0x4C, 0x55, 0x4B, 0x53, 0xBA, 0xBE, 0, 1], nil),
+        ([0xEB, 0x63, 0x90] + [UInt8](repeating: 0, count: 507) + [0x55, 0xAA], .raw),   // an MBR
+        ([0x51, 0x46, 0x49], .raw),   // too short to be qcow2
+        ([], .raw),
+    ]
+
+    @Test(arguments: cases.indices)
+    func headerMagicDecidesTheFormat(_ index: Int) throws {
+        let (header, expected) = Self.cases[index]
+        let path = NSTemporaryDirectory() + "tether-header-\(UUID().uuidString)"
+        try Data(header).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        if let expected {
+            #expect(try DiskFormat.detect(path: path) == expected)
+        } else {
+            #expect { try DiskFormat.detect(path: path) } throws: { ($0 as? TetherError)?.code == .unsupported }
+        }
+    }
+}
