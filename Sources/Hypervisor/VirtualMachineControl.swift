@@ -7,8 +7,9 @@ public protocol VirtualMachineControl: Sendable {
     func resume() async throws
     /// The versioned machine type the VM runs: its migration's target must be started with it.
     func machineType() async throws -> String
-    /// Readies this (incoming) VM to receive a migration at `uri`; with `tls`, only over TLS.
-    func prepareIncoming(uri: String, tls: MigrationTLS?) async throws
+    /// Readies this (incoming) VM to receive a migration at `uri`; with `tls`, only over TLS,
+    /// and with `sourceName` too, only from the host of that name.
+    func prepareIncoming(uri: String, tls: MigrationTLS?, sourceName: String?) async throws
     func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                  progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult
     func cancelMigration() async throws
@@ -25,7 +26,7 @@ public protocol VirtualMachineControl: Sendable {
 extension VirtualMachineControl {
     /// Readies this (incoming) VM to receive a migration at `uri`, in plaintext.
     public func prepareIncoming(uri: String) async throws {
-        try await prepareIncoming(uri: uri, tls: nil)
+        try await prepareIncoming(uri: uri, tls: nil, sourceName: nil)
     }
 }
 

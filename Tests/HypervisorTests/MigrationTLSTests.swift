@@ -32,7 +32,7 @@ struct MigrationTLSTests {
             let target = try await bed.launch(VMSpec(name: "dst", incoming: true))
             let uri = "tcp:127.0.0.1:\(try QEMUTestbed.freePort())"
 
-            try await target.prepareIncoming(uri: uri, tls: MigrationTLS(clusterDirectory: pki, name: "host-b"))
+            try await target.prepareIncoming(uri: uri, tls: MigrationTLS(clusterDirectory: pki, name: "host-b"), sourceName: "host-a")
             let options = MigrationOptions(timeout: .seconds(120), tls: MigrationTLS(clusterDirectory: pki, name: "host-a"),
                                            targetName: "host-b")
             let result = try await source.migrateOut(uri: uri, options: options) { _ in }
@@ -40,6 +40,7 @@ struct MigrationTLSTests {
             let parameters = try await source.qmp.execute("query-migrate-parameters")
             #expect(parameters["tls-creds"]?.string?.isEmpty == false, "the source migrated with TLS credentials")
             #expect(parameters["tls-hostname"]?.string == "host-b")
+            #expect(try await target.qmp.execute("query-migrate-parameters")["tls-authz"]?.string?.isEmpty == false)
             try await target.waitForStatus(.running)
             #expect(try await source.status() == .postmigrate)
             try await target.saveGuestMemory(address: address, size: size, to: bed.path("after.bin"))
@@ -54,7 +55,7 @@ struct MigrationTLSTests {
             let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 64))
             let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 64, incoming: true))
             let uri = "tcp:127.0.0.1:\(try QEMUTestbed.freePort())"
-            try await target.prepareIncoming(uri: uri, tls: MigrationTLS(clusterDirectory: pki, name: "host-b"))
+            try await target.prepareIncoming(uri: uri, tls: MigrationTLS(clusterDirectory: pki, name: "host-b"), sourceName: nil)
             await #expect(throws: TetherError.self) {
                 _ = try await source.migrateOut(uri: uri, options: MigrationOptions(timeout: .seconds(30))) { _ in }
             }
@@ -68,9 +69,10 @@ struct MigrationTLSTests {
     @Test func aTargetFromAnotherCAIsRefused() async throws {
         try await QEMUTestbed.with { bed in
             let (pki, other) = try Self.makeCertificates(bed)
-            let error = try await Self.refusedMigration(bed, targetTLS: MigrationTLS(clusterDirectory: other, name: "host-b"),
-                                                        sourceTLS: MigrationTLS(clusterDirectory: pki, name: "host-a"),
-                                                        targetName: "host-b")
+            let (error, target) = try await Self.refusedMigration(
+                bed, targetTLS: MigrationTLS(clusterDirectory: other, name: "host-b"),
+                sourceTLS: MigrationTLS(clusterDirectory: pki, name: "host-a"), targetName: "host-b")
+            #expect(try await target.status() == .inmigrate, "a target that refused a source keeps waiting")
             // GnuTLS says "not trusted" when the other CA has the same name as the cluster's
             // (every `tether certs init` CA is "Tether cluster CA"), "no known issuer" otherwise.
             let reason = error.cause ?? ""
@@ -82,10 +84,25 @@ struct MigrationTLSTests {
     @Test func aTargetWithAnotherNameIsRefused() async throws {
         try await QEMUTestbed.with { bed in
             let (pki, _) = try Self.makeCertificates(bed)
-            let error = try await Self.refusedMigration(bed, targetTLS: MigrationTLS(clusterDirectory: pki, name: "host-b"),
-                                                        sourceTLS: MigrationTLS(clusterDirectory: pki, name: "host-a"),
-                                                        targetName: "host-c")
+            let (error, _) = try await Self.refusedMigration(
+                bed, targetTLS: MigrationTLS(clusterDirectory: pki, name: "host-b"),
+                sourceTLS: MigrationTLS(clusterDirectory: pki, name: "host-a"), targetName: "host-c")
             #expect(error.cause?.contains("hostname host-c") == true, "\(error)")
+        }
+    }
+
+    /// The target was told which host migrates to it: another host of the cluster, with a
+    /// good certificate, is turned away. The source sees only that the target hung up.
+    @Test func aSourceTheTargetWasNotToldOfIsRefused() async throws {
+        try await QEMUTestbed.with { bed in
+            let (pki, _) = try Self.makeCertificates(bed)
+            let (_, target) = try await Self.refusedMigration(
+                bed, targetTLS: MigrationTLS(clusterDirectory: pki, name: "host-b"), sourceName: "host-c",
+                sourceTLS: MigrationTLS(clusterDirectory: pki, name: "host-a"), targetName: "host-b")
+            // Only the target says why; the source sees it hang up.
+            let log = try String(contentsOfFile: try #require(target.logPath), encoding: .utf8)
+            #expect(log.contains("authz check for CN=host-a is denied"), "\(log)")
+            #expect(try await target.status() == .inmigrate, "the target still waits for its own source")
         }
     }
 
@@ -96,7 +113,7 @@ struct MigrationTLSTests {
             let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 64, incoming: true))
             do {
                 try await target.prepareIncoming(uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
-                                                 tls: MigrationTLS(clusterDirectory: pki, name: "host-z"))
+                                                 tls: MigrationTLS(clusterDirectory: pki, name: "host-z"), sourceName: nil)
                 Issue.record("a target was readied without its certificate")
             } catch let error as TetherError {
                 #expect(error.code == .notFound)
@@ -107,12 +124,13 @@ struct MigrationTLSTests {
 
     /// Migrates a source (host-a) into a target readied with `targetTLS`, expecting a refusal:
     /// a `.permissionDenied` error well within the deadline, and the source still running.
-    static func refusedMigration(_ bed: QEMUTestbed, targetTLS: MigrationTLS, sourceTLS: MigrationTLS,
-                                 targetName: String) async throws -> TetherError {
+    /// Returns the error and the target.
+    static func refusedMigration(_ bed: QEMUTestbed, targetTLS: MigrationTLS, sourceName: String? = nil, sourceTLS: MigrationTLS,
+                                 targetName: String) async throws -> (TetherError, target: QEMUMachine) {
         let source = try await bed.launch(VMSpec(name: "src", memoryMiB: 64))
         let target = try await bed.launch(VMSpec(name: "dst", memoryMiB: 64, incoming: true))
         let uri = "tcp:127.0.0.1:\(try QEMUTestbed.freePort())"
-        try await target.prepareIncoming(uri: uri, tls: targetTLS)
+        try await target.prepareIncoming(uri: uri, tls: targetTLS, sourceName: sourceName)
         let start = ContinuousClock.now
         let options = MigrationOptions(timeout: .seconds(20), tls: sourceTLS, targetName: targetName)
         do {
@@ -121,9 +139,9 @@ struct MigrationTLSTests {
             #expect(error.code == .permissionDenied, "\(error)")
             #expect(ContinuousClock.now - start < .seconds(10), "refused at the handshake, not at the deadline")
             #expect(try await source.status() == .running)
-            return error
+            return (error, target)
         }
         Issue.record("the migration to a target the source should refuse completed")
-        return TetherError(.internalError, "not refused")
+        return (TetherError(.internalError, "not refused"), target)
     }
 }
