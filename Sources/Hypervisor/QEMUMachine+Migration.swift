@@ -66,8 +66,9 @@ extension QEMUMachine {
         guard reason.map(Self.isTLSRefusal) ?? true else { return nil }
         let target = options.targetName ?? "?"
         return TetherError(.permissionDenied, "the TLS handshake for migrating \(name) to \(target) failed, "
-                           + "so the target did not take it: both ends need a certificate from the cluster CA, the target's must carry the name \(target), "
-                           + "and the target may accept only the source it was told of", cause: error.message)
+                           + "so the target did not take it: both ends need a certificate from the cluster CA, "
+                           + "the target's must carry the name \(target), and the target may accept only the source it was told of",
+                           cause: error.message)
     }
 
     /// QEMU's reasons for a failed handshake: "The certificate is not trusted", "The certificate
