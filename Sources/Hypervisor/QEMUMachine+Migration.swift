@@ -3,17 +3,26 @@ import NIOConcurrencyHelpers
 import TetherModel
 
 extension QEMUMachine {
-    public func prepareIncoming(uri: String) async throws {
+    /// Readies this VM (started with `incoming`) to receive a migration at `uri`; with `tls`,
+    /// only over TLS, from a source whose certificate the same CA signed and, with
+    /// `sourceName`, whose certificate's subject is `CN=sourceName` (as `tether certs issue
+    /// --name` writes it): any other host of the cluster is turned away.
+    public func prepareIncoming(uri: String, tls: MigrationTLS?, sourceName: String?) async throws {
+        if tls == nil, sourceName != nil {
+            throw TetherError(.invalidArgument, "\(name) can check its migration's source by name only over TLS")
+        }
+        try await configureMigrationTLS(tls, endpoint: "server", peerName: sourceName)
         try await qmp.execute("migrate-incoming", ["uri": .string(uri)])
     }
 
     /// Live-migrates to `target` (started with `incoming`): readies the target, sets the limits,
     /// starts, and follows `query-migrate` until the end. The source ends `postmigrate`, the
-    /// target `running`. On failure the source keeps running, and the error says why.
+    /// target `running`. On failure the source keeps running, and the error says why. With
+    /// `options.tls` both ends use the same credentials: for two VMs on one host.
     public func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                         progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let start = ContinuousClock.now
-        try await target.prepareIncoming(uri: uri)
+        try await target.prepareIncoming(uri: uri, tls: options.tls, sourceName: nil)
         let result = try await migrateOut(uri: uri, options: options, start: start, progress: progress)
         // The target switches to running as the stream ends; wait for it, briefly.
         if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
@@ -21,17 +30,96 @@ extension QEMUMachine {
     }
 
     /// The source's half of a live migration, for a target that another process readied (an
-    /// agent on the device's host): sets the limits, starts, follows to the end.
+    /// agent on the device's host): sets the limits, starts, follows to the end. With
+    /// `options.tls`, the target must have been readied with TLS too, and its certificate must
+    /// carry `options.targetName`; a refused handshake is a `.permissionDenied` error.
     public func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant = .now,
                            progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
+        if options.tls != nil && (options.targetName ?? "").isEmpty {
+            throw TetherError(.invalidArgument, "a migration of \(name) over TLS needs the name the target's certificate carries")
+        }
+        try await configureMigrationTLS(options.tls, endpoint: "client", peerName: options.targetName)
         var parameters: [String: JSONValue] = [:]
         if let limit = options.downtimeLimitMs { parameters["downtime-limit"] = .int(Int64(limit)) }
         if let bandwidth = options.maxBandwidthBytesPerSecond { parameters["max-bandwidth"] = .int(Int64(bandwidth)) }
         if !parameters.isEmpty { try await qmp.execute("migrate-set-parameters", .object(parameters)) }
         let watch = try await watchMigration()
         defer { watch.cancel() }
+        let wasRunning = try await status() == .running
         try await qmp.execute("migrate", ["uri": .string(uri)])
-        return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
+        do {
+            return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
+        } catch {
+            // QEMU 7.2 reports a failure a moment before it restarts the source's CPUs (a
+            // migration that failed at the switch-over): the caller is promised a running source.
+            if wasRunning { try? await waitForStatus(.running, timeout: .seconds(5)) }
+            throw await tlsRefusal(error, options: options) ?? error
+        }
+    }
+
+    /// A failed TLS migration's error, as `.permissionDenied` when the handshake was refused.
+    private func tlsRefusal(_ error: any Error, options: MigrationOptions) async -> TetherError? {
+        guard options.tls != nil, let error = error as? TetherError, error.code == .io else { return nil }
+        // A target that refuses the source hangs up mid-handshake, and the source's QEMU then
+        // says "Cannot write to TLS channel", or nothing at all.
+        let reason = try? await qmp.execute("query-migrate")["error-desc"]?.string
+        guard reason.map(Self.isTLSRefusal) ?? true else { return nil }
+        let target = options.targetName ?? "?"
+        return TetherError(.permissionDenied, "the TLS handshake for migrating \(name) to \(target) failed, "
+                           + "so the target did not take it: both ends need a certificate from the cluster CA, "
+                           + "the target's must carry the name \(target), and the target may accept only the source it was told of",
+                           cause: error.message)
+    }
+
+    /// QEMU's reasons for a failed handshake: "The certificate is not trusted", "The certificate
+    /// hasn't got a known issuer", "Certificate does not match the hostname NAME" (the source
+    /// refused the target), or "Cannot write to TLS channel" (the target refused the source, for
+    /// its CA or its name, and hung up; only the target's log says why, e.g. "TLS x509 authz
+    /// check for CN=host-a is denied").
+    static func isTLSRefusal(_ reason: String) -> Bool {
+        reason.localizedCaseInsensitiveContains("certificate") || reason.contains("TLS")
+    }
+
+    static let tlsObjectID = "tether-migration-tls"
+    static let authzObjectID = "tether-migration-source"
+
+    /// Gives this VM's migrations TLS credentials (`tls-creds-x509`, `endpoint` server on a
+    /// target, client on a source), or takes them away: QEMU keeps migration parameters from one
+    /// migration to the next. Credentials cannot be changed in place, so the objects are
+    /// replaced. `peerName` is the name the other end's certificate must carry: on a source
+    /// QEMU's `tls-hostname` (checked against the target's subject alternative names), on a
+    /// target an `authz-simple` identity (checked against the source's distinguished name).
+    func configureMigrationTLS(_ tls: MigrationTLS?, endpoint: String, peerName: String?) async throws {
+        if tls == nil {
+            let current = try await qmp.execute("query-migrate-parameters")["tls-creds"]?.string ?? ""
+            guard !current.isEmpty else { return }
+        }
+        try await qmp.execute("migrate-set-parameters", ["tls-creds": "", "tls-hostname": "", "tls-authz": ""])
+        for id in [Self.tlsObjectID, Self.authzObjectID] {
+            do {
+                try await qmp.execute("object-del", ["id": .string(id)])
+            } catch QMPError.refused {
+                // There was none.
+            }
+        }
+        guard let tls else { return }
+        // Beside the QMP socket: a directory that is this VM's own, for a launched or adopted VM alike.
+        let directory = qmp.socketPath + ".migration-tls"
+        try tls.layOut(in: directory)
+        try await qmp.execute("object-add", ["qom-type": "tls-creds-x509", "id": .string(Self.tlsObjectID), "endpoint": .string(endpoint),
+                                             "dir": .string(directory), "verify-peer": true])
+        var parameters: [String: JSONValue] = ["tls-creds": .string(Self.tlsObjectID)]
+        switch (endpoint, peerName) {
+        case ("server", let source?):
+            try await qmp.execute("object-add", ["qom-type": "authz-simple", "id": .string(Self.authzObjectID),
+                                                 "identity": .string("CN=\(source)")])
+            parameters["tls-authz"] = .string(Self.authzObjectID)
+        case (_, let target?):
+            parameters["tls-hostname"] = .string(target)
+        case (_, nil):
+            break
+        }
+        try await qmp.execute("migrate-set-parameters", .object(parameters))
     }
 
     public func cancelMigration() async throws {
@@ -96,6 +184,7 @@ extension QEMUMachine {
     public func saveState(to path: String) async throws -> MigrationResult {
         let start = ContinuousClock.now
         try await pause()
+        try await configureMigrationTLS(nil, endpoint: "client", peerName: nil)
         let watch = try await watchMigration()
         defer { watch.cancel() }
         try await qmp.execute("migrate", ["uri": .string("exec:cat > \(Self.shellQuoted(path))")])

@@ -17,18 +17,23 @@ public final class QEMUMachine: VirtualMachineControl {
         self.logPath = logPath
     }
 
-    /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects. QEMU gets
-    /// this process's environment without interposers (LD_PRELOAD): one meant for the caller
-    /// (umockdev's, in tests) would intercept QEMU's own ioctls, /dev/kvm's among them.
-    public static func launch(_ spec: VMSpec, in directory: String, qemu: String = "qemu-system-x86_64",
+    /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects. The spec is
+    /// resolved first (`VMSpec.resolved(with:)`): an alias machine type becomes the versioned
+    /// type this QEMU gives it, and the disk's format comes from its header; an unknown machine
+    /// type or disk format is refused before QEMU starts. QEMU gets this process's environment
+    /// without interposers (LD_PRELOAD): one meant for the caller (umockdev's, in tests) would
+    /// intercept QEMU's own ioctls, /dev/kvm's among them.
+    public static func launch(_ requested: VMSpec, in directory: String, qemu: String = "qemu-system-x86_64",
                               timeout: Duration = .seconds(20)) async throws -> QEMUMachine {
+        let executable = try Executable.find(qemu, package: "qemu-system-x86")
+        let spec = try requested.resolved(with: MachineTypes.of(qemu: executable))
         let socket = "\(directory)/\(spec.name).qmp"
         let log = "\(directory)/\(spec.name).log"
         try? FileManager.default.removeItem(atPath: socket)
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw TetherError(.io, "cannot write QEMU's log at \(log)", cause: String(cString: strerror(errno))) }
         defer { close(logFD) }
-        let process = try ChildProcess(try Executable.find(qemu, package: "qemu-system-x86"), spec.arguments(qmpSocket: socket), output: logFD,
+        let process = try ChildProcess(executable, try spec.arguments(qmpSocket: socket), output: logFD,
                                        environment: cleanEnvironment())
         let exited = { TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))") }
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
@@ -79,6 +84,17 @@ public final class QEMUMachine: VirtualMachineControl {
 
     public func status() async throws -> VMRunState {
         VMRunState(try await qmp.execute("query-status")["status"]?.string ?? "unknown")
+    }
+
+    /// The versioned machine type QEMU runs (`pc-i440fx-7.2`), to start a migration's target
+    /// with: QEMU 7.2's query-machines does not say which type is current, so it is read from
+    /// the QOM type of /machine (`pc-i440fx-7.2-machine`).
+    public func machineType() async throws -> String {
+        let type = try await qmp.execute("qom-get", ["path": "/machine", "property": "type"]).string ?? ""
+        guard type.hasSuffix("-machine"), type.count > "-machine".count else {
+            throw TetherError(.internalError, "QEMU for \(name) reports a machine of type '\(type)', not TYPE-machine")
+        }
+        return String(type.dropLast("-machine".count))
     }
 
     public func pause() async throws { try await qmp.execute("stop") }

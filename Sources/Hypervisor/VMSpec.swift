@@ -1,4 +1,5 @@
 import Foundation
+import TetherModel
 
 /// What a VM is started with: small on purpose, since Tether's tests run real VMs without a
 /// guest OS, but the same for a real one (add a disk).
@@ -12,12 +13,19 @@ public struct VMSpec: Sendable {
     public var memoryMiB: Int = 128
     public var cpus: Int = 1
     public var accelerator: Accelerator = .auto
+    /// QEMU's machine type. An alias (`pc`, `q35`) is resolved at launch to the versioned type
+    /// this QEMU gives it (`pc-i440fx-7.2`): a migration's target must run the very type its
+    /// source runs (`QEMUMachine.machineType()`), which a newer QEMU's `pc` is not.
+    public var machineType = "pc"
     /// An xHCI controller, where usb-redir devices are hot-added.
     public var usbController = true
     /// A pvpanic device, through which a guest reports a crash (GUEST_PANICKED).
     public var panicDevice = false
-    /// A raw disk image to boot from.
+    /// A disk image to boot from, raw or qcow2.
     public var disk: String?
+    /// The disk image's format; nil takes it from the image's header. A format that the
+    /// header contradicts is refused at launch.
+    public var diskFormat: DiskFormat?
     /// Start waiting for an incoming migration (`-incoming defer`): the receiving end of a live
     /// migration or of a restore.
     public var incoming = false
@@ -31,16 +39,19 @@ public struct VMSpec: Sendable {
     /// serves one client per socket.
     public var operatorMonitor: String?
 
-    public init(name: String, memoryMiB: Int = 128, cpus: Int = 1, accelerator: Accelerator = .auto, usbController: Bool = true,
-                panicDevice: Bool = false, disk: String? = nil, incoming: Bool = false,
-                memoryImages: [(path: String, address: UInt64)] = [], memoryFile: String? = nil, extraArguments: [String] = []) {
+    public init(name: String, memoryMiB: Int = 128, cpus: Int = 1, accelerator: Accelerator = .auto, machineType: String = "pc",
+                usbController: Bool = true, panicDevice: Bool = false, disk: String? = nil, diskFormat: DiskFormat? = nil,
+                incoming: Bool = false, memoryImages: [(path: String, address: UInt64)] = [], memoryFile: String? = nil,
+                extraArguments: [String] = []) {
         self.name = name
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.accelerator = accelerator
+        self.machineType = machineType
         self.usbController = usbController
         self.panicDevice = panicDevice
         self.disk = disk
+        self.diskFormat = diskFormat
         self.incoming = incoming
         self.memoryImages = memoryImages
         self.memoryFile = memoryFile
@@ -59,16 +70,26 @@ public struct VMSpec: Sendable {
         return .kvm
     }
 
-    /// QEMU's command line (after the program name). Both ends of a migration must be started
-    /// with the same devices, so everything here is deterministic from the spec.
-    public func arguments(qmpSocket: String) -> [String] {
+    /// The spec as QEMU is started with it: the machine type an alias stands for in `types`,
+    /// and the disk's format, from its header (and checked against the spec's).
+    public func resolved(with types: MachineTypes) throws(TetherError) -> VMSpec {
+        var spec = self
+        spec.machineType = try types.resolve(machineType)
+        if let disk { spec.diskFormat = try DiskFormat.resolve(path: disk, declared: diskFormat) }
+        return spec
+    }
+
+    /// QEMU's command line (after the program name), best for a spec `resolved(with:)` has
+    /// completed: an alias machine type is passed as it is. Both ends of a migration must be
+    /// started with the same devices, so everything here is deterministic from the spec.
+    public func arguments(qmpSocket: String) throws(TetherError) -> [String] {
         let accel = accelerator == .auto ? Self.hostAccelerator : accelerator
         // RAM is always a named backend, so that both ends of a migration agree on it whether or
         // not one of them maps a file.
         let backend = memoryFile.map { "memory-backend-file,id=ram,size=\(memoryMiB)M,mem-path=\($0),share=off" }
             ?? "memory-backend-ram,id=ram,size=\(memoryMiB)M"
         var args = ["-name", name, "-nodefaults", "-no-user-config", "-display", "none",
-                    "-object", backend, "-machine", "pc,memory-backend=ram",
+                    "-object", backend, "-machine", "\(machineType),memory-backend=ram",
                     // A named CPU model, not `host`: it migrates between unlike hosts, and nested KVM
                     // cannot pass every host MSR through (QEMU asserts on MSR 0x10a).
                     "-accel", accel.rawValue, "-cpu", "qemu64",
@@ -78,7 +99,12 @@ public struct VMSpec: Sendable {
         if usbController { args += ["-device", "qemu-xhci,id=xhci"] }
         // Pause on a panic (QEMU's default is to power off): the memory must still be there to dump.
         if panicDevice { args += ["-device", "pvpanic", "-action", "panic=pause"] }
-        if let disk { args += ["-drive", "file=\(disk),format=raw,if=ide,index=0,media=disk"] }
+        if let disk {
+            // Never a default: a qcow2 image passed as raw shows the guest qcow2's metadata.
+            let format: DiskFormat
+            if let diskFormat { format = diskFormat } else { format = try DiskFormat.detect(path: disk) }
+            args += ["-drive", "file=\(disk),format=\(format.rawValue),if=ide,index=0,media=disk"]
+        }
         for image in memoryImages {
             args += ["-device", "loader,file=\(image.path),addr=0x\(String(image.address, radix: 16)),force-raw=on"]
         }

@@ -7,8 +7,11 @@ public protocol VirtualMachineControl: Sendable {
     func status() async throws -> VMRunState
     func pause() async throws
     func resume() async throws
-    /// Readies this (incoming) VM to receive a migration at `uri`.
-    func prepareIncoming(uri: String) async throws
+    /// The versioned machine type the VM runs: its migration's target must be started with it.
+    func machineType() async throws -> String
+    /// Readies this (incoming) VM to receive a migration at `uri`; with `tls`, only over TLS,
+    /// and with `sourceName` too, only from the host of that name.
+    func prepareIncoming(uri: String, tls: MigrationTLS?, sourceName: String?) async throws
     func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                  progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult
     func cancelMigration() async throws
@@ -22,6 +25,13 @@ public protocol VirtualMachineControl: Sendable {
     func quit() async throws
 }
 
+extension VirtualMachineControl {
+    /// Readies this (incoming) VM to receive a migration at `uri`, in plaintext.
+    public func prepareIncoming(uri: String) async throws {
+        try await prepareIncoming(uri: uri, tls: nil, sourceName: nil)
+    }
+}
+
 public struct MigrationOptions: Sendable {
     /// The longest pause the VM may see at the switch-over.
     public var downtimeLimitMs: Int?
@@ -29,11 +39,19 @@ public struct MigrationOptions: Sendable {
     public var maxBandwidthBytesPerSecond: Int?
     /// Give up (and cancel) after this long.
     public var timeout: Duration = .seconds(600)
+    /// The source's credentials, to migrate over TLS; nil migrates in plaintext.
+    public var tls: MigrationTLS?
+    /// With `tls`: the name the target's certificate must carry (QEMU's `tls-hostname`), the
+    /// target host's name as `tether certs issue --name` gave it.
+    public var targetName: String?
 
-    public init(downtimeLimitMs: Int? = nil, maxBandwidthBytesPerSecond: Int? = nil, timeout: Duration = .seconds(600)) {
+    public init(downtimeLimitMs: Int? = nil, maxBandwidthBytesPerSecond: Int? = nil, timeout: Duration = .seconds(600),
+                tls: MigrationTLS? = nil, targetName: String? = nil) {
         self.downtimeLimitMs = downtimeLimitMs
         self.maxBandwidthBytesPerSecond = maxBandwidthBytesPerSecond
         self.timeout = timeout
+        self.tls = tls
+        self.targetName = targetName
     }
 }
 

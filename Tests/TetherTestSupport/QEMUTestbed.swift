@@ -1,5 +1,6 @@
 import Foundation
 import Hypervisor
+import TetherModel
 import USBRedirReplay
 
 /// Real QEMU VMs for tests: a short-named run directory (unix socket paths are limited to 108
@@ -33,6 +34,16 @@ public final class QEMUTestbed: @unchecked Sendable {
         let machine = try await QEMUMachine.launch(spec, in: directory)
         lock.withLock { machines.append(machine) }
         return machine
+    }
+
+    /// The error a launch was refused with; nil when the VM started.
+    public func launchRefusal(_ spec: VMSpec) async -> TetherError? {
+        do {
+            _ = try await launch(spec)
+            return nil
+        } catch {
+            return error as? TetherError
+        }
     }
 
     /// Quits every VM and removes the directory.
@@ -70,6 +81,17 @@ public final class QEMUTestbed: @unchecked Sendable {
         sector[510] = 0x55
         sector[511] = 0xAA
         try Data(sector).write(to: URL(fileURLWithPath: path(name)))
+        return path(name)
+    }
+
+    /// qemu-img, to make disk images in other formats (Debian's qemu-utils).
+    public static var hasImageTool: Bool { Tools.which("qemu-img") != nil }
+
+    /// Converts the raw image `raw` (a path) into a qcow2 image `name` in the run directory; returns its path.
+    public func qcow2Image(_ name: String, from raw: String) throws -> String {
+        let tool = try Executable.find("qemu-img", package: "qemu-utils")
+        let (status, output) = try ChildProcess.run(tool, ["convert", "-f", "raw", "-O", "qcow2", raw, path(name)])
+        guard status == 0 else { throw TetherError(.io, "qemu-img convert failed (status \(status))", cause: output) }
         return path(name)
     }
 
