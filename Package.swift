@@ -218,13 +218,9 @@ let package = Package(
         .testTarget(
             name: "HypervisorTests",
             dependencies: [
-<<<<<<< HEAD
                 "TetherTestKit",
-                "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay",
-=======
                 // Channel: migration TLS is tested with the certificates `tether certs` makes.
                 "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay", "Channel",
->>>>>>> hypervisor-fixes
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

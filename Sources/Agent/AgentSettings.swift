@@ -21,13 +21,16 @@ public struct AgentSettings: Sendable {
     /// The usbredir exporter, `usbredirect` unless a test swaps in a recorded device's peer.
     public var exporterProgram: String
     public var migration: MigrationOptions
+    /// Migrations in and out go over mutual TLS with these (the agent's own certificate);
+    /// nil: plaintext, for tests that run without a cluster CA.
+    public var migrationTLS: MigrationTLS?
     /// How often to heartbeat.
     public var heartbeatInterval: Duration
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
                 networks: [NetworkRole: NetworkLink], datastores: [String], stateDirectory: String, vms: [ManagedVMConfiguration],
                 exporterProgram: String = "usbredirect", migration: MigrationOptions = MigrationOptions(),
-                heartbeatInterval: Duration = .seconds(5)) {
+                migrationTLS: MigrationTLS? = nil, heartbeatInterval: Duration = .seconds(5)) {
         self.host = host
         self.listen = listen
         self.publicAddress = publicAddress
@@ -39,6 +42,7 @@ public struct AgentSettings: Sendable {
         self.vms = vms
         self.exporterProgram = exporterProgram
         self.migration = migration
+        self.migrationTLS = migrationTLS
         self.heartbeatInterval = heartbeatInterval
     }
 }
@@ -60,10 +64,18 @@ extension VMLaunch {
     /// The spec QEMU is started with; `NAME.monitor.qmp` in `directory` is the operator's
     /// QMP socket (the agent holds the first). A VM started to receive another's state gets no
     /// RAM images: its RAM comes in the migration stream.
-    func spec(incoming: Bool, directory: String) -> VMSpec {
+    func spec(incoming: Bool, directory: String) throws(TetherError) -> VMSpec {
         var spec = VMSpec(name: name, memoryMiB: memoryMiB, cpus: cpus, usbController: usbController, panicDevice: panicDevice, disk: disk,
                           incoming: incoming, memoryImages: incoming ? [] : memoryImages.map { ($0.path, $0.address) })
         spec.operatorMonitor = "\(directory)/\(name).monitor.qmp"
+        if let machineType { spec.machineType = machineType }
+        if let diskFormat {
+            guard let format = DiskFormat(rawValue: diskFormat) else {
+                throw TetherError(.invalidArgument, "vm '\(name)': disk format '\(diskFormat)' is not one Tether runs; "
+                                  + "use \(DiskFormat.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            spec.diskFormat = format
+        }
         return spec
     }
 }

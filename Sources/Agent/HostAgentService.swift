@@ -77,7 +77,7 @@ public actor HostAgentService: HostAgent {
             } else if record.qmpSocket != nil {
                 throw TetherError(.io, "vm '\(name)': nothing answers on its QMP socket \(socket)")
             } else if let launch = record.launch, settings.vms.contains(where: { $0.registration.name == name }) {
-                machine = try await QEMUMachine.launch(launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
+                machine = try await QEMUMachine.launch(try launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
                 logger.info("started VM", metadata: ["vm": "\(name)"])
             } else {
                 VMRecord.remove(name, in: settings.stateDirectory)   // it arrived once and has gone since
@@ -126,7 +126,13 @@ public actor HostAgentService: HostAgent {
         let usb = ((try? await vm.machine.usbDevices()) ?? []).map {
             VMUSBDevice(address: $0.device, port: $0.port, speed: $0.speed, product: $0.product, id: $0.id)
         }
-        var state = AgentVMState(name: name, status: status, launch: vm.launch, migration: vm.migration, redirections: redirections,
+        var launch = vm.launch
+        if launch != nil, launch?.machineType == nil, let type = try? await vm.machine.machineType() {
+            // Asked once: a migration's target must be started with the same versioned type.
+            launch?.machineType = type
+            vms[name]?.launch = launch
+        }
+        var state = AgentVMState(name: name, status: status, launch: launch, migration: vm.migration, redirections: redirections,
                                  registration: vm.registration)
         state.usb = usb
         state.channels = channelEnds(of: name)
@@ -142,7 +148,8 @@ public actor HostAgentService: HostAgent {
         let port = try LocalPorts.free(on: settings.publicAddress)
         let address = HostPort(host: settings.publicAddress, port: port)
         do {
-            let machine = try await QEMUMachine.launch(request.launch.spec(incoming: true, directory: settings.stateDirectory), in: settings.stateDirectory)
+            let machine = try await QEMUMachine.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
+                                                       in: settings.stateDirectory)
             do {
                 // Its forwarded devices first: a migration loads only into the same devices.
                 for end in request.channels {
@@ -151,7 +158,9 @@ public actor HostAgentService: HostAgent {
                     channels[end.session] = ChannelEnd(vm: name, relay: relay, redirection: id, from: end.from, deviceHost: end.deviceHost)
                     try await machine.attachUSBRedirection(id: id, host: "127.0.0.1", port: relay.port)
                 }
-                try await machine.prepareIncoming(uri: "tcp:\(address)")
+                // Over mutual TLS with the cluster's certificates, from the named source only.
+                try await machine.prepareIncoming(uri: "tcp:\(address)", tls: settings.migrationTLS,
+                                                  sourceName: settings.migrationTLS == nil ? nil : request.source)
             } catch {
                 await machine.kill()
                 await dropChannels(of: name)
@@ -168,12 +177,16 @@ public actor HostAgentService: HostAgent {
         return address
     }
 
-    public func startMigration(vm name: String, to target: HostPort) async throws(TetherError) {
-        let request = MigrateRequest(vm: name, to: target)
+    public func startMigration(vm name: String, to address: HostPort, target: String) async throws(TetherError) {
+        let request = MigrateRequest(vm: name, to: address, target: target)
         guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
         if let migration = vm.migration, !migration.status.isFinished { return }
         let machine = vm.machine
-        let options = settings.migration
+        var options = settings.migration
+        if let tls = settings.migrationTLS {
+            options.tls = tls
+            options.targetName = target
+        }
         vms[request.vm]?.migration = MigrationReport(status: .setup, transferredBytes: 0, totalBytes: 0)
         logger.info("migrating VM", metadata: ["vm": "\(request.vm)", "to": "\(request.to)"])
         Task {

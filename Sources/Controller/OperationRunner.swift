@@ -136,7 +136,7 @@ extension Controller {
                 _ = try await agent(for: end.deviceHost).export(ExportRequest(session: end.session, device: forwarded.device.id,
                                                                               local: false, allow: [target.host]))
             }
-            let address = try await target.prepareIncoming(IncomingRequest(launch: launch, registration: here.registration,
+            let address = try await target.prepareIncoming(IncomingRequest(launch: launch, source: source.host, registration: here.registration,
                                                                            channels: here.channels))
             let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
             return ("\(target.host) waits for \(vm) at \(address)" + following, .incoming(address))
@@ -217,7 +217,7 @@ extension Controller {
         let state = try await source.vm(vm)
         let under = state?.migration.map { !$0.status.isFinished } ?? false
         if !under && state?.status != .postmigrate {
-            try await source.startMigration(vm: vm, to: address)
+            try await source.startMigration(vm: vm, to: address, target: target.host)
         }
         while true {
             guard let state = try await source.vm(vm) else { throw TetherError(.io, "\(source.host) lost \(vm) during its migration") }

@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// The machine types one QEMU binary offers (`-machine help`). An alias such as `pc` names a
 /// different versioned type in each QEMU release, and a migration loads only into the same

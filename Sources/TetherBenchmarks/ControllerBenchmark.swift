@@ -159,7 +159,7 @@ struct RecordingAgent: HostAgent {
         return AgentVMState(name: name, status: .running, launch: VMLaunch(name: name, memoryMiB: 128, cpus: 1), migration: nil, redirections: [])
     }
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }
-    func startMigration(vm: String, to target: HostPort) async throws(TetherError) { await recorder.note() }
+    func startMigration(vm: String, to target: HostPort, target targetHost: String) async throws(TetherError) { await recorder.note() }
     func release(vm: String, movedTo target: String?) async throws(TetherError) { await recorder.note() }
     func abandonIncoming(vm: String) async throws(TetherError) { await recorder.note() }
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort { await recorder.note(); return HostPort(host: host, port: 1) }

@@ -27,8 +27,8 @@ public struct AgentClient: HostAgent {
         return reply.address
     }
 
-    public func startMigration(vm: String, to target: HostPort) async throws(TetherError) {
-        try await api.post("/v1/agent/migrations", MigrateRequest(vm: vm, to: target))
+    public func startMigration(vm: String, to address: HostPort, target: String) async throws(TetherError) {
+        try await api.post("/v1/agent/migrations", MigrateRequest(vm: vm, to: address, target: target))
     }
 
     public func release(vm: String, movedTo host: String?) async throws(TetherError) {

@@ -24,7 +24,7 @@ public enum AgentRoutes {
         }
         v1.post("migrations") { request, _ in
             let migration = try await APIBody.decode(MigrateRequest.self, from: request)
-            try await agent.startMigration(vm: migration.vm, to: migration.to)
+            try await agent.startMigration(vm: migration.vm, to: migration.to, target: migration.target ?? migration.to.host)
             return Response(status: .accepted)
         }
         v1.post("vms/release") { request, _ in

@@ -1,5 +1,6 @@
 import Agent
 import Foundation
+import Hypervisor
 import TetherModel
 import TetherSystem
 import Yams
@@ -124,10 +125,13 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var containers: [String] = []
         public var qmp: String?
         public var disk: String?
+        /// The disk image's format; without it, the image's header says (a qcow2 image is never
+        /// given to the guest as raw bytes).
+        public var format: DiskFormat?
         public var memoryImages: [VMLaunch.MemoryImage] = []
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, memoryImages
+            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, format, memoryImages
         }
 
         public init(from decoder: any Decoder) throws {
@@ -140,6 +144,13 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             containers = try c.decodeIfPresent([String].self, forKey: .containers) ?? containers
             qmp = try c.decodeIfPresent(String.self, forKey: .qmp)
             disk = try c.decodeIfPresent(String.self, forKey: .disk)
+            if let text = try c.decodeIfPresent(String.self, forKey: .format) {
+                guard let known = DiskFormat(rawValue: text) else {
+                    throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription:
+                        "disk format '\(text)' is not one Tether runs; use \(DiskFormat.allCases.map(\.rawValue).joined(separator: " or "))")
+                }
+                format = known
+            }
             memoryImages = try c.decodeIfPresent([VMLaunch.MemoryImage].self, forKey: .memoryImages) ?? memoryImages
         }
 
@@ -148,7 +159,8 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
                                             containers: containers)
             if let qmp { return ManagedVMConfiguration(registration: registration, qmpSocket: qmp) }
             return ManagedVMConfiguration(registration: registration,
-                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus, disk: disk, memoryImages: memoryImages))
+                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus, disk: disk, diskFormat: format?.rawValue,
+                                                           memoryImages: memoryImages))
         }
     }
 

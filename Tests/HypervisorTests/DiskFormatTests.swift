@@ -1,15 +1,16 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// A VM's disk image format, against real QEMU: what the guest sees is the disk's content.
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct DiskFormatTests {
     /// The guest boots from a qcow2 disk: the boot sector it runs (and that SeaBIOS loaded at
     /// 0x7C00) is the disk's content, not qcow2's header, which QEMU showed when told `raw`.
-    @Test(.enabled(if: QEMUTestbed.hasImageTool, "qemu-img is not installed (apt-get install qemu-utils)"))
+    @Test(.requires(QEMUTestbed.hasImageTool, "qemu-img is not installed (apt-get install qemu-utils)"))
     func aQcow2DiskShowsTheGuestItsContentsNotItsMetadata() async throws {
         try await QEMUTestbed.with { bed in
             let bootSector = try bed.panickingBootSector("boot.raw")
@@ -38,7 +39,7 @@ struct DiskFormatTests {
 
     /// A format Tether does not boot, and a format the spec gets wrong, are refused before QEMU
     /// starts: either would show the guest an image's metadata as its disk.
-    @Test(.enabled(if: QEMUTestbed.hasImageTool, "qemu-img is not installed (apt-get install qemu-utils)"))
+    @Test(.requires(QEMUTestbed.hasImageTool, "qemu-img is not installed (apt-get install qemu-utils)"))
     func unknownOrContradictedDiskFormatsAreRefused() async throws {
         try await QEMUTestbed.with { bed in
             let vmdk = bed.path("disk.vmdk")

@@ -1,12 +1,13 @@
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// The machine type a VM runs, against real QEMU: versioned, reported, and the same on both
 /// ends of a migration.
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct MachineTypeTests {
     /// The `pc` alias becomes the versioned type this QEMU gives it, on the command line, and
     /// the running VM says so.

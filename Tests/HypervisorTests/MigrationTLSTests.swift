@@ -2,12 +2,13 @@ import Channel
 import Foundation
 import Hypervisor
 import Testing
+import TetherTestKit
 import TetherModel
 import TetherTestSupport
 
 /// Live migration over TLS between real QEMU VMs, with certificates from the cluster CA as
 /// `tether certs` makes them (P-256, the host's name as a DNS subject alternative name).
-@Suite(.serialized, .enabled(if: QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
+@Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct MigrationTLSTests {
     /// A cluster CA in `pki` with certificates for `names`, and another CA in `other` with a
     /// certificate for host-b: an impostor.

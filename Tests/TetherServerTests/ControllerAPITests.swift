@@ -130,7 +130,7 @@ struct UnreachableAgent: HostAgent {
     func registration() async throws(TetherError) -> AgentRegistration { throw fail() }
     func vm(_ name: String) async throws(TetherError) -> AgentVMState? { throw fail() }
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort { throw fail() }
-    func startMigration(vm: String, to target: HostPort) async throws(TetherError) { throw fail() }
+    func startMigration(vm: String, to target: HostPort, target targetHost: String) async throws(TetherError) { throw fail() }
     func release(vm: String, movedTo target: String?) async throws(TetherError) { throw fail() }
     func abandonIncoming(vm: String) async throws(TetherError) { throw fail() }
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort { throw fail() }

@@ -126,7 +126,7 @@ struct SimulatedAgent: HostAgent {
         return try await world.incoming(host, request.launch.name)
     }
 
-    func startMigration(vm: String, to target: HostPort) async throws(TetherError) {
+    func startMigration(vm: String, to target: HostPort, target targetHost: String) async throws(TetherError) {
         try await world.perform("startMigration:\(host)") { () throws(TetherError) in () }
         try await world.migrate(host, vm, to: target)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hypervisor
 import TetherModel
+import TetherSystem
 import USBRedirReplay
 
 /// Real QEMU VMs for tests: a short-named run directory (unix socket paths are limited to 108

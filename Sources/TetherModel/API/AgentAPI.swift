@@ -11,6 +11,11 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     public var usbController: Bool
     public var panicDevice: Bool
     public var disk: String?
+    /// The disk image's format (`raw`, `qcow2`); nil: read from the image.
+    public var diskFormat: String?
+    /// The versioned machine type it runs (`pc-i440fx-7.2`): a migration's target must be
+    /// started with the same one. nil: the hypervisor's default, resolved at launch.
+    public var machineType: String?
     /// Files the VM was started with in RAM (at these addresses); their ROM copies migrate, so
     /// the target needs the same files.
     public var memoryImages: [MemoryImage]
@@ -26,13 +31,15 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     }
 
     public init(name: String, memoryMiB: Int, cpus: Int, usbController: Bool = true, panicDevice: Bool = false, disk: String? = nil,
-                memoryImages: [MemoryImage] = []) {
+                diskFormat: String? = nil, machineType: String? = nil, memoryImages: [MemoryImage] = []) {
         self.name = name
         self.memoryMiB = memoryMiB
         self.cpus = cpus
         self.usbController = usbController
         self.panicDevice = panicDevice
         self.disk = disk
+        self.diskFormat = diskFormat
+        self.machineType = machineType
         self.memoryImages = memoryImages
     }
 }
@@ -85,14 +92,17 @@ public struct MigrationReport: Sendable, Equatable, Codable {
 /// `POST /v1/agent/incoming`: start a VM waiting for a migration; answers where to send it.
 public struct IncomingRequest: Sendable, Equatable, Codable {
     public var launch: VMLaunch
+    /// The host the VM comes from: over TLS, the target accepts only that host's certificate.
+    public var source: String?
     public var registration: RegisteredVM?
     /// The VM's forwarded devices: QEMU takes a migration only into a VM with the same
     /// hot-plugged devices, so each usb-redir device is added (fed by a relay end on the same
     /// loopback port as on the source) before the VM starts listening for its state.
     public var channels: [ChannelEndState]
 
-    public init(launch: VMLaunch, registration: RegisteredVM? = nil, channels: [ChannelEndState] = []) {
+    public init(launch: VMLaunch, source: String? = nil, registration: RegisteredVM? = nil, channels: [ChannelEndState] = []) {
         self.launch = launch
+        self.source = source
         self.registration = registration
         self.channels = channels
     }
@@ -107,9 +117,12 @@ public struct AddressReply: Sendable, Equatable, Codable {
 public struct MigrateRequest: Sendable, Equatable, Codable {
     public var vm: String
     public var to: HostPort
-    public init(vm: String, to: HostPort) {
+    /// The target's host name: over TLS, its certificate must carry it.
+    public var target: String?
+    public init(vm: String, to: HostPort, target: String? = nil) {
         self.vm = vm
         self.to = to
+        self.target = target
     }
 }
 

@@ -10,7 +10,8 @@ public protocol HostAgent: Sendable {
     func vm(_ name: String) async throws(TetherError) -> AgentVMState?
     /// Starts the VM waiting for its state; answers where to send it.
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort
-    func startMigration(vm: String, to target: HostPort) async throws(TetherError)
+    /// Starts a live migration of a local VM to `address`, where host `target` waits for it.
+    func startMigration(vm: String, to address: HostPort, target: String) async throws(TetherError)
     /// Quits a copy whose state went to `host` (postmigrate): never one that runs.
     func release(vm: String, movedTo host: String?) async throws(TetherError)
     /// Quits a VM that waits for a migration (inmigrate): the undo of `prepareIncoming`.
