@@ -14,9 +14,11 @@ public actor HostAgentService: HostAgent {
     let identity: TLSIdentity
     let logger: Logger
     private let probeDevices: @Sendable () throws(TetherError) -> [RegisteredDevice]
+    /// The hypervisor: every VM is driven through `VirtualMachineControl`.
+    let driver: any VirtualMachineDriver
 
     struct ManagedVM {
-        var machine: QEMUMachine
+        var machine: any VirtualMachineControl
         var registration: RegisteredVM
         var launch: VMLaunch?
         /// Where it waits for its state, while it does.
@@ -44,8 +46,9 @@ public actor HostAgentService: HostAgent {
     private(set) var devices: [RegisteredDevice] = []
     let exporterRecord: ExporterRecord
 
-    public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger,
+    public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger, driver: any VirtualMachineDriver = QEMUDriver(),
                 probeDevices: @escaping @Sendable () throws(TetherError) -> [RegisteredDevice]) {
+        self.driver = driver
         self.settings = settings
         self.identity = identity
         self.logger = logger
@@ -69,15 +72,15 @@ public actor HostAgentService: HostAgent {
                 continue
             }
             let socket = record.qmpSocket ?? "\(settings.stateDirectory)/\(name).qmp"
-            let machine: QEMUMachine
+            let machine: any VirtualMachineControl
             if FileManager.default.fileExists(atPath: socket),
-               let running = try? await QEMUMachine.adopt(socketPath: socket, name: name, timeout: .seconds(2)) {
+               let running = try? await driver.adopt(controlSocket: socket, name: name, timeout: .seconds(2)) {
                 machine = running
                 logger.notice("adopted a running VM", metadata: ["vm": "\(name)"])
             } else if record.qmpSocket != nil {
                 throw TetherError(.io, "vm '\(name)': nothing answers on its QMP socket \(socket)")
             } else if let launch = record.launch, settings.vms.contains(where: { $0.registration.name == name }) {
-                machine = try await QEMUMachine.launch(try launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
+                machine = try await driver.launch(try launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
                 logger.info("started VM", metadata: ["vm": "\(name)"])
             } else {
                 VMRecord.remove(name, in: settings.stateDirectory)   // it arrived once and has gone since
@@ -148,8 +151,8 @@ public actor HostAgentService: HostAgent {
         let port = try LocalPorts.free(on: settings.publicAddress)
         let address = HostPort(host: settings.publicAddress, port: port)
         do {
-            let machine = try await QEMUMachine.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
-                                                       in: settings.stateDirectory)
+            let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
+                                                 in: settings.stateDirectory)
             do {
                 // Its forwarded devices first: a migration loads only into the same devices.
                 for end in request.channels {
@@ -204,7 +207,7 @@ public actor HostAgentService: HostAgent {
 
     private func migrationProgressed(_ name: String, _ progress: MigrationProgress) {
         guard let current = vms[name]?.migration, !current.status.isFinished else { return }
-        vms[name]?.migration = MigrationReport(status: MigrationStatus(progress.status), transferredBytes: progress.transferredBytes,
+        vms[name]?.migration = MigrationReport(status: progress.status, transferredBytes: progress.transferredBytes,
                                                totalBytes: progress.totalBytes)
     }
 

@@ -11,7 +11,7 @@ public struct OperationRunner: Service {
     public init(_ controller: Controller) { self.controller = controller }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await controller.runOperations()
         }
     }

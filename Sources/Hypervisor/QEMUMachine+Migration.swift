@@ -33,8 +33,13 @@ extension QEMUMachine {
     /// agent on the device's host): sets the limits, starts, follows to the end. With
     /// `options.tls`, the target must have been readied with TLS too, and its certificate must
     /// carry `options.targetName`; a refused handshake is a `.permissionDenied` error.
-    public func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant = .now,
+    public func migrateOut(uri: String, options: MigrationOptions,
                            progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
+        try await migrateOut(uri: uri, options: options, start: .now, progress: progress)
+    }
+
+    func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant,
+                    progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         if options.tls != nil && (options.targetName ?? "").isEmpty {
             throw TetherError(.invalidArgument, "a migration of \(name) over TLS needs the name the target's certificate carries")
         }
@@ -143,7 +148,7 @@ extension QEMUMachine {
             let info = try await qmp.execute("query-migrate")
             let status = info["status"]?.string ?? "none"
             let ram = info["ram"]
-            let seen = MigrationProgress(status: status, transferredBytes: ram?["transferred"]?.int ?? 0,
+            let seen = MigrationProgress(status: MigrationStatus(status), transferredBytes: ram?["transferred"]?.int ?? 0,
                                          remainingBytes: ram?["remaining"]?.int ?? 0, totalBytes: ram?["total"]?.int ?? 0,
                                          megabitsPerSecond: ram?["mbps"]?.double ?? 0)
             switch status {
@@ -155,7 +160,7 @@ extension QEMUMachine {
             case "completed":
                 progress(seen)
                 let elapsed = ContinuousClock.now - start
-                return MigrationResult(status: status, totalTimeMs: info["total-time"]?.int ?? 0, downtimeMs: info["downtime"]?.int ?? 0,
+                return MigrationResult(status: .completed, totalTimeMs: info["total-time"]?.int ?? 0, downtimeMs: info["downtime"]?.int ?? 0,
                                        transferredBytes: seen.transferredBytes,
                                        driverTotalMs: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
             case "failed", "cancelled":

@@ -1,5 +1,14 @@
 import TetherModel
 
+/// Starts and finds the VMs of one hypervisor. The agent holds one driver and drives every VM
+/// it gives out through `VirtualMachineControl`, so a libvirt driver can stand in for QEMU's.
+public protocol VirtualMachineDriver: Sendable {
+    /// Starts a VM from `spec`, keeping its control sockets and logs in `directory`.
+    func launch(_ spec: VMSpec, in directory: String) async throws -> any VirtualMachineControl
+    /// Takes over a VM that already runs (its manager restarted; the VM did not).
+    func adopt(controlSocket: String, name: String, timeout: Duration) async throws -> any VirtualMachineControl
+}
+
 /// What Tether asks of a hypervisor for one VM. QEMU over QMP implements it (`QEMUMachine`); a
 /// libvirt driver could too.
 public protocol VirtualMachineControl: Sendable {
@@ -14,15 +23,22 @@ public protocol VirtualMachineControl: Sendable {
     func prepareIncoming(uri: String, tls: MigrationTLS?, sourceName: String?) async throws
     func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                  progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult
+    /// The source's half of a live migration to a target another host readied at `uri`.
+    func migrateOut(uri: String, options: MigrationOptions,
+                    progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult
     func cancelMigration() async throws
     func saveState(to path: String) async throws -> MigrationResult
     func restoreState(from path: String) async throws
     func attachUSBRedirection(id: String, host: String, port: Int) async throws
     func detachUSBRedirection(id: String) async throws
+    /// The ids of the usb-redir devices the VM has.
+    func usbRedirectionIDs() async throws -> [String]
     func usbDevices() async throws -> [USBDeviceInfo]
     func dumpGuestMemory(to path: String) async throws
     func reset() async throws
     func quit() async throws
+    /// Stops the VM at once, without asking the guest (a target that never got its state).
+    func kill() async
 }
 
 extension VirtualMachineControl {
@@ -57,7 +73,7 @@ public struct MigrationOptions: Sendable {
 
 /// One look at a migration under way (query-migrate).
 public struct MigrationProgress: Sendable, Equatable {
-    public var status: String
+    public var status: MigrationStatus
     public var transferredBytes: Int64
     public var remainingBytes: Int64
     public var totalBytes: Int64
@@ -70,7 +86,7 @@ public struct MigrationProgress: Sendable, Equatable {
 
 /// How a migration (or a state save) ended, with QEMU's own figures and the driver's.
 public struct MigrationResult: Sendable, Equatable, Codable {
-    public var status: String
+    public var status: MigrationStatus
     /// QEMU's `total-time`.
     public var totalTimeMs: Int64
     /// QEMU's `downtime`: how long the VM was paused at the switch-over.
@@ -94,4 +110,10 @@ public struct USBDeviceInfo: Sendable, Equatable, Codable {
     /// chardev has connected but whose peer has not yet announced a device is listed too, at
     /// address 0 and 1.5 Mb/s: a placeholder, not a device.
     public var isAddressed: Bool { device.split(separator: ".").last.map { $0 != "0" } ?? false }
+
+    /// True once a usb-redir peer has announced its device: it has an address, or a speed other
+    /// than the placeholder's. The address is the guest's to give (SeaBIOS does it while it
+    /// enumerates USB at boot, a guest OS on hot-plug); a device hot-added to a VM whose firmware
+    /// has finished, and that has no OS, stays at address 0 with its real speed.
+    public var isAnnounced: Bool { isAddressed || speed != "1.5 Mb/s" }
 }

@@ -80,7 +80,7 @@ struct ChannelEndToEndTests {
             try await target.attachUSBRedirection(id: "tether-redir0", host: "127.0.0.1", port: newHostEnd.port)
             let result = try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
                                                   options: MigrationOptions()) { _ in }
-            #expect(result.status == "completed")
+            #expect(result.status == .completed)
             try await source.quit()
             let device = try #require(try await waitForDevice(target), "the device did not follow the VM")
             #expect(device.id == "tether-redir0")

@@ -42,7 +42,7 @@ struct MachineTypeTests {
             #expect(try await target.machineType() == sourceType)
             let result = try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(try QEMUTestbed.freePort())",
                                                   options: MigrationOptions(timeout: .seconds(120))) { _ in }
-            #expect(result.status == "completed")
+            #expect(result.status == .completed)
             #expect(try await target.status() == .running)
             try await target.saveGuestMemory(address: address, size: size, to: bed.path("after.bin"))
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: bed.path("after.bin")))) == pattern)

@@ -37,7 +37,7 @@ struct MigrationTLSTests {
             let options = MigrationOptions(timeout: .seconds(120), tls: MigrationTLS(clusterDirectory: pki, name: "host-a"),
                                            targetName: "host-b")
             let result = try await source.migrateOut(uri: uri, options: options) { _ in }
-            #expect(result.status == "completed")
+            #expect(result.status == .completed)
             let parameters = try await source.qmp.execute("query-migrate-parameters")
             #expect(parameters["tls-creds"]?.string?.isEmpty == false, "the source migrated with TLS credentials")
             #expect(parameters["tls-hostname"]?.string == "host-b")

@@ -46,12 +46,12 @@ struct QEMUMachineTests {
             let port = try QEMUTestbed.freePort()
             let result = try await source.migrate(to: target, uri: "tcp:127.0.0.1:\(port)",
                                                   options: MigrationOptions(downtimeLimitMs: 300)) { seen.append($0) }
-            #expect(result.status == "completed")
+            #expect(result.status == .completed)
             #expect(result.transferredBytes > Int64(Self.patternSize), "the pattern crossed")
             #expect(result.totalTimeMs > 0)
             #expect(result.driverTotalMs >= Double(result.totalTimeMs))
             #expect(result.downtimeMs <= 300, "within the configured limit")
-            #expect(seen.last?.status == "completed")
+            #expect(seen.last?.status == .completed)
             #expect(try await source.status() == .postmigrate)
             #expect(try await target.status() == .running)
 
@@ -65,7 +65,7 @@ struct QEMUMachineTests {
             let pattern = try bed.pattern("pattern.bin", size: Self.patternSize, seed: 0x5AFE)
             let original = try await bed.launch(VMSpec(name: "orig", memoryImages: [(bed.path("pattern.bin"), Self.patternAddress)]))
             let saved = try await original.saveState(to: bed.path("state.bin"))
-            #expect(saved.status == "completed")
+            #expect(saved.status == .completed)
             #expect(try await original.status() == .postmigrate)
             let size = (try FileManager.default.attributesOfItem(atPath: bed.path("state.bin"))[.size] as? Int) ?? 0
             #expect(size > Self.patternSize)

@@ -35,7 +35,7 @@ struct VMCommandTests {
                                       "--uri", "tcp:127.0.0.1:\(port)", "--downtime-ms", "300", "--max-bandwidth", "1000", "--json"])
             #expect(migrate.status == 0, "\(migrate.stderr)")
             let result = try JSONDecoder().decode(MigrationResult.self, from: Data(migrate.stdout.utf8))
-            #expect(result.status == "completed")
+            #expect(result.status == .completed)
             #expect(result.totalTimeMs > 0 && result.transferredBytes > 4 << 20)
             #expect(result.downtimeMs <= 300)
             #expect(migrate.stderr.contains("100%"), "the progress bar ends full: \(migrate.stderr)")
@@ -78,7 +78,7 @@ struct VMCommandTests {
 
             let save = try tether(["save", "--qmp", socket(bed, "orig"), "--state", bed.path("vm.state"), "--json"])
             #expect(save.status == 0, "\(save.stderr)")
-            #expect(try JSONDecoder().decode(MigrationResult.self, from: Data(save.stdout.utf8)).status == "completed")
+            #expect(try JSONDecoder().decode(MigrationResult.self, from: Data(save.stdout.utf8)).status == .completed)
             let restore = try tether(["restore", "--qmp", socket(bed, "spare"), "--state", bed.path("vm.state"), "--json"])
             #expect(restore.status == 0, "\(restore.stderr)")
             #expect(restore.stdout.contains(#""status":"running""#))

@@ -182,7 +182,7 @@ final class ClusterHarness: @unchecked Sendable {
         var seen: [USBDeviceInfo] = []
         for _ in 0..<100 {
             seen = try await vm.usbDevices()
-            if let device = seen.first(where: { $0.id == id && $0.isAddressed }) { return (device, seen) }
+            if let device = seen.first(where: { $0.id == id && $0.isAnnounced }) { return (device, seen) }
             try await Task.sleep(for: .milliseconds(100))
         }
         return (nil, seen)
