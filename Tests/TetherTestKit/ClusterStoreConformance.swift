@@ -51,6 +51,32 @@ public struct ClusterStoreConformance: Sendable {
 
     func open() async throws -> any ClusterStore { try await implementation.open(directory) }
 
+    /// The rules, each a check below: a store's tests run every rule on every implementation.
+    public enum Rule: String, Sendable, CaseIterable, CustomTestStringConvertible {
+        case journalReadsBackAfterRestart
+        case oneRunningOperationPerDeviceAndAMigrationTakesItsWholeVM
+        case aCompletedMigrationMovesTheVMsOtherAttachmentsAlong
+        case aFinishedOperationTakesNoMoreStepsAndFinishingTwiceChangesNothing
+        case aCompletedDetachRemovesTheAttachment
+        case registrationsAreReplacedPerHost
+        case concurrentWritersKeepTheRules
+
+        public var testDescription: String { rawValue }
+    }
+
+    public func check(_ rule: Rule) async throws {
+        switch rule {
+        case .journalReadsBackAfterRestart: try await journalReadsBackAfterRestart()
+        case .oneRunningOperationPerDeviceAndAMigrationTakesItsWholeVM: try await oneRunningOperationPerDeviceAndAMigrationTakesItsWholeVM()
+        case .aCompletedMigrationMovesTheVMsOtherAttachmentsAlong: try await aCompletedMigrationMovesTheVMsOtherAttachmentsAlong()
+        case .aFinishedOperationTakesNoMoreStepsAndFinishingTwiceChangesNothing:
+            try await aFinishedOperationTakesNoMoreStepsAndFinishingTwiceChangesNothing()
+        case .aCompletedDetachRemovesTheAttachment: try await aCompletedDetachRemovesTheAttachment()
+        case .registrationsAreReplacedPerHost: try await registrationsAreReplacedPerHost()
+        case .concurrentWritersKeepTheRules: try await concurrentWritersKeepTheRules()
+        }
+    }
+
     /// Recovery after a restart: what was journaled reads back from a reopened store, steps in
     /// the order they were written, and an unfinished attach has made no attachment yet.
     public func journalReadsBackAfterRestart() async throws {
