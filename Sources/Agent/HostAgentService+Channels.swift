@@ -1,0 +1,130 @@
+import Channel
+import Foundation
+import Hypervisor
+import Logging
+import TetherModel
+
+/// The agent's devices and channels: exports (an exporter, behind a TLS relay unless the VM is
+/// here), and the VM's ends of channels (a relay end and a usb-redir device).
+extension HostAgentService {
+    public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
+        if let existing = exports[request.session] {
+            // Asked again, perhaps for the VM's next host: that host may take the session over.
+            existing.relay?.permit(request.allow)
+            return existing.address
+        }
+        guard let device = devices.first(where: { $0.id == request.device }) else {
+            throw TetherError(.notFound, "\(settings.host) has no device \(request.device) plugged in")
+        }
+        // usbredirect names a device by BUS-ADDRESS (or VID:PID, ambiguous with two alike).
+        let selector = device.bus.flatMap { bus in device.address.map { "\(bus)-\($0)" } }
+            ?? "\(device.vendorId ?? "0000"):\(device.productId ?? "0000")"
+        let port = try LocalPorts.free()
+        let logger = self.logger
+        let record = exporterRecord
+        let supervisor = ExporterSupervisor(device: selector, listen: "127.0.0.1:\(port)", program: settings.exporterProgram,
+                                            started: { record.note($0) }) { line in
+            logger.info("\(line)", metadata: ["session": "\(request.session)"])
+        }
+        do { try supervisor.start() } catch {
+            throw TetherError(.io, "cannot start the exporter for \(request.device)", cause: "\(error)")
+        }
+        guard await LocalPorts.waitListening(port, within: .seconds(10)) else {
+            await supervisor.stop()
+            let why = supervisor.exits.last.map { "it exited with status \($0.status): \($0.output)" } ?? "it did not listen"
+            throw TetherError(.io, "the exporter for \(request.device) did not start on port \(port): \(why)")
+        }
+        var export = Export(supervisor: supervisor, relay: nil, address: HostPort(host: "127.0.0.1", port: port))
+        if !request.local {
+            do {
+                let relay = try await ChannelRelay.start(.serve, listenHost: settings.publicAddress, listenPort: 0, targetHost: "127.0.0.1",
+                                                         targetPort: port, identity: identity, allow: Set(request.allow)) { line in
+                    logger.info("\(line)", metadata: ["session": "\(request.session)"])
+                }
+                export.relay = relay
+                export.address = HostPort(host: settings.publicAddress, port: relay.port)
+            } catch {
+                await supervisor.stop()
+                throw TetherError(.io, "cannot start the relay for \(request.device)", cause: "\(error)")
+            }
+        }
+        exports[request.session] = export
+        logger.info("exported device", metadata: ["device": "\(request.device)", "at": "\(export.address)"])
+        return export.address
+    }
+
+    public func stopExport(session: String) async {
+        guard let export = exports.removeValue(forKey: session) else { return }
+        await export.relay?.stop()
+        await export.supervisor.stop()
+        logger.info("stopped export", metadata: ["session": "\(session)"])
+    }
+
+    /// QEMU ids: a letter first, then letters, digits, '-', '.', '_'.
+    static func redirectionID(_ session: String) -> String {
+        "tether-" + session.replacingOccurrences(of: "/", with: ".")
+    }
+
+    public func openChannel(_ request: ChannelRequest) async throws(TetherError) {
+        guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
+        let id = Self.redirectionID(request.session)
+        let present = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        if channels[request.session] != nil, present.contains(id) { return }
+        var end = channels[request.session]
+            ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id, from: request.from, deviceHost: request.deviceHost)
+        var feed = request.from
+        if !request.local {
+            if end.relay == nil { end.relay = try await startRelayEnd(session: request.session, to: request.from, deviceHost: request.deviceHost) }
+            feed = HostPort(host: "127.0.0.1", port: end.relay?.port ?? 0)
+        }
+        channels[request.session] = end
+        if !present.contains(id) {
+            do {
+                try await vm.machine.attachUSBRedirection(id: id, host: feed.host, port: feed.port)
+            } catch {
+                throw TetherError(.io, "cannot add usb-redir \(id) to \(request.vm)", cause: "\(error)")
+            }
+        }
+        logger.info("opened channel", metadata: ["vm": "\(request.vm)", "device": "\(id)", "from": "\(feed)"])
+    }
+
+    /// The VM's end of a channel: a relay on the loopback (on `port`, or any free one) carrying
+    /// the session to the device host's serve end over mutual TLS.
+    func startRelayEnd(session: String, to address: HostPort, deviceHost: String, port: Int = 0) async throws(TetherError) -> ChannelRelay {
+        let logger = self.logger
+        do {
+            return try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: port, targetHost: address.host,
+                                                targetPort: address.port, identity: identity, allow: [deviceHost], session: session) { line in
+                logger.info("\(line)", metadata: ["session": "\(session)"])
+            }
+        } catch {
+            throw TetherError(.io, "cannot start the relay to \(address)", cause: "\(error)")
+        }
+    }
+
+    public func closeChannel(session: String, vm: String?) async throws(TetherError) {
+        let end = channels.removeValue(forKey: session)
+        let id = Self.redirectionID(session)
+        if let name = vm ?? end?.vm, let vm = vms[name], ((try? await vm.machine.usbRedirectionIDs()) ?? []).contains(id) {
+            do { try await vm.machine.detachUSBRedirection(id: id) } catch {
+                throw TetherError(.io, "cannot remove usb-redir \(id) from \(name)", cause: "\(error)")
+            }
+        }
+        await end?.relay?.stop()
+        logger.info("closed channel", metadata: ["session": "\(session)"])
+    }
+
+    func channelEnds(of vm: String) -> [ChannelEndState] {
+        channels.filter { $0.value.vm == vm }.compactMap { session, end in
+            end.relay.map { ChannelEndState(session: session, listenPort: $0.port, from: end.from, deviceHost: end.deviceHost) }
+        }.sorted { $0.session < $1.session }
+    }
+
+    /// Stops the relay ends that fed a VM which is no longer here.
+    func dropChannels(of vm: String) async {
+        for (session, end) in channels where end.vm == vm {
+            channels[session] = nil
+            await end.relay?.stop()
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Channel
+import Foundation
+import Hypervisor
+import Logging
+import TetherModel
+
+/// The agent's VMs: their state, a migration in and out, and the copies that end.
+extension HostAgentService {
+    public func vm(_ name: String) async throws(TetherError) -> AgentVMState? {
+        guard let vm = vms[name] else { return nil }
+        let status: VMRunState
+        do { status = try await vm.machine.status() } catch {
+            throw TetherError(.io, "QEMU for \(name) does not answer", cause: "\(error)")
+        }
+        let redirections = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        let usb = ((try? await vm.machine.usbDevices()) ?? []).map {
+            VMUSBDevice(address: $0.device, port: $0.port, speed: $0.speed, product: $0.product, id: $0.id)
+        }
+        var launch = vm.launch
+        if launch != nil, launch?.machineType == nil, let type = try? await vm.machine.machineType() {
+            // Asked once: a migration's target must be started with the same versioned type.
+            launch?.machineType = type
+            vms[name]?.launch = launch
+        }
+        var state = AgentVMState(name: name, status: status, launch: launch, migration: vm.migration, redirections: redirections,
+                                 registration: vm.registration)
+        state.usb = usb
+        state.channels = channelEnds(of: name)
+        return state
+    }
+
+    public func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
+        let name = request.launch.name
+        if let vm = vms[name] {
+            if let incoming = vm.incoming, (try? await vm.machine.status()) == .inmigrate { return incoming }
+            throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
+        }
+        let port = try LocalPorts.free(on: settings.publicAddress)
+        let address = HostPort(host: settings.publicAddress, port: port)
+        do {
+            let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
+                                                 in: settings.stateDirectory)
+            do {
+                // Its forwarded devices first: a migration loads only into the same devices.
+                for end in request.channels {
+                    let relay = try await startRelayEnd(session: end.session, to: end.from, deviceHost: end.deviceHost, port: end.listenPort)
+                    let id = Self.redirectionID(end.session)
+                    channels[end.session] = ChannelEnd(vm: name, relay: relay, redirection: id, from: end.from, deviceHost: end.deviceHost)
+                    try await machine.attachUSBRedirection(id: id, host: "127.0.0.1", port: relay.port)
+                }
+                // Over mutual TLS with the cluster's certificates, from the named source only.
+                try await machine.prepareIncoming(uri: "tcp:\(address)", tls: settings.migrationTLS,
+                                                  sourceName: settings.migrationTLS == nil ? nil : request.source)
+            } catch {
+                await machine.kill()
+                await dropChannels(of: name)
+                throw error
+            }
+            let registration = request.registration ?? RegisteredVM(name: name, cpus: request.launch.cpus,
+                                                                    memoryMiB: request.launch.memoryMiB, networkMbps: 0, datastore: "")
+            vms[name] = ManagedVM(machine: machine, registration: registration, launch: request.launch, incoming: address)
+            try? VMRecord(registration: registration, launch: request.launch, qmpSocket: nil).save(in: settings.stateDirectory)   // clears any tombstone
+        } catch {
+            throw TetherError(.io, "cannot start \(name) on \(settings.host) to receive it", cause: "\(error)")
+        }
+        logger.info("waiting for VM", metadata: ["vm": "\(name)", "at": "\(address)"])
+        return address
+    }
+
+    public func startMigration(vm name: String, to address: HostPort, target: String) async throws(TetherError) {
+        let request = MigrateRequest(vm: name, to: address, target: target)
+        guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
+        if let migration = vm.migration, !migration.status.isFinished { return }
+        let machine = vm.machine
+        var options = settings.migration
+        if let tls = settings.migrationTLS {
+            options.tls = tls
+            options.targetName = target
+        }
+        vms[request.vm]?.migration = MigrationReport(status: .setup, transferredBytes: 0, totalBytes: 0)
+        logger.info("migrating VM", metadata: ["vm": "\(request.vm)", "to": "\(request.to)"])
+        Task {
+            do {
+                let result = try await machine.migrateOut(uri: "tcp:\(request.to)", options: options) { progress in
+                    Task { await self.migrationProgressed(request.vm, progress) }
+                }
+                self.migrationEnded(request.vm, MigrationReport(status: .completed, transferredBytes: result.transferredBytes,
+                                                                totalBytes: result.transferredBytes, downtimeMs: result.downtimeMs))
+            } catch {
+                self.migrationEnded(request.vm, MigrationReport(status: .failed, transferredBytes: 0, totalBytes: 0, error: "\(error)"))
+            }
+        }
+    }
+
+    func migrationProgressed(_ name: String, _ progress: MigrationProgress) {
+        guard let current = vms[name]?.migration, !current.status.isFinished else { return }
+        vms[name]?.migration = MigrationReport(status: progress.status, transferredBytes: progress.transferredBytes,
+                                               totalBytes: progress.totalBytes)
+    }
+
+    func migrationEnded(_ name: String, _ report: MigrationReport) {
+        vms[name]?.migration = report
+        logger.info("migration ended", metadata: ["vm": "\(name)", "status": "\(report.status)", "error": "\(report.error ?? "")"])
+    }
+
+    /// Quits this host's copy of a VM that now runs elsewhere.
+    public func release(vm name: String, movedTo host: String?) async throws(TetherError) {
+        guard let vm = vms[name] else { return }
+        let status = try? await vm.machine.status()
+        guard status == .postmigrate || status == nil else {
+            throw TetherError(.busy, "\(name) is \(status?.description ?? "unknown") on \(settings.host); only a copy whose state went elsewhere is released")
+        }
+        try? await vm.machine.quit()
+        vms[name] = nil
+        // Remembered, so that a restart does not start the configured VM here again.
+        try? VMRecord(registration: vm.registration, launch: vm.launch, qmpSocket: nil, movedTo: host ?? "another host").save(in: settings.stateDirectory)
+        await dropChannels(of: name)
+        logger.info("released VM", metadata: ["vm": "\(name)"])
+    }
+
+    /// Quits a VM that never received its state.
+    public func abandonIncoming(vm name: String) async throws(TetherError) {
+        guard let vm = vms[name] else { return }
+        let status = try? await vm.machine.status()
+        guard status == .inmigrate || status == nil else {
+            throw TetherError(.busy, "\(name) is \(status?.description ?? "unknown") on \(settings.host); only a VM still waiting for its state is abandoned")
+        }
+        await vm.machine.kill()
+        vms[name] = nil
+        VMRecord.remove(name, in: settings.stateDirectory)
+        await dropChannels(of: name)
+        logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
+    }
+}
