@@ -11,7 +11,8 @@ import TetherModel
 /// - `serve` (the device's host): accepts mutual-TLS connections, checks the peer's certificate
 ///   names against the allow list, then forwards to a plain TCP target (the usbredir exporter).
 /// - `connect` (the VM's host): accepts plain local connections (QEMU's usb-redir chardev) and
-///   carries each over mutual TLS to a `serve` end.
+///   carries each over mutual TLS to a `serve` end. It listens on a unix socket private to its
+///   uid (`ListenAddress.unix`): on a loopback TCP port any local user could reach the device.
 ///
 /// Nothing is forwarded before the handshake has succeeded and the peer's name is allowed.
 public final class ChannelRelay: Sendable {
@@ -19,15 +20,24 @@ public final class ChannelRelay: Sendable {
 
     public let mode: Mode
     public let meter: ByteMeter
+    /// The address it was asked to listen on.
+    public let listenAddress: ListenAddress
     private let listener: any Channel
     private let allowList: AllowList
+    private let socketFile: PrivateUnixSocket?
 
-    /// The address it listens on (with the port, when 0 was asked for).
+    /// The TCP port it listens on (the one chosen, when 0 was asked for); 0 on a unix socket.
     public var port: Int { listener.localAddress?.port ?? 0 }
 
-    private init(mode: Mode, listener: any Channel, meter: ByteMeter, allowList: AllowList) {
+    /// The unix socket it listens on (what QEMU's chardev connects to); nil on TCP.
+    public var socketPath: String? { socketFile?.path }
+
+    private init(mode: Mode, listenAddress: ListenAddress, listener: any Channel, socketFile: PrivateUnixSocket?,
+                 meter: ByteMeter, allowList: AllowList) {
         self.mode = mode
+        self.listenAddress = listenAddress
         self.listener = listener
+        self.socketFile = socketFile
         self.meter = meter
         self.allowList = allowList
     }
@@ -38,9 +48,22 @@ public final class ChannelRelay: Sendable {
         allowList.box.withLockedValue { allow in allow?.formUnion(names) }
     }
 
-    /// Starts listening. `allow`: the certificate names accepted from the peer (nil: any the
-    /// cluster CA signed). `log` receives one line per refusal, connection and close.
+    /// Starts listening on TCP `listenHost:listenPort`; see `start(_:listen:...)`.
     public static func start(_ mode: Mode, listenHost: String, listenPort: Int, targetHost: String, targetPort: Int,
+                             identity: TLSIdentity?, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
+                             session: String? = nil, resumeGrace: TimeAmount = .seconds(30),
+                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                             log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> ChannelRelay {
+        try await start(mode, listen: .tcp(host: listenHost, port: listenPort), targetHost: targetHost, targetPort: targetPort,
+                        identity: identity, allow: allow, meter: meter, session: session, resumeGrace: resumeGrace,
+                        group: group, log: log)
+    }
+
+    /// Starts listening. `listen`: TCP for a serve end; a unix socket for a connect end (its
+    /// directory is created private to this uid, or must already be; a stale socket file there
+    /// is replaced; `stop()` removes it). `allow`: the certificate names accepted from the peer
+    /// (nil: any the cluster CA signed). `log` receives one line per refusal, connection and close.
+    public static func start(_ mode: Mode, listen: ListenAddress, targetHost: String, targetPort: Int,
                              identity: TLSIdentity?, allow: Set<String>? = nil, meter: ByteMeter = ByteMeter(),
                              session: String? = nil, resumeGrace: TimeAmount = .seconds(30),
                              group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -69,11 +92,13 @@ public final class ChannelRelay: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.autoRead, value: mode == .serve)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-            // Small USB transfers (a serial dongle's bytes) must not wait for Nagle.
+            // Small USB transfers (a serial dongle's bytes) must not wait for Nagle. (NIO skips
+            // this option on a unix socket, where it does not exist.)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let peer = channel.remoteAddress?.description ?? "unknown peer"
+                    // A unix socket's client has no address of its own: name the socket.
+                    let peer = listen.isUnix ? listen.description : channel.remoteAddress?.description ?? "unknown peer"
                     try channel.pipeline.syncOperations.addHandler(WriteDrainTracker())
                     switch mode {
                     case .serve:
@@ -89,18 +114,42 @@ public final class ChannelRelay: Sendable {
                 }
             }
         let listener: any Channel
-        do {
-            listener = try await bootstrap.bind(host: listenHost, port: listenPort).get()
-        } catch {
-            throw TetherError(.io, "cannot listen on \(listenHost):\(listenPort)", cause: "\(error)")
+        var socketFile: PrivateUnixSocket?
+        switch listen {
+        case .tcp(let host, let port):
+            do {
+                listener = try await bootstrap.bind(host: host, port: port).get()
+            } catch {
+                throw TetherError(.io, "cannot listen on \(listen)", cause: "\(error)")
+            }
+        case .unix(let path):
+            try PrivateUnixSocket.prepareDirectory(for: path)
+            let (descriptor, file) = try PrivateUnixSocket.bind(at: path)
+            do {
+                // From here the descriptor is NIO's to close.
+                listener = try await bootstrap.withBoundSocket(descriptor).get()
+            } catch {
+                file.remove()
+                throw TetherError(.io, "cannot listen on \(listen)", cause: "\(error)")
+            }
+            socketFile = file
         }
-        let relay = ChannelRelay(mode: mode, listener: listener, meter: meter, allowList: allowList)
-        log("\(mode == .serve ? "serving" : "connecting") on \(listenHost):\(relay.port) -> \(targetHost):\(targetPort) as '\(identity?.name ?? "plaintext")'")
+        let relay = ChannelRelay(mode: mode, listenAddress: listen, listener: listener, socketFile: socketFile,
+                                 meter: meter, allowList: allowList)
+        let local: String
+        switch listen {
+        case .tcp(let host, _): local = "\(host):\(relay.port)"
+        case .unix: local = listen.description
+        }
+        let role = mode == .serve ? "serving" : "connecting"
+        log("\(role) on \(local) -> \(targetHost):\(targetPort) as '\(identity?.name ?? "plaintext")'")
         return relay
     }
 
+    /// Stops listening (connections already carried go on) and removes its socket file.
     public func stop() async {
         try? await listener.close()
+        socketFile?.remove()
     }
 
     /// True when `names` (a peer certificate's) satisfy the allow list.

@@ -5,10 +5,21 @@ extension QEMUMachine {
     /// Hot-adds a usb-redir device whose socket chardev connects to `host:port` (the local end
     /// of Tether's channel), reconnecting if the channel drops.
     public func attachUSBRedirection(id: String, host: String, port: Int) async throws {
-        let backend: JSONValue = ["type": "socket", "data": [
-            "addr": ["type": "inet", "data": ["host": .string(host), "port": .string(String(port))]],
-            "server": false, "reconnect": 1,
-        ]]
+        let address: JSONValue = ["type": "inet", "data": ["host": .string(host), "port": .string(String(port))]]
+        try await attachUSBRedirection(id: id, address: address)
+    }
+
+    /// Hot-adds a usb-redir device whose socket chardev connects to the unix socket at
+    /// `socketPath` (the channel's connect end, private to QEMU's uid), reconnecting every
+    /// second while the socket is missing or the channel drops.
+    public func attachUSBRedirection(id: String, socketPath: String) async throws {
+        try await attachUSBRedirection(id: id, address: ["type": "unix", "data": ["path": .string(socketPath)]])
+    }
+
+    private func attachUSBRedirection(id: String, address: JSONValue) async throws {
+        // A client chardev with `reconnect`: QEMU connects in the background, so the add succeeds
+        // even before the relay listens, and it dials again a second after the channel drops.
+        let backend: JSONValue = ["type": "socket", "data": ["addr": address, "server": false, "reconnect": 1]]
         try await qmp.execute("chardev-add", ["id": .string("\(id)-chr"), "backend": backend])
         do {
             try await qmp.execute("device_add", ["driver": "usb-redir", "id": .string(id), "chardev": .string("\(id)-chr"), "bus": "xhci.0"])

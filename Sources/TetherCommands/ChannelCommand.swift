@@ -34,24 +34,36 @@ public struct ChannelCommand: AsyncParsableCommand {
         @OptionGroup var relay: RelayOptions
 
         func run() async throws {
-            try await ChannelCommand.runRelay(.serve, listen: listen, target: forwardTo, relay)
+            try await ChannelCommand.runRelay(.serve, listen: .tcp(host: listen.host, port: listen.port), target: forwardTo, relay)
         }
     }
 
     struct Connect: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Accept plain local connections (QEMU's chardev) and carry each over mutual TLS.")
-        @Option(help: "HOST:PORT to listen on (keep it on the loopback).") var listen: HostPort
+        @Option(help: "A unix socket to listen on, in a directory of its own (made mode 700): only this user reaches it.")
+        var listenUnix: String?
+        @Option(help: "HOST:PORT to listen on instead: any local user can connect to it, and so reach the device.")
+        var listen: HostPort?
         @Option(help: "HOST:PORT of the serving end.") var to: HostPort
         @OptionGroup var relay: RelayOptions
 
+        func validate() throws {
+            guard (listenUnix == nil) != (listen == nil) else {
+                throw ValidationError("give one of --listen-unix PATH or --listen HOST:PORT")
+            }
+        }
+
         func run() async throws {
-            try await ChannelCommand.runRelay(.connect, listen: listen, target: to, relay)
+            let address: ListenAddress = if let listenUnix { .unix(path: listenUnix) } else {
+                .tcp(host: listen?.host ?? "127.0.0.1", port: listen?.port ?? 0)
+            }
+            try await ChannelCommand.runRelay(.connect, listen: address, target: to, relay)
         }
     }
 
-    static func runRelay(_ mode: ChannelRelay.Mode, listen: HostPort, target: HostPort, _ options: RelayOptions) async throws {
+    static func runRelay(_ mode: ChannelRelay.Mode, listen: ListenAddress, target: HostPort, _ options: RelayOptions) async throws {
         try await FailureReporting.run {
-            let relay = try await ChannelRelay.start(mode, listenHost: listen.host, listenPort: listen.port, targetHost: target.host,
+            let relay = try await ChannelRelay.start(mode, listen: listen, targetHost: target.host,
                                                      targetPort: target.port, identity: TLSIdentity(directory: options.tlsDir, name: options.name),
                                                      allow: options.allowed, session: options.session,
                                                      resumeGrace: .seconds(Int64(max(0, options.resumeSeconds))), log: say)
@@ -106,15 +118,26 @@ public struct ChannelCommand: AsyncParsableCommand {
     struct Attach: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Hot-add a usb-redir device to a VM, its chardev pointing at the local relay end.")
         @Option(help: "The VM's QMP socket.") var qmp: String
-        @Option(help: "HOST:PORT of the local `channel connect` end.") var from: HostPort
+        @Option(help: "The unix socket of the local `channel connect --listen-unix` end.") var fromUnix: String?
+        @Option(help: "HOST:PORT of the local `channel connect --listen` end.") var from: HostPort?
         @Option(help: "The device id in the VM.") var id = "tether-redir0"
+
+        func validate() throws {
+            guard (fromUnix == nil) != (from == nil) else {
+                throw ValidationError("give one of --from-unix PATH or --from HOST:PORT")
+            }
+        }
 
         func run() async throws {
             try await FailureReporting.run {
                 let vm = try await QEMUMachine.adopt(socketPath: qmp)
-                try await vm.attachUSBRedirection(id: id, host: from.host, port: from.port)
+                if let fromUnix {
+                    try await vm.attachUSBRedirection(id: id, socketPath: fromUnix)
+                } else if let from {
+                    try await vm.attachUSBRedirection(id: id, host: from.host, port: from.port)
+                }
                 await vm.qmp.close()
-                print("attached \(id) to \(vm.name), fed from \(from)")
+                print("attached \(id) to \(vm.name), fed from \(fromUnix.map { "unix:\($0)" } ?? from?.description ?? "")")
             }
         }
     }

@@ -36,17 +36,29 @@ struct USBRedirectionTests {
         }
     }
 
-    @Test func aRedirectionToANameAlreadyTakenIsRefusedAndLeavesNothing() async throws {
+    /// With nothing listening yet (a TCP port, or a unix socket path that does not exist), the
+    /// add succeeds: the chardev dials in the background. A second add under the same id fails.
+    @Test(arguments: [false, true])
+    func aRedirectionToANameAlreadyTakenIsRefusedAndLeavesNothing(unix: Bool) async throws {
         try await QEMUTestbed.with { bed in
             let vm = try await bed.launch(VMSpec(name: "dupvm", memoryMiB: 64))
             let port = try QEMUTestbed.freePort()
-            try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
-            await #expect(throws: QMPError.self) {
-                try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+            let attach = { @Sendable in
+                if unix {
+                    try await vm.attachUSBRedirection(id: "redir0", socketPath: bed.path("nobody-here.sock"))
+                } else {
+                    try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+                }
             }
+            try await attach()
+            let chardev = try await vm.qmp.execute("query-chardev").array?.first { $0["label"]?.string == "redir0-chr" }
+            // "disconnected:unix:PATH" or "disconnected:tcp:HOST:PORT" until something listens.
+            let expected = unix ? "unix:\(bed.path("nobody-here.sock"))" : "tcp:127.0.0.1:\(port)"
+            #expect(chardev?["filename"]?.string?.contains(expected) == true, "\(String(describing: chardev))")
+            await #expect(throws: QMPError.self) { try await attach() }
             try await vm.detachUSBRedirection(id: "redir0")
             // Both the device and its chardev are gone: the same id can be used again.
-            try await vm.attachUSBRedirection(id: "redir0", host: "127.0.0.1", port: port)
+            try await attach()
         }
     }
 }

@@ -106,6 +106,26 @@ public final class StreamPeer: @unchecked Sendable {
         if ok != 0 { close(fd); return nil }
         return fd
     }
+
+    /// Connects to the unix socket at `path`; nil (with `errno` set) when it cannot.
+    public static func connect(unixPath path: String) -> Int32? {
+        let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); return nil }
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if ok != 0 {
+            let code = errno
+            close(fd)
+            errno = code
+            return nil
+        }
+        return fd
+    }
 }
 
 /// A plain TCP server on the loopback that runs a StreamPeer on each connection it accepts,
