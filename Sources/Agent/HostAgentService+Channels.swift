@@ -72,28 +72,32 @@ extension HostAgentService {
         if channels[request.session] != nil, present.contains(id) { return }
         var end = channels[request.session]
             ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id, from: request.from, deviceHost: request.deviceHost)
-        var feed = request.from
-        if !request.local {
-            if end.relay == nil { end.relay = try await startRelayEnd(session: request.session, to: request.from, deviceHost: request.deviceHost) }
-            feed = HostPort(host: "127.0.0.1", port: end.relay?.port ?? 0)
+        if !request.local, end.relay == nil {
+            end.relay = try await startRelayEnd(session: request.session, to: request.from, deviceHost: request.deviceHost)
         }
         channels[request.session] = end
         if !present.contains(id) {
             do {
-                try await vm.machine.attachUSBRedirection(id: id, host: feed.host, port: feed.port)
+                if let socket = end.relay?.socketPath {
+                    try await vm.machine.attachUSBRedirection(id: id, socketPath: socket)
+                } else {
+                    try await vm.machine.attachUSBRedirection(id: id, host: request.from.host, port: request.from.port)
+                }
             } catch {
                 throw TetherError(.io, "cannot add usb-redir \(id) to \(request.vm)", cause: "\(error)")
             }
         }
-        logger.info("opened channel", metadata: ["vm": "\(request.vm)", "device": "\(id)", "from": "\(feed)"])
+        logger.info("opened channel", metadata: ["vm": "\(request.vm)", "device": "\(id)", "from": "\(end.relay?.socketPath ?? "\(request.from)")"])
     }
 
-    /// The VM's end of a channel: a relay on the loopback (on `port`, or any free one) carrying
-    /// the session to the device host's serve end over mutual TLS.
-    func startRelayEnd(session: String, to address: HostPort, deviceHost: String, port: Int = 0) async throws(TetherError) -> ChannelRelay {
+    /// The VM's end of a channel: a relay carrying the session to the device host's serve end
+    /// over mutual TLS. It listens on a unix socket in a directory only this agent's user can
+    /// open (QEMU runs as that user): a loopback port would let any local user reach the device.
+    func startRelayEnd(session: String, to address: HostPort, deviceHost: String) async throws(TetherError) -> ChannelRelay {
         let logger = self.logger
+        let path = "\(settings.stateDirectory)/channels/\(Self.redirectionID(session)).sock"
         do {
-            return try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: port, targetHost: address.host,
+            return try await ChannelRelay.start(.connect, listen: .unix(path: path), targetHost: address.host,
                                                 targetPort: address.port, identity: identity, allow: [deviceHost], session: session) { line in
                 logger.info("\(line)", metadata: ["session": "\(session)"])
             }
@@ -116,7 +120,7 @@ extension HostAgentService {
 
     func channelEnds(of vm: String) -> [ChannelEndState] {
         channels.filter { $0.value.vm == vm }.compactMap { session, end in
-            end.relay.map { ChannelEndState(session: session, listenPort: $0.port, from: end.from, deviceHost: end.deviceHost) }
+            end.relay.map { _ in ChannelEndState(session: session, from: end.from, deviceHost: end.deviceHost) }
         }.sorted { $0.session < $1.session }
     }
 

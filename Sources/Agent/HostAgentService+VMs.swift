@@ -43,10 +43,11 @@ extension HostAgentService {
             do {
                 // Its forwarded devices first: a migration loads only into the same devices.
                 for end in request.channels {
-                    let relay = try await startRelayEnd(session: end.session, to: end.from, deviceHost: end.deviceHost, port: end.listenPort)
+                    let relay = try await startRelayEnd(session: end.session, to: end.from, deviceHost: end.deviceHost)
                     let id = Self.redirectionID(end.session)
                     channels[end.session] = ChannelEnd(vm: name, relay: relay, redirection: id, from: end.from, deviceHost: end.deviceHost)
-                    try await machine.attachUSBRedirection(id: id, host: "127.0.0.1", port: relay.port)
+                    guard let socket = relay.socketPath else { throw TetherError(.internalError, "a channel end without its socket") }
+                    try await machine.attachUSBRedirection(id: id, socketPath: socket)
                 }
                 // Over mutual TLS with the cluster's certificates, from the named source only.
                 try await machine.prepareIncoming(uri: "tcp:\(address)", tls: settings.migrationTLS,

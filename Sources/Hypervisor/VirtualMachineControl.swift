@@ -30,6 +30,8 @@ public protocol VirtualMachineControl: Sendable {
     func saveState(to path: String) async throws -> MigrationResult
     func restoreState(from path: String) async throws
     func attachUSBRedirection(id: String, host: String, port: Int) async throws
+    /// A usb-redir device fed through a unix socket (a relay end only this host's user reaches).
+    func attachUSBRedirection(id: String, socketPath: String) async throws
     func detachUSBRedirection(id: String) async throws
     /// The ids of the usb-redir devices the VM has.
     func usbRedirectionIDs() async throws -> [String]

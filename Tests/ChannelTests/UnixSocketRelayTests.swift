@@ -12,32 +12,10 @@ struct UnixSocketRelayTests {
     typealias PKI = RelayTests.PKI
     typealias Log = RelayTests.Log
 
-    /// A client run as `nobody` (uid 65534): what a local user who is not QEMU's can do.
-    static let outsiderAvailable = getuid() == 0 && Tools.which("setpriv") != nil
-        && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
-    static let outsiderMissing = "needs root, setpriv (util-linux) and /usr/bin/python3 to run a client as another user"
+    static let outsiderAvailable = LocalOutsider.available
+    static let outsiderMissing = LocalOutsider.missing
 
-    /// Connects as uid 65534 to `unix:PATH` or `tcp:PORT`, sends a line and half-closes. Prints
-    /// the error and exits 3 when the connect fails; prints "connected" otherwise.
-    static func outsider(_ target: String) throws -> ProcessResult {
-        let script = """
-            import socket, sys
-            kind, where = sys.argv[1].split(":", 1)
-            s = socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET)
-            s.settimeout(10)
-            try:
-                s.connect(where if kind == "unix" else ("127.0.0.1", int(where)))
-            except OSError as e:
-                print(e.strerror); sys.exit(3)
-            s.sendall(b"an outsider's bytes\\n"); s.shutdown(socket.SHUT_WR)
-            print("connected")
-            try: s.recv(4096)
-            except OSError: pass
-            """
-        return try ProcessRunner.run(Tools.which("setpriv") ?? "/usr/bin/setpriv",
-                                     ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, target],
-                                     timeout: 30)
-    }
+    static func outsider(_ target: String) throws -> ProcessResult { try LocalOutsider.connect(target) }
 
     func serveEnd(_ pki: PKI, target: StreamServer, log: Log) async throws -> ChannelRelay {
         try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: target.port,

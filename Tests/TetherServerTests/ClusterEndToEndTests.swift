@@ -8,7 +8,7 @@ import TetherTestSupport
 /// `tether attach` doing the real thing: a controller and two agents as real processes in their
 /// own network namespaces, real QEMU, recorded devices through umockdev, the relay over mutual
 /// TLS; and the controller killed with SIGKILL at every journaled step, then started again.
-@Suite(.serialized, .requires(ClusterHarness.canRun, "needs root, iproute2, umockdev and QEMU (CI has them all)"))
+@Suite(.serialized, .requires(ClusterHarness.canRun, "needs root, iproute2, umockdev, QEMU, setpriv and python3 (CI has them all)"))
 struct ClusterEndToEndTests {
     @Test func theSerialDongleIsForwardedToTheVMThroughTheRelayAndTakenBack() async throws {
         let cluster = try ClusterHarness()
@@ -26,6 +26,14 @@ struct ClusterEndToEndTests {
         #expect(status.attachments.map(\.id) == ["vm-a/host-b/1-4"])
         #expect(status.attachments.first?.mode == .forward)
         #expect(cluster.agents["host-b"]?.output.contains("admitted") == true, "the relay on host-b admitted host-a over TLS")
+        // host-a's end of the channel is a unix socket only QEMU's user can open, not a loopback port.
+        let socket = "\(cluster.directory)/host-a/channels/\(id).sock"
+        let modes = try [socket, (socket as NSString).deletingLastPathComponent].map {
+            (try FileManager.default.attributesOfItem(atPath: $0)[.posixPermissions] as? Int) ?? -1
+        }
+        #expect(modes == [0o600, 0o700], "socket and directory modes")
+        let outsider = try LocalOutsider.connect("unix:\(socket)")
+        #expect(outsider.status == 3 && outsider.stdout.contains("Permission denied"), "another local user is refused: \(outsider.stdout)")
 
         let detach = try cluster.tether(["detach", "--container", "c1"])
         #expect(detach.status == 0, "\(detach.stderr)")

@@ -12,7 +12,7 @@ import TetherTestSupport
 /// the VMs by their operator QMP sockets, both on the shared filesystem.
 final class ClusterHarness: @unchecked Sendable {
     static var canRun: Bool {
-        getuid() == 0 && Tools.which("ip") != nil && Tools.hasUMockdev && Tools.which("qemu-system-x86_64") != nil
+        getuid() == 0 && Tools.which("ip") != nil && Tools.hasUMockdev && Tools.which("qemu-system-x86_64") != nil && LocalOutsider.available
     }
 
     let directory: String

@@ -171,16 +171,15 @@ public struct ChannelRequest: Sendable, Equatable, Codable {
     }
 }
 
-/// A relay end feeding a VM's usb-redir device: what must follow the VM when it moves.
+/// A relay end feeding a VM's usb-redir device: what must follow the VM when it moves. (Each
+/// host listens for its VM on a private unix socket of its own, so no address crosses.)
 public struct ChannelEndState: Sendable, Equatable, Codable {
     public var session: String
-    public var listenPort: Int
     public var from: HostPort
     public var deviceHost: String
 
-    public init(session: String, listenPort: Int, from: HostPort, deviceHost: String) {
+    public init(session: String, from: HostPort, deviceHost: String) {
         self.session = session
-        self.listenPort = listenPort
         self.from = from
         self.deviceHost = deviceHost
     }
