@@ -76,7 +76,13 @@ struct ClusterEndToEndTests {
         await vm.qmp.close()
         let status = try cluster.status()
         #expect(status.attachments.map(\.vmHost) == ["host-b", "host-b"], "\(status.attachments)")
-        #expect(status.hosts.first { $0.registration.host == "host-b" }?.registration.vms.map(\.name) == ["vm-a", "vm-b"])
+        // host-b registers the VM that arrived at its next heartbeat (every 0.5 s here).
+        var onHostB: [String] = []
+        for _ in 0..<50 where onHostB != ["vm-a", "vm-b"] {
+            onHostB = try cluster.status().hosts.first { $0.registration.host == "host-b" }?.registration.vms.map(\.name) ?? []
+            if onHostB != ["vm-a", "vm-b"] { usleep(100_000) }
+        }
+        #expect(onHostB == ["vm-a", "vm-b"], "host-b registered the VM that arrived")
         #expect(cluster.agents["host-b"]?.output.contains("resumed session vm-a/host-b/1-4") == true,
                 "the device's stream was resumed, not restarted: \(cluster.agents["host-b"]?.output.suffix(2000) ?? "")")
 
