@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// Where a relay end listens.
 public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
@@ -88,14 +89,7 @@ struct PrivateUnixSocket: Sendable {
     /// Bound here rather than by NIO's `bind(unixDomainSocketPath:)`: NIO unlinks whatever socket
     /// is at the path when the listener closes, which would take a newer relay's socket away.
     static func bind(at path: String) throws -> (descriptor: CInt, file: PrivateUnixSocket) {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        let limit = MemoryLayout.size(ofValue: address.sun_path) - 1
-        guard bytes.count <= limit else {
-            throw TetherError(.invalidArgument, "the socket path '\(path)' is longer than the \(limit) bytes a unix socket allows")
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        _ = try UnixSocket.address(path)   // a path too long is refused before anything is touched
         var info = stat()
         if lstat(path, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFSOCK else {
@@ -103,16 +97,7 @@ struct PrivateUnixSocket: Sendable {
             }
             unlink(path)
         }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw TetherError(.io, "cannot create a unix socket", cause: String(cString: strerror(errno))) }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else {
-            let cause = String(cString: strerror(errno))
-            close(fd)
-            throw TetherError(.io, "cannot bind the socket '\(path)'", cause: cause)
-        }
+        let fd = try UnixSocket.bind(path, type: Int32(SOCK_STREAM.rawValue))
         guard chmod(path, socketMode) == 0, lstat(path, &info) == 0 else {
             let cause = String(cString: strerror(errno))
             close(fd)

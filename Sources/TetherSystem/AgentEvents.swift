@@ -13,7 +13,7 @@ public enum AgentEvents {
         let fd = Foundation.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        guard var address = address(path) else { return false }
+        guard var address = try? UnixSocket.address(path) else { return false }
         let sent = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
                 message.withCString { sendto(fd, $0, strlen($0), Int32(MSG_NOSIGNAL), target, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -26,28 +26,8 @@ public enum AgentEvents {
     public static func bind(_ path: String) throws(TetherError) -> Int32 {
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         unlink(path)
-        let fd = Foundation.socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0, var address = address(path) else { throw TetherError(.io, "cannot make a socket for \(path)") }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw TetherError(.io, "cannot listen on \(path)", cause: reason)
-        }
+        let fd = try UnixSocket.bind(path, type: Int32(SOCK_DGRAM.rawValue))
         chmod(path, 0o660)
         return fd
-    }
-
-    private static func address(_ path: String) -> sockaddr_un? {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, byte) in bytes.enumerated() { raw[i] = byte }
-        }
-        return address
     }
 }

@@ -35,6 +35,20 @@ struct ChannelEndToEndTests {
         return Setup(peer: peer, serve: serve, connect: connect, pki: pki)
     }
 
+    /// The CH340 shows up in the VM through the channel, its announcement and the VM's hello
+    /// both metered, and detaching it closes the channel through to the device's host.
+    func expectDeviceComesAndGoes(_ vm: QEMUMachine, _ setup: Setup, helloMeteredBy relay: ChannelRelay) async throws {
+        let device = try #require(try await waitForDevice(vm), "the forwarded device never showed up")
+        #expect(device.speed == "12 Mb/s")
+        #expect(device.id == "tether-redir0")
+        #expect(setup.serve.meter.total(.toVM) > 0, "the device's announcement crossed the metered channel")
+        #expect(relay.meter.total(.toDevice) > 0, "and the VM's hello the other way")
+        try await vm.detachUSBRedirection(id: "tether-redir0")
+        #expect(try await vm.usbDevices().isEmpty)
+        for _ in 0..<100 where !setup.peer.wasClosedByVM { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(setup.peer.wasClosedByVM, "detaching closes the channel through to the device's host")
+    }
+
     func waitForDevice(_ vm: QEMUMachine) async throws -> USBDeviceInfo? {
         for _ in 0..<1000 {
             if let device = try await vm.usbDevices().first(where: \.isAddressed) { return device }
@@ -48,15 +62,7 @@ struct ChannelEndToEndTests {
         try await QEMUTestbed.with { bed in
             let vm = try await bed.launch(VMSpec(name: "vm", memoryMiB: 64))
             try await vm.attachUSBRedirection(id: "tether-redir0", host: "127.0.0.1", port: setup.connect.port)
-            let device = try #require(try await waitForDevice(vm), "the forwarded device never showed up")
-            #expect(device.speed == "12 Mb/s")
-            #expect(device.id == "tether-redir0")
-            #expect(setup.serve.meter.total(.toVM) > 0, "the device's announcement crossed the metered channel")
-            #expect(setup.serve.meter.total(.toDevice) > 0, "and the VM's hello the other way")
-            try await vm.detachUSBRedirection(id: "tether-redir0")
-            #expect(try await vm.usbDevices().isEmpty)
-            for _ in 0..<100 where !setup.peer.wasClosedByVM { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(setup.peer.wasClosedByVM, "detaching closes the channel through to the device's host")
+            try await expectDeviceComesAndGoes(vm, setup, helloMeteredBy: setup.serve)
         }
         await setup.serve.stop()
         await setup.connect.stop()
@@ -76,15 +82,7 @@ struct ChannelEndToEndTests {
             #expect(try await !vm.usbDevices().contains(where: \.isAddressed), "nothing yet: the socket does not exist")
             let setup = try await channel(connectOn: .unix(path: path))
             #expect(setup.connect.socketPath == path)
-            let device = try #require(try await waitForDevice(vm), "the forwarded device never showed up")
-            #expect(device.speed == "12 Mb/s")
-            #expect(device.id == "tether-redir0")
-            #expect(setup.serve.meter.total(.toVM) > 0, "the device's announcement crossed the metered channel")
-            #expect(setup.connect.meter.total(.toDevice) > 0, "and the VM's hello the other way")
-            try await vm.detachUSBRedirection(id: "tether-redir0")
-            #expect(try await vm.usbDevices().isEmpty)
-            for _ in 0..<100 where !setup.peer.wasClosedByVM { try await Task.sleep(for: .milliseconds(20)) }
-            #expect(setup.peer.wasClosedByVM, "detaching closes the channel through to the device's host")
+            try await expectDeviceComesAndGoes(vm, setup, helloMeteredBy: setup.connect)
             await setup.serve.stop()
             await setup.connect.stop()
             #expect(!FileManager.default.fileExists(atPath: path))
