@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // C leaf: the only target that sees libusb's headers. Only USBProbe imports it.
@@ -90,7 +91,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "TetherSystem", dependencies: ["TetherModel"], exclude: ["README.md"], swiftSettings: strict),
+        .target(
+            name: "TetherSystem",
+            dependencies: ["TetherModel", .product(name: "Subprocess", package: "swift-subprocess")],
+            exclude: ["README.md"], swiftSettings: strict),
         // The controller decides and journals; every effect is an agent call, so it links
         // neither USBProbe nor Hypervisor.
         .target(

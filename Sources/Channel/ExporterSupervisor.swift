@@ -68,8 +68,8 @@ public final class ExporterSupervisor: Sendable {
                 guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
                 // Neither end may leak into the child except as its stdout and stderr.
                 for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-                process = try ChildProcess(command[0], Array(command.dropFirst()) + arguments, output: fds[1])
-                close(fds[1])
+                defer { close(fds[1]) }
+                process = try await ChildProcess.start(command[0], Array(command.dropFirst()) + arguments, output: fds[1])
             } catch {
                 log("cannot start \(program): \(error)")
                 state.withLockedValue { $0.exits.append(Exit(status: -1, ranFor: .zero, output: "\(error)")) }
@@ -123,10 +123,7 @@ public final class ExporterSupervisor: Sendable {
             s.stopping = true
             return s.process
         }
-        if let process, process.isRunning {
-            process.signal(SIGTERM)
-            if await process.waitForExit(timeout: grace) == nil { process.signal(SIGKILL) }
-        }
+        if let process { await process.stop(grace: grace) }
         await loop.withLockedValue { $0 }?.value
         log("stopped \(program)")
     }

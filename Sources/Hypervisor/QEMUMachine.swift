@@ -33,8 +33,8 @@ public final class QEMUMachine: VirtualMachineControl {
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw TetherError(.io, "cannot write QEMU's log at \(log)", cause: String(cString: strerror(errno))) }
         defer { close(logFD) }
-        let process = try ChildProcess(executable, try spec.arguments(qmpSocket: socket), output: logFD,
-                                       environment: cleanEnvironment())
+        let process = try await ChildProcess.start(executable, try spec.arguments(qmpSocket: socket), output: logFD,
+                                                     environment: cleanEnvironment())
         let exited = { TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))") }
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
         let deadline = ContinuousClock.now + timeout
@@ -120,8 +120,10 @@ public final class QEMUMachine: VirtualMachineControl {
         if qmp.isConnected {
             _ = try? await qmp.execute("quit", timeout: .seconds(5))
             await qmp.close()
-        } else {
-            process?.signal(SIGTERM)
+        } else if let process {
+            // SIGTERM, then SIGKILL if it lingers: Subprocess's teardown sequence.
+            await process.stop(grace: .seconds(5))
+            return
         }
         await waitForExit(timeout: .seconds(5))
     }

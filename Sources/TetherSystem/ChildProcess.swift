@@ -1,5 +1,11 @@
 import Foundation
+import Subprocess
 import TetherModel
+#if canImport(System)
+import System
+#else
+import SystemPackage
+#endif
 
 /// A program Tether starts and supervises (QEMU, usbredirect), spawned with an empty signal
 /// mask, default signal handling and none of Tether's other descriptors. Foundation's Process
@@ -7,15 +13,170 @@ import TetherModel
 /// so a QEMU started that way ignored SIGTERM (seen: SigBlk fffffffe3bfbea67), and SIGPIPE stayed
 /// ignored in every child. Descriptors matter as much: a QEMU that inherited another QEMU's QMP
 /// connection kept it open, and that QEMU never saw its client leave.
+///
+/// Long-lived children are started with swift-subprocess (`start`), which spawns that way (and
+/// in a process group of its own, here): a task of their own parks in `Subprocess.run`'s body
+/// until the child exits or `stop` tears it down (SIGTERM, then SIGKILL after a grace period).
+/// The task is detached, so the child outlives the task that started it; nothing ties it to
+/// this process's life either (no parent-death signal): an agent that is killed leaves its VMs
+/// running, to be adopted when it comes back. Short helper runs (`run`) stay on the posix_spawn
+/// wrapper below: their callers are synchronous (see the README, "Processes").
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private let lock = NSLock()
     private var exitStatus: Int32?
+    /// Set while the owning task is parked in `run`'s body (the pid is not reaped, so signals
+    /// by pid reach this child); cleared under the lock before the body returns.
+    private var execution: Execution<NoInput, FileDescriptorOutput, CombinedErrorOutput>?
+    private var stopRequests: AsyncStream<Duration>.Continuation?
+
+    private init(pid: pid_t) {
+        self.pid = pid
+    }
 
     /// Starts `path` with `arguments`; its standard output and error go to `output` (a file or
-    /// pipe descriptor; /dev/null when nil). Standard input is /dev/null. `environment`: the
-    /// child's whole environment (nil: this process's).
-    public init(_ path: String, _ arguments: [String], output: Int32? = nil, environment: [String: String]? = nil) throws(TetherError) {
+    /// pipe descriptor, duplicated here, so the caller keeps and closes its own; /dev/null when
+    /// nil). Standard input is /dev/null. `environment`: the child's whole environment (nil:
+    /// this process's).
+    public static func start(_ path: String, _ arguments: [String], output: Int32? = nil,
+                             environment: [String: String]? = nil) async throws(TetherError) -> ChildProcess {
+        var destination: Int32 = -1
+        if let output {
+            destination = fcntl(output, F_DUPFD_CLOEXEC, 3)
+            guard destination >= 0 else { throw TetherError(.io, "cannot start \(path)", cause: String(cString: strerror(errno))) }
+        } else {
+            destination = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            guard destination >= 0 else { throw TetherError(.io, "cannot open /dev/null", cause: String(cString: strerror(errno))) }
+        }
+        var options = PlatformOptions()
+        // Its own process group: a Ctrl-C meant for the operator's shell does not reach it.
+        options.processGroupID = 0
+        let configuration = Configuration(
+            executable: .path(FilePath(path)), arguments: Arguments(arguments),
+            environment: environment.map { .custom(Dictionary(uniqueKeysWithValues: $0.map { (Environment.Key(stringLiteral: $0.key), $0.value) })) } ?? .inherit,
+            platformOptions: options)
+        let (requests, stopRequests) = AsyncStream<Duration>.makeStream()
+        let started = AsyncStream<Result<ChildProcess, TetherError>>.makeStream()
+        let fd = destination
+        Task.detached {
+            var child: ChildProcess?
+            do {
+                let result = try await Subprocess.run(
+                    configuration, input: .none, output: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
+                    error: .combinedWithOutput
+                ) { execution in
+                    let process = ChildProcess(pid: execution.processIdentifier.value)
+                    child = process
+                    process.lock.withLock {
+                        process.execution = execution
+                        process.stopRequests = stopRequests
+                    }
+                    started.continuation.yield(.success(process))
+                    await process.park(execution, stopRequests: requests)
+                }
+                child?.finish(Self.code(result.terminationStatus))
+            } catch {
+                if let child {
+                    child.finish(-1)
+                } else {
+                    try? FileDescriptor(rawValue: fd).close()
+                    started.continuation.yield(.failure(TetherError(.io, "cannot start \(path)", cause: "\(error)")))
+                }
+            }
+            started.continuation.finish()
+        }
+        for await outcome in started.stream { return try outcome.get() }
+        throw TetherError(.io, "cannot start \(path)")
+    }
+
+    /// The body of `run`: returns once the child has exited (its pidfd readable; it is reaped by
+    /// `run` after), tearing it down first when asked to stop.
+    private func park(_ execution: Execution<NoInput, FileDescriptorOutput, CombinedErrorOutput>, stopRequests: AsyncStream<Duration>) async {
+        let pidfd = execution.processIdentifier.processDescriptor
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await Self.exited(pidfd: pidfd, pid: execution.processIdentifier.value)
+                return true
+            }
+            group.addTask {
+                for await grace in stopRequests {
+                    await execution.teardown(using: [.send(signal: .terminate, allowedDurationToNextStep: grace)])
+                    break
+                }
+                return false
+            }
+            // Whichever ends first, the other follows: the child has gone, or has been torn down.
+            if await group.next() == true { group.cancelAll() }
+            await group.waitForAll()
+        }
+        lock.withLock {
+            self.execution = nil
+            self.stopRequests = nil
+        }
+    }
+
+    /// Waits, on a thread of its own (not one of the concurrency pool's), until the child has
+    /// exited, without reaping it.
+    private static func exited(pidfd: Int32, pid: pid_t) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                if pidfd >= 0 {
+                    var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+                    while poll(&entry, 1, -1) < 0 && errno == EINTR {}
+                } else {
+                    var info = siginfo_t()
+                    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+                }
+                continuation.resume()
+            }
+        }
+    }
+
+    private func finish(_ status: Int32) {
+        lock.withLock { exitStatus = status }
+    }
+
+    private static func code(_ status: TerminationStatus) -> Int32 {
+        switch status {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
+    }
+
+    /// True until the child has exited (and been reaped).
+    public var isRunning: Bool { lock.withLock { exitStatus == nil } }
+
+    /// The exit code, or 128 + the signal that ended it; nil while it runs.
+    public var terminationStatus: Int32? { lock.withLock { exitStatus } }
+
+    public func signal(_ number: Int32) {
+        // Only while the body is parked: until then the pid is this child's, not reaped.
+        lock.withLock {
+            if execution != nil { _ = kill(pid, number) }
+        }
+    }
+
+    /// Stops the child: SIGTERM, then SIGKILL if it has not gone within `grace` (Subprocess's
+    /// teardown sequence); its status once it has gone.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(2)) async -> Int32? {
+        _ = lock.withLock { stopRequests?.yield(grace) }
+        return await waitForExit()
+    }
+
+    /// Waits for the child to exit, polling (so that no thread blocks in waitpid).
+    public func waitForExit(timeout: Duration? = nil) async -> Int32? {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        while isRunning {
+            if let deadline, ContinuousClock.now >= deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return terminationStatus
+    }
+
+    /// Starts a child with the posix_spawn wrapper (short helper runs, from synchronous code):
+    /// its pid.
+    private static func spawn(_ path: String, _ arguments: [String], output: Int32? = nil, environment: [String: String]? = nil) throws(TetherError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -50,7 +211,7 @@ public final class ChildProcess: @unchecked Sendable {
         guard rc == 0 else {
             throw TetherError(.io, "cannot start \(path)", cause: String(cString: strerror(rc)))
         }
-        pid = child
+        return child
     }
 
     private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -67,45 +228,16 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// True until the child has exited (and been reaped here).
-    public var isRunning: Bool {
-        lock.withLock {
-            guard exitStatus == nil else { return false }
-            var status: Int32 = 0
-            if waitpid(pid, &status, WNOHANG) == pid { exitStatus = status }
-            return exitStatus == nil
-        }
-    }
-
-    /// The exit code, or 128 + the signal that ended it; nil while it runs.
-    public var terminationStatus: Int32? {
-        guard !isRunning, let status = lock.withLock({ exitStatus }) else { return nil }
-        let signal = status & 0x7F
-        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
-    }
-
-    public func signal(_ number: Int32) {
-        if isRunning { kill(pid, number) }
-    }
-
-    /// Waits for the child to exit, polling (so that no thread blocks in waitpid).
-    public func waitForExit(timeout: Duration? = nil) async -> Int32? {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        while isRunning {
-            if let deadline, ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return terminationStatus
-    }
-
     /// Runs a short helper to its end: its exit status and what it printed (stdout and stderr
-    /// together), trimmed.
+    /// together), trimmed. Synchronous, on the posix_spawn wrapper: its callers are synchronous
+    /// code (the lab's `ip`, the OCI hook, `tether demo`), and waiting here on Subprocess's async
+    /// run would block a thread of the concurrency pool on work that needs that pool.
     public static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws(TetherError) -> (status: Int32, output: String) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
-        let child: ChildProcess
+        let child: pid_t
         do {
-            child = try ChildProcess(path, arguments, output: fds[1], environment: environment)
+            child = try spawn(path, arguments, output: fds[1], environment: environment)
         } catch {
             close(fds[0])
             close(fds[1])
@@ -121,7 +253,10 @@ public final class ChildProcess: @unchecked Sendable {
             bytes += chunk[0..<n]
         }
         close(fds[0])
-        while child.isRunning { usleep(1_000) }
-        return (child.terminationStatus ?? -1, String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7F
+        let code = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+        return (code, String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

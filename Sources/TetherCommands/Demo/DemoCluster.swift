@@ -53,16 +53,16 @@ final class DemoCluster {
     }
 
     /// Runs `command` in `namespace`, its output in DIR/NAME.log.
-    private func start(_ name: String, in namespace: String, _ command: [String]) throws {
+    private func start(_ name: String, in namespace: String, _ command: [String]) async throws {
         let log = open("\(directory)/\(name).log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { close(log) }
-        processes.append(try ChildProcess(try Executable.find("ip", package: "iproute2"), ["netns", "exec", namespace] + command, output: log))
+        processes.append(try await ChildProcess.start(try Executable.find("ip", package: "iproute2"), ["netns", "exec", namespace] + command, output: log))
     }
 
-    func startDaemons() throws {
-        try start("controller", in: namespaces[0], ["\(binaries)/tetherd", "--config", "\(directory)/controller.yaml"])
-        try start("host-a", in: namespaces[1], ["\(binaries)/tetherd", "--config", "\(directory)/host-a.yaml"])
-        try start("host-b", in: namespaces[2], ["env", "TETHER_USBREDIR_RECORDING=\(recording)",
+    func startDaemons() async throws {
+        try await start("controller", in: namespaces[0], ["\(binaries)/tetherd", "--config", "\(directory)/controller.yaml"])
+        try await start("host-a", in: namespaces[1], ["\(binaries)/tetherd", "--config", "\(directory)/host-a.yaml"])
+        try await start("host-b", in: namespaces[2], ["env", "TETHER_USBREDIR_RECORDING=\(recording)",
                                                try Executable.find("umockdev-run", package: "umockdev"), "-d", recording, "--",
                                                "\(binaries)/tetherd", "--config", "\(directory)/host-b.yaml"])
     }
@@ -86,18 +86,8 @@ final class DemoCluster {
     /// namespaces and, unless `keep`, the directory.
     func tearDown(keep: Bool) {
         for process in processes { process.signal(SIGKILL) }
-        if let pkill = try? Executable.find("pkill", package: "procps"), let process = try? ChildProcess(pkill, ["-9", "-f", directory]) {
-            _ = try? process.waitForExitSync()
-        }
+        if let pkill = try? Executable.find("pkill", package: "procps") { _ = try? ChildProcess.run(pkill, ["-9", "-f", directory]) }
         network.remove()
         if !keep { try? FileManager.default.removeItem(atPath: directory) }
-    }
-}
-
-extension ChildProcess {
-    /// Waits for the exit from synchronous code (setup and teardown steps).
-    func waitForExitSync() throws -> Int32? {
-        while isRunning { usleep(2_000) }
-        return terminationStatus
     }
 }

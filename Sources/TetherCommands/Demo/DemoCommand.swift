@@ -43,7 +43,7 @@ struct DemoCommand: AsyncParsableCommand {
         try cluster.makeNetwork()
         try cluster.writeConfigurations()
         timeline.say("cluster CA and mutual-TLS certificates made; network namespaces: controller, host-a (10.77.1.2), host-b (10.77.2.2)")
-        try cluster.startDaemons()
+        try await cluster.startDaemons()
         let status = try await cluster.registered()
         for host in status.hosts {
             let r = host.registration
