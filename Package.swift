@@ -197,6 +197,7 @@ let package = Package(
             dependencies: [
                 "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "USBRedirReplay", "ClusterStore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Tests/TetherTestSupport",
             swiftSettings: strict

@@ -54,16 +54,16 @@ struct HookBenchmark: AsyncParsableCommand {
         }
 
         let hookArgs = ["--socket", socket, "--vm", "vm-a", "--sysfs", sysfs]
-        let plain = try Bundle(directory: "\(directory)/plain", runc: runc, annotations: [:], hooks: [:])
-        let hooked = try Bundle(directory: "\(directory)/hooked", runc: runc, annotations: [:],
+        let plain = try await Bundle(directory: "\(directory)/plain", runc: runc, annotations: [:], hooks: [:])
+        let hooked = try await Bundle(directory: "\(directory)/hooked", runc: runc, annotations: [:],
                                 hooks: ["createRuntime": [hook, "create"] + hookArgs])
-        let asking = try Bundle(directory: "\(directory)/asking", runc: runc, annotations: ["tether.io/devices": "1a86:7523"],
+        let asking = try await Bundle(directory: "\(directory)/asking", runc: runc, annotations: ["tether.io/devices": "1a86:7523"],
                                 hooks: ["createRuntime": [hook, "create"] + hookArgs, "poststop": [hook, "poststop"] + hookArgs])
         var times: [String: [Duration]] = [:]
         for i in 0..<runs {
             for (name, bundle) in [("runc alone", plain), ("hook, no annotation", hooked), ("hook, device local", asking)] {
                 let start = ContinuousClock.now
-                let result = try ProcessRunner.run(runc, ["run", "--bundle", bundle.directory, "bench-\(i)-\(name.count)"])
+                let result = try await ProcessRunner.run(runc, ["run", "--bundle", bundle.directory, "bench-\(i)-\(name.count)"])
                 guard result.status == 0, result.stdout.contains("ok") else {
                     throw ValidationError("\(name): runc run failed: \(result.stderr)\(result.stdout)")
                 }
@@ -82,7 +82,7 @@ struct HookBenchmark: AsyncParsableCommand {
     struct Bundle {
         let directory: String
 
-        init(directory: String, runc: String, annotations: [String: String], hooks: [String: [String]]) throws {
+        init(directory: String, runc: String, annotations: [String: String], hooks: [String: [String]]) async throws {
             self.directory = directory
             try FileManager.default.createDirectory(atPath: "\(directory)/rootfs/bin", withIntermediateDirectories: true)
             let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/bin/busybox"
@@ -90,7 +90,7 @@ struct HookBenchmark: AsyncParsableCommand {
             for applet in ["sh", "test", "echo"] {
                 try FileManager.default.createSymbolicLink(atPath: "\(directory)/rootfs/bin/\(applet)", withDestinationPath: "busybox")
             }
-            _ = try ProcessRunner.run(runc, ["spec", "--bundle", directory])
+            _ = try await ProcessRunner.run(runc, ["spec", "--bundle", directory])
             let path = "\(directory)/config.json"
             guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
                   var process = config["process"] as? [String: Any] else { throw ValidationError("runc spec failed") }

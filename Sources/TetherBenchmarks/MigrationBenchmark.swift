@@ -41,7 +41,7 @@ struct MigrationBenchmark: AsyncParsableCommand {
                 let (s2, t2) = try await pair("d\(run)")
                 await s2.qmp.close()
                 await t2.qmp.close()
-                let out = try ProcessRunner.run("/usr/bin/python3", [script, bed.path("src\("d\(run)").qmp"), bed.path("dst\("d\(run)").qmp"),
+                let out = try await ProcessRunner.run("/usr/bin/python3", [script, bed.path("src\("d\(run)").qmp"), bed.path("dst\("d\(run)").qmp"),
                                                                      "tcp:127.0.0.1:\(try QEMUTestbed.freePort())", "\(downtimeMs)",
                                                                      "\(maxBandwidth * 1_000_000)"], timeout: 600)
                 guard out.status == 0, let data = out.stdout.data(using: .utf8),

@@ -5,14 +5,14 @@ import USBProbe
 
 /// `tether probe` of a recording of many devices next to `lsusb -v` on the same recording, in
 /// the same run, interleaved so that both see the same machine.
-struct ProbeBenchmark: ParsableCommand {
+struct ProbeBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "probe", abstract: "tether probe vs lsusb -v on N recorded devices.")
 
     @Option(help: "Devices in the generated recording.") var devices = 100
     @Option(help: "Timed runs of each command.") var runs = 30
     @Option(help: "Also write the generated recording here (to replay it with umockdev-run).") var saveRecording: String?
 
-    func run() throws {
+    func run() async throws {
         guard let umockdev = Tools.which("umockdev-run"), let lsusb = Tools.which("lsusb") else {
             throw ValidationError("needs umockdev-run and lsusb: apt-get install umockdev usbutils")
         }
@@ -25,7 +25,7 @@ struct ProbeBenchmark: ParsableCommand {
         let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
 
         // Sanity first: the figures must be right before their speed means anything.
-        let check = try ProcessRunner.underUMockdev(recording, tether, ["probe", "--json"])
+        let check = try await ProcessRunner.underUMockdev(recording, tether, ["probe", "--json"])
         let report = try JSONDecoder().decode(ProbeReport.self, from: Data(check.stdout.utf8))
         let listed = report.devices.filter { $0.portPath != "\($0.bus)-0" }
         guard listed.count == devices, listed.allSatisfy({ $0.error == nil }) else {
@@ -41,13 +41,13 @@ struct ProbeBenchmark: ParsableCommand {
         for _ in 0..<runs {
             for (i, command) in commands.enumerated() {
                 let start = DispatchTime.now().uptimeNanoseconds
-                let result = try ProcessRunner.run(umockdev, command.arguments, timeout: 120)
+                let result = try await ProcessRunner.run(umockdev, command.arguments, timeout: 120)
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 guard !result.timedOut else { throw ValidationError("\(command.name) timed out") }
                 samples[i].append(elapsed)
             }
         }
-        let inProcess = try ProcessRunner.underUMockdev(recording, me, ["in-process-probe", "--runs", "\(runs)"], timeout: 300)
+        let inProcess = try await ProcessRunner.underUMockdev(recording, me, ["in-process-probe", "--runs", "\(runs)"], timeout: 300)
 
         let baseline = median(samples[0])
         print("Probe of \(devices) recorded devices (+\(report.devices.count - devices) root hubs), \(runs) runs each, medians:")

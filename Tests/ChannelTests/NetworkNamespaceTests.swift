@@ -1,4 +1,5 @@
 import Foundation
+import TetherSystem
 import Testing
 import TetherTestKit
 import TetherTestSupport
@@ -8,13 +9,13 @@ import TetherTestSupport
 /// client that checks every byte comes back.
 @Suite(.serialized, .requires(NetworkNamespaces.canCreate, "needs root and iproute2 to make network namespaces (CI runs as root)"))
 struct NetworkNamespaceTests {
-    @Test func aStreamCrossesBetweenHostsIntactAndAVanishingServerIsReported() throws {
-        let hosts = try NetworkNamespaces()
+    @Test func aStreamCrossesBetweenHostsIntactAndAVanishingServerIsReported() async throws {
+        let hosts = try await NetworkNamespaces()
         defer { hosts.remove() }
         let pki = try Fixtures.temporaryDirectory().path
         for arguments in [["certs", "init", "--dir", pki], ["certs", "issue", "--dir", pki, "--name", "device-host"],
                           ["certs", "issue", "--dir", pki, "--name", "vm-host"]] {
-            #expect(try ProcessRunner.run(Tools.product("tether"), arguments).status == 0)
+            #expect(try await ProcessRunner.run(Tools.product("tether"), arguments).status == 0)
         }
         let tether = Tools.product("tether")
         let echo = try BackgroundProcess("/usr/bin/env", hosts.exec(hosts.deviceHost, ["socat", "TCP-LISTEN:7001,bind=127.0.0.1,reuseaddr,fork", "EXEC:cat"]))
@@ -34,7 +35,7 @@ struct NetworkNamespaceTests {
         #expect(connect.waitForOutput("connecting on"), "\(connect.output)")
 
         // 16 MiB out and echoed back, hashed both ways, from inside the VM's host.
-        let client = try ProcessRunner.run("/usr/bin/env", hosts.exec(hosts.vmHost, ["python3", "-c", NetworkNamespaces.echoClient, "7002", "\(16 << 20)"]),
+        let client = try await ProcessRunner.run("/usr/bin/env", hosts.exec(hosts.vmHost, ["python3", "-c", NetworkNamespaces.echoClient, "7002", "\(16 << 20)"]),
                                            timeout: 120)
         #expect(client.status == 0, "\(client.stderr)")
         let result = try JSONSerialization.jsonObject(with: Data(client.stdout.utf8)) as? [String: Any]
@@ -59,7 +60,7 @@ struct NetworkNamespaces {
 
     static var canCreate: Bool { getuid() == 0 && Tools.which("ip") != nil && Tools.which("socat") != nil }
 
-    init() throws {
+    init() async throws {
         let tag = String(UUID().uuidString.prefix(6)).lowercased()
         deviceHost = "tq-dev-\(tag)"
         vmHost = "tq-vm-\(tag)"
@@ -73,7 +74,7 @@ struct NetworkNamespaces {
             ["-n", deviceHost, "link", "set", "lo", "up"], ["-n", vmHost, "link", "set", "lo", "up"],
         ]
         for step in steps {
-            let result = try ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", step)
+            let result = try await ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", step)
             guard result.status == 0 else {
                 remove()
                 throw POSIXError(.EPERM, userInfo: [NSLocalizedDescriptionKey: "ip \(step.joined(separator: " ")): \(result.stderr)"])
@@ -86,7 +87,8 @@ struct NetworkNamespaces {
     }
 
     func remove() {
-        for namespace in [deviceHost, vmHost] { _ = try? ProcessRunner.run(Tools.which("ip") ?? "/usr/sbin/ip", ["netns", "del", namespace]) }
+        // Synchronous (it runs in `defer`): our own posix_spawn wrapper.
+        for namespace in [deviceHost, vmHost] { _ = try? ChildProcess.run(Tools.which("ip") ?? "/usr/sbin/ip", ["netns", "del", namespace]) }
     }
 
     static let echoClient = """

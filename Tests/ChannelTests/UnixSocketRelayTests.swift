@@ -15,7 +15,7 @@ struct UnixSocketRelayTests {
     static let outsiderAvailable = LocalOutsider.available
     static let outsiderMissing = LocalOutsider.missing
 
-    static func outsider(_ target: String) throws -> ProcessResult { try LocalOutsider.connect(target) }
+    static func outsider(_ target: String) async throws -> ProcessResult { try await LocalOutsider.connect(target) }
 
     func serveEnd(_ pki: PKI, target: StreamServer, log: Log) async throws -> ChannelRelay {
         try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: target.port,
@@ -64,7 +64,7 @@ struct UnixSocketRelayTests {
         #expect(socket.st_mode & 0o7777 == 0o600, "mode \(String(socket.st_mode & 0o7777, radix: 8))")
         #expect(directory.st_uid == geteuid() && socket.st_uid == geteuid())
 
-        let outsider = try Self.outsider("unix:\(path)")
+        let outsider = try await Self.outsider("unix:\(path)")
         #expect(outsider.status == 3, "\(outsider)")
         #expect(outsider.stdout.contains("Permission denied"), "\(outsider)")
         try await Task.sleep(for: .milliseconds(300))
@@ -89,7 +89,7 @@ struct UnixSocketRelayTests {
         let target = try StreamServer(sendBytes: 1 << 16, seed: 2)
         let serve = try await serveEnd(pki, target: target, log: log)
         let connect = try await connectEnd(pki, on: .tcp(host: "127.0.0.1", port: 0), to: serve, log: log)
-        let outsider = try Self.outsider("tcp:\(connect.port)")
+        let outsider = try await Self.outsider("tcp:\(connect.port)")
         #expect(outsider.stdout.contains("connected"), "\(outsider)")
         for _ in 0..<500 where target.accepted.isEmpty { usleep(10_000) }
         #expect(target.accepted.count == 1, "uid 65534 reached the device side")

@@ -14,15 +14,15 @@ struct HookSamplesTests {
 
     /// The hook, with a sample's arguments (socket pointed nowhere), on a state without the
     /// annotation: it must accept them and do nothing.
-    static func hookAccepts(_ args: [String]) throws -> ProcessResult {
+    static func hookAccepts(_ args: [String]) async throws -> ProcessResult {
         var args = Array(args.dropFirst())
         if let i = args.firstIndex(of: "--socket") { args[i + 1] = "/nonexistent/tetherd.sock" }
-        return try ProcessRunner.run(Tools.product("tether-oci-hook"), args,
+        return try await ProcessRunner.run(Tools.product("tether-oci-hook"), args,
                                      input: #"{"ociVersion": "1.0.2", "id": "c", "status": "creating", "pid": 1, "bundle": "/b"}"#)
     }
 
     @Test(arguments: ["oci-hooks.d/tether.json", "oci-hooks.d/tether-poststop.json"])
-    func hooksDFilesFireOnTheAnnotationAndCallTheHookRightly(_ name: String) throws {
+    func hooksDFilesFireOnTheAnnotationAndCallTheHookRightly(_ name: String) async throws {
         let file = try Self.json(name)
         #expect(file["version"] as? String == "1.0.0")
         let hook = try #require(file["hook"] as? [String: Any])
@@ -33,17 +33,17 @@ struct HookSamplesTests {
         #expect(try NSRegularExpression(pattern: keyPattern).firstMatch(in: "tether.io/devicesX", range: NSRange(location: 0, length: 18)) == nil)
         #expect(try NSRegularExpression(pattern: valuePattern).firstMatch(in: "1a86:7523", range: NSRange(location: 0, length: 9)) != nil)
         #expect((file["stages"] as? [String])?.count == 1)
-        let result = try Self.hookAccepts(try #require(hook["args"] as? [String]))
+        let result = try await Self.hookAccepts(try #require(hook["args"] as? [String]))
         #expect(result.status == 0, "\(result.stderr)")
     }
 
-    @Test func theRuncFragmentCallsTheHookRightly() throws {
+    @Test func theRuncFragmentCallsTheHookRightly() async throws {
         let file = try Self.json("runc-config-fragment.json")
         let hooks = try #require(file["hooks"] as? [String: [[String: Any]]])
         #expect(Set(hooks.keys) == ["createRuntime", "poststop"])
         for (_, entries) in hooks {
             for entry in entries {
-                let result = try Self.hookAccepts(try #require(entry["args"] as? [String]))
+                let result = try await Self.hookAccepts(try #require(entry["args"] as? [String]))
                 #expect(result.status == 0, "\(result.stderr)")
             }
         }

@@ -5,33 +5,33 @@ import TetherTestSupport
 /// `tether certs` and `tether channel serve|connect` as operators run them: real processes, real
 /// TLS, stopped with SIGTERM, reporting what they carried.
 struct ChannelCommandTests {
-    func tether(_ arguments: [String]) throws -> ProcessResult {
-        try ProcessRunner.run(Tools.product("tether"), arguments, timeout: 60)
+    func tether(_ arguments: [String]) async throws -> ProcessResult {
+        try await ProcessRunner.run(Tools.product("tether"), arguments, timeout: 60)
     }
 
-    @Test func certsAreMadeAndABadNameIsRefused() throws {
+    @Test func certsAreMadeAndABadNameIsRefused() async throws {
         let dir = try Fixtures.temporaryDirectory().path
-        #expect(try tether(["certs", "init", "--dir", dir]).status == 0)
+        #expect(try await tether(["certs", "init", "--dir", dir]).status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(dir)/ca.crt"))
         let key = try FileManager.default.attributesOfItem(atPath: "\(dir)/ca.key")[.posixPermissions] as? Int
         #expect(key == 0o600, "the CA key is readable by its owner only")
-        let again = try tether(["certs", "init", "--dir", dir])
+        let again = try await tether(["certs", "init", "--dir", dir])
         #expect(again.status == 1)
         #expect(again.stderr.contains("exists already"))
-        #expect(try tether(["certs", "issue", "--dir", dir, "--name", "host-a"]).status == 0)
+        #expect(try await tether(["certs", "issue", "--dir", dir, "--name", "host-a"]).status == 0)
         #expect(FileManager.default.fileExists(atPath: "\(dir)/host-a.crt"))
-        let bad = try tether(["certs", "issue", "--dir", dir, "--name", "a b"])
+        let bad = try await tether(["certs", "issue", "--dir", dir, "--name", "a b"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("may hold only letters"))
-        let noCA = try tether(["certs", "issue", "--dir", try Fixtures.temporaryDirectory().path, "--name", "x"])
+        let noCA = try await tether(["certs", "issue", "--dir", try Fixtures.temporaryDirectory().path, "--name", "x"])
         #expect(noCA.stderr.contains("run `tether certs init"))
     }
 
-    @Test func serveAndConnectCarryAStreamAndReportItsRate() throws {
+    @Test func serveAndConnectCarryAStreamAndReportItsRate() async throws {
         let dir = try Fixtures.temporaryDirectory().path
         for arguments in [["certs", "init", "--dir", dir], ["certs", "issue", "--dir", dir, "--name", "dev"],
                           ["certs", "issue", "--dir", dir, "--name", "vm"]] {
-            #expect(try tether(arguments).status == 0)
+            #expect(try await tether(arguments).status == 0)
         }
         let size = 8 << 20
         let target = try StreamServer(sendBytes: size, seed: 4)
@@ -58,15 +58,15 @@ struct ChannelCommandTests {
         #expect(serve.output.contains("(8.39 MB)"), "the totals it reports on exit: \(serve.output)")
     }
 
-    @Test func aMissingCertificateIsOneClearLine() throws {
-        let result = try tether(["channel", "serve", "--listen", "127.0.0.1:0", "--forward-to", "127.0.0.1:1",
+    @Test func aMissingCertificateIsOneClearLine() async throws {
+        let result = try await tether(["channel", "serve", "--listen", "127.0.0.1:0", "--forward-to", "127.0.0.1:1",
                                  "--tls-dir", "/nonexistent", "--name", "dev"])
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("error: no certificate 'dev'"))
     }
 
-    @Test func aBadEndpointIsAUsageError() throws {
-        let result = try tether(["channel", "connect", "--listen", "nowhere", "--to", "127.0.0.1:1", "--tls-dir", "/x", "--name", "vm"])
+    @Test func aBadEndpointIsAUsageError() async throws {
+        let result = try await tether(["channel", "connect", "--listen", "nowhere", "--to", "127.0.0.1:1", "--tls-dir", "/x", "--name", "vm"])
         #expect(result.status == 64)
     }
 }

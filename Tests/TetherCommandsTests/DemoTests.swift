@@ -12,8 +12,8 @@ struct DemoTests {
     }
 
     @Test(.requires(DemoTests.canRun, "needs root, iproute2, QEMU, umockdev, runc and busybox (CI has them all)"))
-    func theDemoTellsTheWholeStoryAndCleansUp() throws {
-        let result = try ProcessRunner.run(Tools.product("tether"), ["demo"], timeout: 300)
+    func theDemoTellsTheWholeStoryAndCleansUp() async throws {
+        let result = try await ProcessRunner.run(Tools.product("tether"), ["demo"], timeout: 300)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let story = result.stdout
         for line in [
@@ -35,9 +35,9 @@ struct DemoTests {
         // Cleaned up for real: its directory, processes and namespaces are gone.
         let directory = try #require(story.split(separator: "(").dropFirst().first?.split(separator: ")").first.map(String.init))
         #expect(!FileManager.default.fileExists(atPath: directory))
-        let left = try ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", directory])
+        let left = try await ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", directory])
         #expect(left.stdout.isEmpty, "no process of the demo is left")
-        let namespaces = try ProcessRunner.run("/usr/bin/env", ["ip", "netns", "list"])
+        let namespaces = try await ProcessRunner.run("/usr/bin/env", ["ip", "netns", "list"])
         #expect(!namespaces.stdout.contains(String(directory.suffix(5))), "\(namespaces.stdout)")
     }
 

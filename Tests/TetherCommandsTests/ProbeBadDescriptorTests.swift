@@ -71,7 +71,7 @@ struct ProbeBadDescriptorTests {
     ]
 
     @Test(arguments: cases)
-    func brokenDeviceIsReportedAndTheGoodOneIsExact(_ c: Case) throws {
+    func brokenDeviceIsReportedAndTheGoodOneIsExact(_ c: Case) async throws {
         let ch340 = try #require(UMockdevRecording(contentsOf: Fixtures.usb("ch340")).usbDevices.first { $0.attribute("idVendor") == "1a86" })
         let file = UMockdevRecording(blocks: [UMockdevRecording.deviceBlock(bus: 1, address: 4, ports: [3], speed: "12", descriptors: try #require(ch340.descriptors)),
                       UMockdevRecording.deviceBlock(bus: 1, address: 5, ports: [4], speed: "480", descriptors: c.descriptors)]
@@ -81,7 +81,7 @@ struct ProbeBadDescriptorTests {
         let url = directory.appendingPathComponent("bad.umockdev")
         try file.write(to: url)
 
-        let report = try ProbeRunner.json(url)
+        let report = try await ProbeRunner.json(url)
         let good = try #require(report.devices.first { $0.portPath == "1-3" })
         #expect(good.periodicBytesPerSecond == 8_000)
         #expect(good.error == nil)
@@ -96,7 +96,7 @@ struct ProbeBadDescriptorTests {
             #expect(bad.error == nil, "\(bad.error ?? "")")
         }
         if c.libusb != .notCompared {
-            let viaLibusb = try ProbeRunner.json(url, extra: ["--descriptor-source", "libusb"])
+            let viaLibusb = try await ProbeRunner.json(url, extra: ["--descriptor-source", "libusb"])
             let theirs = try #require(viaLibusb.devices.first { $0.portPath == "1-4" })
             if c.libusb == .agrees {
                 #expect(theirs.periodicBytesPerSecond == bad.periodicBytesPerSecond, "\(theirs)")
@@ -105,7 +105,7 @@ struct ProbeBadDescriptorTests {
                 #expect(theirs.periodicBytesPerSecond == nil, "libusb now configures it: \(theirs)")
             }
         }
-        let table = try ProcessRunner.underUMockdev(url, Tools.product("tether"), ["probe"])
+        let table = try await ProcessRunner.underUMockdev(url, Tools.product("tether"), ["probe"])
         #expect(table.status == 0)
         #expect(table.stdout.contains("1-4 1234:5678: " + (c.figure == nil ? "error" : "warning")))
     }

@@ -8,8 +8,8 @@ import USBProbe
 @Suite(.requires(Tools.hasUMockdev, "umockdev is not installed (apt-get install umockdev)"))
 struct ProbeRecordingsTests {
     @Test(arguments: Fixtures.recordings)
-    func everyFigureMatchesTheHandDerivedOne(_ name: String) throws {
-        let report = try ProbeRunner.json(Fixtures.usb(name))
+    func everyFigureMatchesTheHandDerivedOne(_ name: String) async throws {
+        let report = try await ProbeRunner.json(Fixtures.usb(name))
         let expected = try #require(ExpectedFigures.byRecording[name])
         #expect(report.devices.map(\.portPath).sorted() == expected.map(\.portPath).sorted())
         for device in expected {
@@ -26,9 +26,9 @@ struct ProbeRecordingsTests {
     }
 
     @Test(.requires(Tools.hasLsusb, "lsusb is not installed (apt-get install usbutils)"), arguments: Fixtures.recordings)
-    func descriptorFieldsAgreeWithLsusb(_ name: String) throws {
-        let report = try ProbeRunner.json(Fixtures.usb(name))
-        let lsusb = try ProcessRunner.underUMockdev(Fixtures.usb(name), Tools.which("lsusb") ?? "lsusb", ["-v"])
+    func descriptorFieldsAgreeWithLsusb(_ name: String) async throws {
+        let report = try await ProbeRunner.json(Fixtures.usb(name))
+        let lsusb = try await ProcessRunner.underUMockdev(Fixtures.usb(name), Tools.which("lsusb") ?? "lsusb", ["-v"])
         let theirs = LsusbEndpoint.parse(lsusb.stdout)
         var ours = Set<LsusbEndpoint>()
         for device in report.devices {
@@ -48,15 +48,15 @@ struct ProbeRecordingsTests {
 
     /// libusb's own descriptor parser (the path on hosts without sysfs) gives the same figures.
     @Test(arguments: Fixtures.recordings)
-    func libusbsParseGivesTheSameFigures(_ name: String) throws {
-        let strict = try ProbeRunner.json(Fixtures.usb(name))
-        let viaLibusb = try ProbeRunner.json(Fixtures.usb(name), extra: ["--descriptor-source", "libusb"])
+    func libusbsParseGivesTheSameFigures(_ name: String) async throws {
+        let strict = try await ProbeRunner.json(Fixtures.usb(name))
+        let viaLibusb = try await ProbeRunner.json(Fixtures.usb(name), extra: ["--descriptor-source", "libusb"])
         #expect(strict.devices.map(\.periodicBytesPerSecond) == viaLibusb.devices.map(\.periodicBytesPerSecond))
         #expect(strict.devices.map(\.interfaces) == viaLibusb.devices.map(\.interfaces))
     }
 
-    @Test func tableIsReadableAtAGlance() throws {
-        let result = try ProcessRunner.underUMockdev(Fixtures.usb("logitech-c270"), Tools.product("tether"), ["probe"])
+    @Test func tableIsReadableAtAGlance() async throws {
+        let result = try await ProcessRunner.underUMockdev(Fixtures.usb("logitech-c270"), Tools.product("tether"), ["probe"])
         #expect(result.status == 0)
         #expect(result.stdout == """
             PORT  BUS:ADDR  ID         SPEED     PERIODIC NEED  DEVICE
@@ -66,8 +66,8 @@ struct ProbeRecordingsTests {
             """)
     }
 
-    @Test func jsonHasTheSpecsRequiredKeys() throws {
-        let result = try ProcessRunner.underUMockdev(Fixtures.usb("logitech-c270"), Tools.product("tether"), ["probe", "--json"])
+    @Test func jsonHasTheSpecsRequiredKeys() async throws {
+        let result = try await ProcessRunner.underUMockdev(Fixtures.usb("logitech-c270"), Tools.product("tether"), ["probe", "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let devices = try #require(object["devices"] as? [[String: Any]])
         let webcam = try #require(devices.first { $0["portPath"] as? String == "1-3" })
@@ -88,8 +88,8 @@ struct ProbeRecordingsTests {
         #expect(endpoint["bytesPerSecond"] as? Int == 24_480_000)
     }
 
-    @Test func usageErrorsSayWhatIsWrong() throws {
-        let result = try ProcessRunner.run(Tools.product("tether"), ["probe", "--events", "2"])
+    @Test func usageErrorsSayWhatIsWrong() async throws {
+        let result = try await ProcessRunner.run(Tools.product("tether"), ["probe", "--events", "2"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--events goes with --watch"))
     }

@@ -5,8 +5,8 @@ import USBProbe
 
 /// Runs the built `tether probe` on a recording, as a user would.
 enum ProbeRunner {
-    static func json(_ recording: URL, extra: [String] = []) throws -> ProbeReport {
-        let result = try ProcessRunner.underUMockdev(recording, Tools.product("tether"), ["probe", "--json"] + extra, timeout: 60)
+    static func json(_ recording: URL, extra: [String] = []) async throws -> ProbeReport {
+        let result = try await ProcessRunner.underUMockdev(recording, Tools.product("tether"), ["probe", "--json"] + extra, timeout: 60)
         try #require(!result.timedOut, "tether probe hung on \(recording.lastPathComponent)")
         try #require(result.status == 0, "tether probe failed: \(result.stderr)")
         return try JSONDecoder().decode(ProbeReport.self, from: Data(result.stdout.utf8))

@@ -33,20 +33,20 @@ struct ProbeSpeedsTests {
         // libusb 1.0.26 has no name for 20 Gb/s; the kernel's sysfs speed is used.
         ("20000", 20000, superSpeed, 394_240_000),
     ] as [(String, Double, [UInt8], Int)])
-    func figureAtEverySpeed(_ sysfsSpeed: String, _ mbps: Double, _ descriptors: [UInt8], _ figure: Int) throws {
+    func figureAtEverySpeed(_ sysfsSpeed: String, _ mbps: Double, _ descriptors: [UInt8], _ figure: Int) async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let url = directory.appendingPathComponent("speed.umockdev")
         try UMockdevRecording(blocks: [UMockdevRecording.deviceBlock(bus: 1, address: 3, ports: [2], speed: sysfsSpeed, descriptors: descriptors)]
                               + UMockdevRecording.rootHub(bus: 1)).write(to: url)
         for source in ["auto", "libusb"] {
-            let report = try ProbeRunner.json(url, extra: ["--descriptor-source", source])
+            let report = try await ProbeRunner.json(url, extra: ["--descriptor-source", source])
             let device = try #require(report.devices.first { $0.portPath == "1-2" })
             #expect(device.speedMbps == mbps, "\(source)")
             #expect(device.periodicBytesPerSecond == figure, "\(source): \(device.error ?? "") \(device.warnings)")
             #expect(device.warnings.isEmpty, "\(source): \(device.warnings)")
         }
-        let raw = try ProcessRunner.underUMockdev(url, Tools.product("tether"), ["probe", "--json"])
+        let raw = try await ProcessRunner.underUMockdev(url, Tools.product("tether"), ["probe", "--json"])
         #expect(raw.stdout.contains(#""speedMbps" : \#(sysfsSpeed)"#), "speedMbps is a plain number")
     }
 }

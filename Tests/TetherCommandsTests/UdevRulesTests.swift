@@ -55,7 +55,7 @@ struct UdevRulesTests {
         }
     }
 
-    @Test func eachRulesCommandTellsAListeningAgentAndNeverWaitsForAMissingOne() throws {
+    @Test func eachRulesCommandTellsAListeningAgentAndNeverWaitsForAMissingOne() async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let socket = directory.appendingPathComponent("events.sock").path
@@ -67,13 +67,13 @@ struct UdevRulesTests {
             // udev substitutes $devpath; the command is the installed tether, here the built one.
             let words = rule.run[0].replacingOccurrences(of: "$devpath", with: "/devices/pci0000:00/0000:00:14.0/usb1/1-4")
                 .split(separator: " ").map(String.init)
-            let result = try ProcessRunner.run(Tools.product("tether"), Array(words.dropFirst()) + ["--socket", socket], timeout: 10)
+            let result = try await ProcessRunner.run(Tools.product("tether"), Array(words.dropFirst()) + ["--socket", socket], timeout: 10)
             #expect(result.status == 0, "\(result.stderr)")
             var buffer = [UInt8](repeating: 0, count: 512)
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             #expect(n > 0, "the agent was told")
             #expect(String(decoding: buffer[0..<max(0, n)], as: UTF8.self) == "\(rule.matches["ACTION"] ?? "?") /devices/pci0000:00/0000:00:14.0/usb1/1-4")
-            let nobody = try ProcessRunner.run(Tools.product("tether"), Array(words.dropFirst()) + ["--socket", directory.appendingPathComponent("none.sock").path],
+            let nobody = try await ProcessRunner.run(Tools.product("tether"), Array(words.dropFirst()) + ["--socket", directory.appendingPathComponent("none.sock").path],
                                                timeout: 10)
             #expect(nobody.status == 0 && !nobody.timedOut, "no agent: nothing to tell, and no error for udev")
         }

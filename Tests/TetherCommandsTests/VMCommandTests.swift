@@ -8,8 +8,8 @@ import TetherTestSupport
 /// of its own connection before the command runs, and takes the VM back after.
 @Suite(.serialized, .requires(QEMUTestbed.isAvailable, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"))
 struct VMCommandTests {
-    func tether(_ arguments: [String]) throws -> ProcessResult {
-        let result = try ProcessRunner.run(Tools.product("tether"), ["vm"] + arguments, timeout: 120)
+    func tether(_ arguments: [String]) async throws -> ProcessResult {
+        let result = try await ProcessRunner.run(Tools.product("tether"), ["vm"] + arguments, timeout: 120)
         try #require(!result.timedOut, "tether vm \(arguments.first ?? "") hung")
         return result
     }
@@ -24,14 +24,14 @@ struct VMCommandTests {
             await source.qmp.close()
             await target.qmp.close()
 
-            let status = try tether(["status", "--qmp", socket(bed, "src"), "--json"])
+            let status = try await tether(["status", "--qmp", socket(bed, "src"), "--json"])
             #expect(status.status == 0, "\(status.stderr)")
             let statusJSON = try JSONDecoder().decode([String: String].self, from: Data(status.stdout.utf8))
             #expect(statusJSON["status"] == "running")
             #expect(statusJSON["name"] == "src")
 
             let port = try QEMUTestbed.freePort()
-            let migrate = try tether(["migrate", "--qmp", socket(bed, "src"), "--to-qmp", socket(bed, "dst"),
+            let migrate = try await tether(["migrate", "--qmp", socket(bed, "src"), "--to-qmp", socket(bed, "dst"),
                                       "--uri", "tcp:127.0.0.1:\(port)", "--downtime-ms", "300", "--max-bandwidth", "1000", "--json"])
             #expect(migrate.status == 0, "\(migrate.stderr)")
             let result = try JSONDecoder().decode(MigrationResult.self, from: Data(migrate.stdout.utf8))
@@ -45,7 +45,7 @@ struct VMCommandTests {
             try await moved.saveGuestMemory(address: 0x100_0000, size: 4 << 20, to: bed.path("after.bin"))
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: bed.path("after.bin")))) == pattern)
             await moved.qmp.close()
-            let left = try tether(["status", "--qmp", socket(bed, "src")])
+            let left = try await tether(["status", "--qmp", socket(bed, "src")])
             #expect(left.stdout.contains("src: postmigrate"))
         }
     }
@@ -57,13 +57,13 @@ struct VMCommandTests {
             await source.qmp.close()
             await busy.qmp.close()
             let port = try QEMUTestbed.freePort()
-            let migrate = try tether(["migrate", "--qmp", socket(bed, "src"), "--to-qmp", socket(bed, "busy"),
+            let migrate = try await tether(["migrate", "--qmp", socket(bed, "src"), "--to-qmp", socket(bed, "busy"),
                                       "--uri", "tcp:127.0.0.1:\(port)", "--json"])
             #expect(migrate.status == 1)
             #expect(migrate.stdout.isEmpty)
             #expect(migrate.stderr.hasPrefix("error: QEMU refused migrate-incoming"), "\(migrate.stderr)")
             #expect(migrate.stderr.split(separator: "\n").count == 1, "one clear line")
-            let after = try tether(["status", "--qmp", socket(bed, "src")])
+            let after = try await tether(["status", "--qmp", socket(bed, "src")])
             #expect(after.stdout.contains("src: running"), "nothing lost: \(after.stdout)")
         }
     }
@@ -76,10 +76,10 @@ struct VMCommandTests {
             await original.qmp.close()
             await spare.qmp.close()
 
-            let save = try tether(["save", "--qmp", socket(bed, "orig"), "--state", bed.path("vm.state"), "--json"])
+            let save = try await tether(["save", "--qmp", socket(bed, "orig"), "--state", bed.path("vm.state"), "--json"])
             #expect(save.status == 0, "\(save.stderr)")
             #expect(try JSONDecoder().decode(MigrationResult.self, from: Data(save.stdout.utf8)).status == .completed)
-            let restore = try tether(["restore", "--qmp", socket(bed, "spare"), "--state", bed.path("vm.state"), "--json"])
+            let restore = try await tether(["restore", "--qmp", socket(bed, "spare"), "--state", bed.path("vm.state"), "--json"])
             #expect(restore.status == 0, "\(restore.stderr)")
             #expect(restore.stdout.contains(#""status":"running""#))
 
@@ -91,13 +91,13 @@ struct VMCommandTests {
     }
 
     @Test func aMissingSocketOrStateIsOneClearLine() async throws {
-        let missing = try tether(["status", "--qmp", "/tmp/no-such.qmp"])
+        let missing = try await tether(["status", "--qmp", "/tmp/no-such.qmp"])
         #expect(missing.status == 1)
         #expect(missing.stderr.hasPrefix("error: cannot connect to QMP socket /tmp/no-such.qmp"))
         try await QEMUTestbed.with { bed in
             let spare = try await bed.launch(VMSpec(name: "spare", memoryMiB: 64, incoming: true))
             await spare.qmp.close()
-            let restore = try tether(["restore", "--qmp", socket(bed, "spare"), "--state", bed.path("nothing.state")])
+            let restore = try await tether(["restore", "--qmp", socket(bed, "spare"), "--state", bed.path("nothing.state")])
             #expect(restore.status == 1)
             #expect(restore.stderr.contains("no saved state at"))
         }

@@ -2,6 +2,7 @@ import Foundation
 import Hypervisor
 import Lab
 import TetherModel
+import TetherSystem
 import TetherTestSupport
 
 /// A whole Tether cluster on one machine, with real processes: a controller in its own network
@@ -36,7 +37,7 @@ final class ClusterHarness: @unchecked Sendable {
     let libusbHotplug: Bool
 
     /// `libusbHotplug: false`: host-b's agent hears of device changes only from the udev rules' notification.
-    init(killAt: String? = nil, hotplug: Bool = false, libusbHotplug: Bool = true) throws {
+    init(killAt: String? = nil, hotplug: Bool = false, libusbHotplug: Bool = true) async throws {
         self.hotplug = hotplug
         self.libusbHotplug = libusbHotplug
         directory = try Fixtures.temporaryDirectory().path
@@ -54,10 +55,10 @@ final class ClusterHarness: @unchecked Sendable {
             .write(to: URL(fileURLWithPath: "\(directory)/dongle.umockdev"))
         do {
             try makeNetwork()
-            try makeCertificates()
+            try await makeCertificates()
             try writeConfigurations()
             try startController(killAt: killAt)
-            try startAgents()
+            try await startAgents()
         } catch {
             tearDown()
             throw error
@@ -66,10 +67,10 @@ final class ClusterHarness: @unchecked Sendable {
 
     private func makeNetwork() throws { try network.create() }
 
-    private func makeCertificates() throws {
+    private func makeCertificates() async throws {
         let pki = "\(directory)/pki"
         for arguments in [["certs", "init", "--dir", pki]] + ["controller", "host-a", "host-b"].map({ ["certs", "issue", "--dir", pki, "--name", $0] }) {
-            let result = try ProcessRunner.run(Tools.product("tether"), arguments)
+            let result = try await ProcessRunner.run(Tools.product("tether"), arguments)
             guard result.status == 0 else { throw TetherError(.io, "tether \(arguments.joined(separator: " ")): \(result.stderr)") }
         }
     }
@@ -111,16 +112,16 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// Both agents die (SIGKILL: their VMs live on) and start again.
-    func restartAgents() throws {
+    func restartAgents() async throws {
         for host in ["host-a", "host-b"] { kill(agent: host) }
         for (_, agent) in agents { _ = agent.waitForExit(timeout: 10) }
-        try startAgents()
+        try await startAgents()
         for (host, agent) in agents where !agent.waitForOutput("registered with the controller", timeout: 30) {
             throw TetherError(.timeout, "\(host) did not register again: \(agent.output)")
         }
     }
 
-    private func startAgents() throws {
+    private func startAgents() async throws {
         agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
                                                                   "--config", "\(directory)/host-a.yaml"])
         // host-b's devices live in a usb-testbed that tests can drive (plug, pull) and read
@@ -139,7 +140,7 @@ final class ClusterHarness: @unchecked Sendable {
             "UMOCKDEV_DIR=\(testbedRoot)", "umockdev-wrapper", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if let status = try? status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
+            if let status = try? await status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
                status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count == (hotplug ? 1 : 2) {
                 return
             }
@@ -149,24 +150,24 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// `tether ARGS --socket SOCKET`.
-    func tether(_ arguments: [String], timeout: TimeInterval = 120) throws -> ProcessResult {
-        try ProcessRunner.run(Tools.product("tether"), arguments + ["--socket", socket], timeout: timeout)
+    func tether(_ arguments: [String], timeout: TimeInterval = 120) async throws -> ProcessResult {
+        try await ProcessRunner.run(Tools.product("tether"), arguments + ["--socket", socket], timeout: timeout)
     }
 
-    func status() throws -> ClusterStatus {
-        let result = try tether(["status", "--json"], timeout: 10)
+    func status() async throws -> ClusterStatus {
+        let result = try await tether(["status", "--json"], timeout: 10)
         guard result.status == 0 else { throw TetherError(.io, "tether status: \(result.stderr)") }
         return try APIJSON.decoder().decode(ClusterStatus.self, from: Data(result.stdout.utf8))
     }
 
     /// Waits until no operation is in flight, and returns the last status.
-    func settled(timeout: TimeInterval = 120) throws -> ClusterStatus {
+    func settled(timeout: TimeInterval = 120) async throws -> ClusterStatus {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let status = try? status(), status.operations.isEmpty { return status }
+            if let status = try? await status(), status.operations.isEmpty { return status }
             usleep(100_000)
         }
-        throw TetherError(.timeout, "operations still in flight: \(try status().operations.map(\.id))")
+        throw TetherError(.timeout, "operations still in flight: \(try await status().operations.map(\.id))")
     }
 
     /// vm-a's operator monitor on `host`, if a QEMU for it runs there.
@@ -201,8 +202,8 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     /// How many QEMU processes of this cluster run vm-a.
-    func qemuProcesses() throws -> Int {
-        let result = try ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", "qmp unix:\(directory)/.*vm-a.qmp"])
+    func qemuProcesses() async throws -> Int {
+        let result = try await ProcessRunner.run("/usr/bin/env", ["pgrep", "-f", "qmp unix:\(directory)/.*vm-a.qmp"])
         return result.stdout.split(separator: "\n").count
     }
 
@@ -223,17 +224,18 @@ final class ClusterHarness: @unchecked Sendable {
     static let dongleSyspath = "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-4"
 
     /// host-b's devices as the controller has them.
-    func hostBDevices() throws -> [String] {
-        try status().hosts.first { $0.registration.host == "host-b" }?.registration.devices.map(\.id) ?? []
+    func hostBDevices() async throws -> [String] {
+        try await status().hosts.first { $0.registration.host == "host-b" }?.registration.devices.map(\.id) ?? []
     }
 
     /// SIGKILL to a host's tetherd itself (not to the env and ip processes that started it).
     func kill(agent host: String) {
-        _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
+        _ = try? ChildProcess.run("/usr/bin/env", ["pkill", "-9", "-f", "tetherd --config \(directory)/\(host).yaml"])
     }
 
     /// Everything dies at once (SIGKILL): what is under test ended before this, and a graceful
-    /// stop would only wait for idle keep-alive connections.
+    /// stop would only wait for idle keep-alive connections. Synchronous (it runs in `defer`),
+    /// so its pkill is a short run on TetherSystem's own posix_spawn wrapper.
     func tearDown() {
         controller?.kill()
         for (_, agent) in agents { agent.kill() }
@@ -243,7 +245,7 @@ final class ClusterHarness: @unchecked Sendable {
             try? controller?.output.write(toFile: "\(directory)/controller.log", atomically: true, encoding: .utf8)
             for (host, agent) in agents { try? agent.output.write(toFile: "\(directory)/\(host).log", atomically: true, encoding: .utf8) }
         }
-        _ = try? ProcessRunner.run("/usr/bin/env", ["pkill", "-9", "-f", directory])
+        _ = try? ChildProcess.run("/usr/bin/env", ["pkill", "-9", "-f", directory])
         network.remove()
         // TETHER_KEEP_CLUSTER=1 keeps the logs, configurations and QEMU logs for a post-mortem.
         if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] == nil { try? FileManager.default.removeItem(atPath: directory) }

@@ -49,15 +49,15 @@ struct ConfigurationTests {
         }
     }
 
-    @Test func tetherdRefusesABadConfigurationWithExitStatusTwo() throws {
+    @Test func tetherdRefusesABadConfigurationWithExitStatusTwo() async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("bad.yaml").path
         try "role: controller\ncontroller:\n  stor: /tmp/x\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let result = try ProcessRunner.run(Tools.product("tetherd"), ["--config", path])
+        let result = try await ProcessRunner.run(Tools.product("tetherd"), ["--config", path])
         #expect(result.status == 2)
         #expect(result.stderr == "tetherd: \(path): unknown key 'controller.stor' (line 3)\n")
-        let missing = try ProcessRunner.run(Tools.product("tetherd"), ["--config", directory.appendingPathComponent("none.yaml").path])
+        let missing = try await ProcessRunner.run(Tools.product("tetherd"), ["--config", directory.appendingPathComponent("none.yaml").path])
         #expect(missing.status == 2)
         #expect(missing.stderr.hasPrefix("tetherd: cannot read the configuration"))
     }

@@ -16,29 +16,29 @@ struct ContainerHookTests {
         return ["createRuntime": [[hook, "create"] + common], "poststop": [[hook, "poststop"] + common]]
     }
 
-    @Test func aContainerThatAsksForTheDongleFindsItsNodeAndGivesItBackWhenItStops() throws {
-        let cluster = try ClusterHarness()
+    @Test func aContainerThatAsksForTheDongleFindsItsNodeAndGivesItBackWhenItStops() async throws {
+        let cluster = try await ClusterHarness()
         defer { cluster.tearDown() }
-        let bundle = try RuncBundle(command: "test -c /dev/bus/usb/001/005 && echo found-the-dongle; ls /dev/bus/usb/001",
+        let bundle = try await RuncBundle(command: "test -c /dev/bus/usb/001/005 && echo found-the-dongle; ls /dev/bus/usb/001",
                                     annotations: ["tether.io/devices": "1a86:7523"], hooks: Self.hooks(cluster))
         defer { bundle.remove() }
-        let run = try bundle.run("dongle-user")
+        let run = try await bundle.run("dongle-user")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("found-the-dongle"), "the node is in the container's /dev: \(run.stdout)")
         #expect(cluster.agents["host-b"]?.output.contains("opened channel") == true, "host-b gave vm-b the device")
         // poststop ran when the container ended: the device went back.
-        #expect(try cluster.settled().attachments.isEmpty)
+        #expect(try await cluster.settled().attachments.isEmpty)
     }
 
-    @Test func aContainerWithoutTheAnnotationStartsUntouched() throws {
-        let cluster = try ClusterHarness()
+    @Test func aContainerWithoutTheAnnotationStartsUntouched() async throws {
+        let cluster = try await ClusterHarness()
         defer { cluster.tearDown() }
-        let bundle = try RuncBundle(command: "test -e /dev/bus/usb && echo has-usb || echo no-usb", hooks: Self.hooks(cluster))
+        let bundle = try await RuncBundle(command: "test -e /dev/bus/usb && echo has-usb || echo no-usb", hooks: Self.hooks(cluster))
         defer { bundle.remove() }
-        let run = try bundle.run("plain")
+        let run = try await bundle.run("plain")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("no-usb"))
-        let status = try cluster.status()
+        let status = try await cluster.status()
         #expect(status.attachments.isEmpty && status.operations.isEmpty)
     }
 
@@ -58,19 +58,19 @@ struct ContainerHookTests {
         Refusal(name: "an attach that times out", devices: "1a86:7523", extra: ["--timeout", "2", "--sysfs", "/nonexistent"],
                 says: "did not appear on this host within"),
     ])
-    func aFailingHookRefusesTheContainerAndLeavesNothingBehind(_ refusal: Refusal) throws {
-        let cluster = try ClusterHarness()
+    func aFailingHookRefusesTheContainerAndLeavesNothingBehind(_ refusal: Refusal) async throws {
+        let cluster = try await ClusterHarness()
         defer { cluster.tearDown() }
         var hooks = Self.hooks(cluster, socket: refusal.noController ? "\(cluster.directory)/nobody.sock" : nil)
         // The timeout case's own --sysfs comes last and wins.
         hooks["createRuntime"] = hooks["createRuntime"].map { $0.map { $0 + refusal.extra } }
-        let bundle = try RuncBundle(command: "echo the-container-ran", annotations: ["tether.io/devices": refusal.devices], hooks: hooks)
+        let bundle = try await RuncBundle(command: "echo the-container-ran", annotations: ["tether.io/devices": refusal.devices], hooks: hooks)
         defer { bundle.remove() }
-        let run = try bundle.run("refused-\(refusal.name.count)")
+        let run = try await bundle.run("refused-\(refusal.name.count)")
         #expect(run.status != 0, "runc must refuse the container")
         #expect(!run.stdout.contains("the-container-ran"))
         #expect(run.stderr.contains("tether-oci-hook: ") && run.stderr.contains(refusal.says), "\(run.stderr)")
-        let status = try cluster.settled()
+        let status = try await cluster.settled()
         #expect(status.attachments.isEmpty, "no attachment left behind: \(status.attachments)")
     }
 
@@ -84,8 +84,8 @@ struct ContainerHookTests {
          "unknown argument '--sockett'"),
         (["create", "--vm"], #"{"ociVersion": "1.0.2", "id": "c", "status": "created", "bundle": "/b"}"#, "--vm needs a value"),
     ])
-    func theFastFrontHandsOverWhatItCannotWaveThrough(_ arguments: [String], _ input: String, _ says: String) throws {
-        let result = try ProcessRunner.run(Self.hook, arguments, input: input)
+    func theFastFrontHandsOverWhatItCannotWaveThrough(_ arguments: [String], _ input: String, _ says: String) async throws {
+        let result = try await ProcessRunner.run(Self.hook, arguments, input: input)
         #expect(result.status == 1)
         #expect(result.stderr.hasPrefix("tether-oci-hook: ") && result.stderr.contains(says), "\(result.stderr)")
     }
@@ -97,8 +97,8 @@ struct ContainerHookTests {
         (#"{"ociVersion": "1.0.2", "id": "c", "status": "created", "bundle": "/b", "annotations": {"tether.io/devices": 7}}"#,
          "malformed container state: 'annotations.tether.io/devices' must be a string"),
     ])
-    func malformedStateIsOneLineAndAFailure(_ input: String, _ says: String) throws {
-        let result = try ProcessRunner.run(Self.hook, ["create", "--socket", "/nonexistent.sock"], input: input)
+    func malformedStateIsOneLineAndAFailure(_ input: String, _ says: String) async throws {
+        let result = try await ProcessRunner.run(Self.hook, ["create", "--socket", "/nonexistent.sock"], input: input)
         #expect(result.status == 1)
         #expect(result.stderr == "tether-oci-hook: \(says)\n")
     }

@@ -13,13 +13,13 @@ struct RuncBundle {
 
     let directory: String
 
-    init(command: String, annotations: [String: String] = [:], hooks: [String: [[String]]] = [:]) throws {
+    init(command: String, annotations: [String: String] = [:], hooks: [String: [[String]]] = [:]) async throws {
         directory = try Fixtures.temporaryDirectory().path
         let bin = "\(directory)/rootfs/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.busybox ?? "/bin/busybox", toPath: "\(bin)/busybox")
         for applet in ["sh", "ls", "test", "echo", "cat"] { try FileManager.default.createSymbolicLink(atPath: "\(bin)/\(applet)", withDestinationPath: "busybox") }
-        let spec = try ProcessRunner.run(Tools.which("runc") ?? "runc", ["spec", "--bundle", directory])
+        let spec = try await ProcessRunner.run(Tools.which("runc") ?? "runc", ["spec", "--bundle", directory])
         guard spec.status == 0 else { throw TetherError(.io, "runc spec: \(spec.stderr)") }
         let path = "\(directory)/config.json"
         guard var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any],
@@ -37,8 +37,8 @@ struct RuncBundle {
     }
 
     /// `runc run` to the end, as the container named `id`.
-    func run(_ id: String, timeout: TimeInterval = 90) throws -> ProcessResult {
-        try ProcessRunner.run(Tools.which("runc") ?? "runc", ["run", "--bundle", directory, id], timeout: timeout)
+    func run(_ id: String, timeout: TimeInterval = 90) async throws -> ProcessResult {
+        try await ProcessRunner.run(Tools.which("runc") ?? "runc", ["run", "--bundle", directory, id], timeout: timeout)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }

@@ -9,7 +9,7 @@ public enum LocalOutsider {
 
     /// Connects as uid 65534 to `unix:PATH` or `tcp:PORT`, sends a line and half-closes. Prints
     /// the error and exits 3 when the connect fails; prints "connected" otherwise.
-    public static func connect(_ target: String) throws -> ProcessResult {
+    public static func connect(_ target: String) async throws -> ProcessResult {
         let script = """
             import socket, sys
             kind, where = sys.argv[1].split(":", 1)
@@ -24,7 +24,7 @@ public enum LocalOutsider {
             try: s.recv(4096)
             except OSError: pass
             """
-        return try ProcessRunner.run(Tools.which("setpriv") ?? "/usr/bin/setpriv",
+        return try await ProcessRunner.run(Tools.which("setpriv") ?? "/usr/bin/setpriv",
                                      ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, target],
                                      timeout: 30)
     }
