@@ -42,20 +42,20 @@ struct RelayBenchmark: AsyncParsableCommand {
             return Path(name: name, sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
-        func socatPath() throws -> Path {
-            func chain(_ target: Int) throws -> Int {
+        func socatPath() async throws -> Path {
+            func chain(_ target: Int) async throws -> Int {
                 let (a, b) = (try QEMUTestbed.freePort(), try QEMUTestbed.freePort())
-                keep.append(try BackgroundProcess(Tools.which("socat")!, ["TCP-LISTEN:\(b),bind=127.0.0.1,reuseaddr,fork,nodelay", "TCP:127.0.0.1:\(target),nodelay"]))
-                keep.append(try BackgroundProcess(Tools.which("socat")!, ["TCP-LISTEN:\(a),bind=127.0.0.1,reuseaddr,fork,nodelay", "TCP:127.0.0.1:\(b),nodelay"]))
+                keep.append(try await BackgroundProcess(Tools.which("socat")!, ["TCP-LISTEN:\(b),bind=127.0.0.1,reuseaddr,fork,nodelay", "TCP:127.0.0.1:\(target),nodelay"]))
+                keep.append(try await BackgroundProcess(Tools.which("socat")!, ["TCP-LISTEN:\(a),bind=127.0.0.1,reuseaddr,fork,nodelay", "TCP:127.0.0.1:\(b),nodelay"]))
                 try Self.waitForListener(a)
                 try Self.waitForListener(b)
                 return a
             }
-            return Path(name: "socat -> socat", sinkPort: try chain(sink.port), echoPort: try chain(echo.port))
+            return Path(name: "socat -> socat", sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
-        func stunnelPath() throws -> Path {
-            func chain(_ target: Int) throws -> Int {
+        func stunnelPath() async throws -> Path {
+            func chain(_ target: Int) async throws -> Int {
                 let (a, b) = (try QEMUTestbed.freePort(), try QEMUTestbed.freePort())
                 let common = "foreground = yes\npid =\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\nCAfile = \(pki)/ca.crt\nverifyChain = yes\nsslVersionMin = TLSv1.3\n"
                 let server = "\(pki)/server-\(b).conf", client = "\(pki)/client-\(a).conf"
@@ -63,18 +63,18 @@ struct RelayBenchmark: AsyncParsableCommand {
                     .write(toFile: server, atomically: true, encoding: .utf8)
                 try (common + "client = yes\n[cli]\naccept = 127.0.0.1:\(a)\nconnect = 127.0.0.1:\(b)\ncert = \(pki)/vm.crt\nkey = \(pki)/vm.key\n")
                     .write(toFile: client, atomically: true, encoding: .utf8)
-                keep.append(try BackgroundProcess(Tools.which("stunnel4")!, [server]))
-                keep.append(try BackgroundProcess(Tools.which("stunnel4")!, [client]))
+                keep.append(try await BackgroundProcess(Tools.which("stunnel4")!, [server]))
+                keep.append(try await BackgroundProcess(Tools.which("stunnel4")!, [client]))
                 try Self.waitForListener(a)
                 try Self.waitForListener(b)
                 return a
             }
-            return Path(name: "stunnel -> stunnel", sinkPort: try chain(sink.port), echoPort: try chain(echo.port))
+            return Path(name: "stunnel -> stunnel", sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
         let direct = Path(name: "direct (no relay)", sinkPort: sink.port, echoPort: echo.port)
-        let paths = [direct, try await tetherPath("tether plaintext", tls: false), try socatPath(),
-                     try await tetherPath("tether mutual TLS 1.3", tls: true), try stunnelPath()]
+        let paths = [direct, try await tetherPath("tether plaintext", tls: false), try await socatPath(),
+                     try await tetherPath("tether mutual TLS 1.3", tls: true), try await stunnelPath()]
 
         var rows: [(String, Double, Double, Double)] = []
         var baseline = (p50: 0.0, p99: 0.0)

@@ -27,7 +27,7 @@ public final class ChildProcess: @unchecked Sendable {
     private var exitStatus: Int32?
     /// Set while the owning task is parked in `run`'s body (the pid is not reaped, so signals
     /// by pid reach this child); cleared under the lock before the body returns.
-    private var execution: Execution<NoInput, FileDescriptorOutput, CombinedErrorOutput>?
+    private var execution: Execution<FileDescriptorInput, FileDescriptorOutput, CombinedErrorOutput>?
     private var stopRequests: AsyncStream<Duration>.Continuation?
 
     private init(pid: pid_t) {
@@ -36,17 +36,22 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `path` with `arguments`; its standard output and error go to `output` (a file or
     /// pipe descriptor, duplicated here, so the caller keeps and closes its own; /dev/null when
-    /// nil). Standard input is /dev/null. `environment`: the child's whole environment (nil:
-    /// this process's).
-    public static func start(_ path: String, _ arguments: [String], output: Int32? = nil,
+    /// nil). Standard input is `input` (duplicated too), or /dev/null. `environment`: the
+    /// child's whole environment (nil: this process's).
+    public static func start(_ path: String, _ arguments: [String], output: Int32? = nil, input: Int32? = nil,
                              environment: [String: String]? = nil) async throws(TetherError) -> ChildProcess {
+        let source = input.map { fcntl($0, F_DUPFD_CLOEXEC, 3) } ?? open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw TetherError(.io, "cannot start \(path)", cause: String(cString: strerror(errno))) }
         var destination: Int32 = -1
         if let output {
             destination = fcntl(output, F_DUPFD_CLOEXEC, 3)
-            guard destination >= 0 else { throw TetherError(.io, "cannot start \(path)", cause: String(cString: strerror(errno))) }
         } else {
             destination = open("/dev/null", O_WRONLY | O_CLOEXEC)
-            guard destination >= 0 else { throw TetherError(.io, "cannot open /dev/null", cause: String(cString: strerror(errno))) }
+        }
+        guard destination >= 0 else {
+            let cause = String(cString: strerror(errno))
+            close(source)
+            throw TetherError(.io, "cannot start \(path)", cause: cause)
         }
         var options = PlatformOptions()
         // Its own process group: a Ctrl-C meant for the operator's shell does not reach it.
@@ -62,7 +67,7 @@ public final class ChildProcess: @unchecked Sendable {
             var child: ChildProcess?
             do {
                 let result = try await Subprocess.run(
-                    configuration, input: .none, output: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
+                    configuration, input: .fileDescriptor(FileDescriptor(rawValue: source), closeAfterSpawningProcess: true), output: .fileDescriptor(FileDescriptor(rawValue: fd), closeAfterSpawningProcess: true),
                     error: .combinedWithOutput
                 ) { execution in
                     let process = ChildProcess(pid: execution.processIdentifier.value)
@@ -79,7 +84,7 @@ public final class ChildProcess: @unchecked Sendable {
                 if let child {
                     child.finish(-1)
                 } else {
-                    try? FileDescriptor(rawValue: fd).close()
+                    // Subprocess has closed both descriptors (closeAfterSpawningProcess, and on failure).
                     started.continuation.yield(.failure(TetherError(.io, "cannot start \(path)", cause: "\(error)")))
                 }
             }
@@ -91,7 +96,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The body of `run`: returns once the child has exited (its pidfd readable; it is reaped by
     /// `run` after), tearing it down first when asked to stop.
-    private func park(_ execution: Execution<NoInput, FileDescriptorOutput, CombinedErrorOutput>, stopRequests: AsyncStream<Duration>) async {
+    private func park(_ execution: Execution<FileDescriptorInput, FileDescriptorOutput, CombinedErrorOutput>, stopRequests: AsyncStream<Duration>) async {
         let pidfd = execution.processIdentifier.processDescriptor
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {

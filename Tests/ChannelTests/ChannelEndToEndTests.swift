@@ -99,7 +99,7 @@ struct ChannelEndToEndTests {
         let path = "\(base)/channels/vm.sock"
         let arguments = ["channel", "connect", "--listen-unix", path, "--to", "127.0.0.1:\(setup.serve.port)",
                          "--tls-dir", setup.pki, "--name", "host-a", "--allow", "host-b"]
-        let first = try BackgroundProcess(Tools.product("tether"), arguments)
+        let first = try await BackgroundProcess(Tools.product("tether"), arguments)
         #expect(first.waitForOutput("connecting on unix:\(path)"), "\(first.output)")
         try await QEMUTestbed.with { bed in
             let vm = try await bed.launch(VMSpec(name: "vm", memoryMiB: 64))
@@ -107,7 +107,7 @@ struct ChannelEndToEndTests {
             #expect(try await waitForDevice(vm) != nil, "the device never showed up")
 
             first.kill()
-            _ = first.waitForExit(timeout: 5)
+            _ = await first.waitForExit(timeout: 5)
             #expect(FileManager.default.fileExists(atPath: path), "a killed relay leaves its socket file")
             let announcedDevice: @Sendable (USBDeviceInfo) -> Bool = { $0.speed == "12 Mb/s" }
             for _ in 0..<250 where try await vm.usbDevices().contains(where: announcedDevice) {
@@ -115,7 +115,7 @@ struct ChannelEndToEndTests {
             }
             #expect(try await !vm.usbDevices().contains(where: announcedDevice), "the device goes with its stream")
 
-            let second = try BackgroundProcess(Tools.product("tether"), arguments)
+            let second = try await BackgroundProcess(Tools.product("tether"), arguments)
             #expect(second.waitForOutput("connecting on unix:\(path)"), "\(second.output)")
             // Announced again (12 Mb/s; the placeholder of a chardev with no device is 1.5 Mb/s),
             // but not addressed: these VMs have no guest OS, and the firmware addresses USB
@@ -129,7 +129,7 @@ struct ChannelEndToEndTests {
             #expect(device.id == "tether-redir0")
             #expect(setup.peer.connectionCount == 2, "a new stream to the device's host")
             second.terminate()
-            #expect(second.waitForExit(timeout: 10) != nil)
+            #expect(await second.waitForExit(timeout: 10) != nil)
             #expect(!FileManager.default.fileExists(atPath: path), "a relay stopped by SIGTERM removes its socket")
         }
         await setup.serve.stop()

@@ -18,18 +18,16 @@ struct NetworkNamespaceTests {
             #expect(try await ProcessRunner.run(Tools.product("tether"), arguments).status == 0)
         }
         let tether = Tools.product("tether")
-        let echo = try BackgroundProcess("/usr/bin/env", hosts.exec(hosts.deviceHost, ["socat", "TCP-LISTEN:7001,bind=127.0.0.1,reuseaddr,fork", "EXEC:cat"]))
-        let serve = try BackgroundProcess("/usr/bin/env", hosts.exec(hosts.deviceHost, [
+        let echo = try await BackgroundProcess("/usr/bin/env", hosts.exec(hosts.deviceHost, ["socat", "TCP-LISTEN:7001,bind=127.0.0.1,reuseaddr,fork", "EXEC:cat"]))
+        let serve = try await BackgroundProcess("/usr/bin/env", hosts.exec(hosts.deviceHost, [
             tether, "channel", "serve", "--listen", "\(hosts.deviceAddress):7000", "--forward-to", "127.0.0.1:7001",
             "--tls-dir", pki, "--name", "device-host", "--allow", "vm-host"]))
-        let connect = try BackgroundProcess("/usr/bin/env", hosts.exec(hosts.vmHost, [
+        let connect = try await BackgroundProcess("/usr/bin/env", hosts.exec(hosts.vmHost, [
             tether, "channel", "connect", "--listen", "127.0.0.1:7002", "--to", "\(hosts.deviceAddress):7000",
             "--tls-dir", pki, "--name", "vm-host", "--allow", "device-host"]))
         defer {
-            for process in [serve, connect, echo] {
-                process.terminate()
-                _ = process.waitForExit(timeout: 5)
-            }
+            // SIGTERM without waiting (a defer cannot await); each one's deinit kills it too.
+            for process in [serve, connect, echo] { process.terminate() }
         }
         #expect(serve.waitForOutput("serving on"), "\(serve.output)")
         #expect(connect.waitForOutput("connecting on"), "\(connect.output)")
@@ -44,7 +42,7 @@ struct NetworkNamespaceTests {
         #expect(serve.output.contains("admitted"), "\(serve.output)")
 
         // The device's host dies mid-stream: the VM's host closes its side and says so.
-        let slow = try BackgroundProcess("/usr/bin/env", hosts.exec(hosts.vmHost, ["python3", "-c", NetworkNamespaces.slowClient, "7002"]))
+        let slow = try await BackgroundProcess("/usr/bin/env", hosts.exec(hosts.vmHost, ["python3", "-c", NetworkNamespaces.slowClient, "7002"]))
         #expect(slow.waitForOutput("streaming"), "\(slow.output)")
         serve.kill()
         #expect(slow.waitForOutput("closed by peer", timeout: 15), "the client's stream ends, not hangs: \(slow.output)")

@@ -36,9 +36,9 @@ struct ChannelCommandTests {
         let size = 8 << 20
         let target = try StreamServer(sendBytes: size, seed: 4)
         let servePort = try QEMUTestbed.freePort(), connectPort = try QEMUTestbed.freePort()
-        let serve = try BackgroundProcess(Tools.product("tether"), ["channel", "serve", "--listen", "127.0.0.1:\(servePort)",
+        let serve = try await BackgroundProcess(Tools.product("tether"), ["channel", "serve", "--listen", "127.0.0.1:\(servePort)",
             "--forward-to", "127.0.0.1:\(target.port)", "--tls-dir", dir, "--name", "dev", "--allow", "vm", "--report-seconds", "1"])
-        let connect = try BackgroundProcess(Tools.product("tether"), ["channel", "connect", "--listen", "127.0.0.1:\(connectPort)",
+        let connect = try await BackgroundProcess(Tools.product("tether"), ["channel", "connect", "--listen", "127.0.0.1:\(connectPort)",
             "--to", "127.0.0.1:\(servePort)", "--tls-dir", dir, "--name", "vm", "--allow", "dev", "--report-seconds", "1"])
         #expect(serve.waitForOutput("serving on"), "\(serve.output)")
         #expect(connect.waitForOutput("connecting on"), "\(connect.output)")
@@ -52,8 +52,8 @@ struct ChannelCommandTests {
 
         serve.terminate()
         connect.terminate()
-        #expect(serve.waitForExit(timeout: 10) == 0, "SIGTERM is a clean stop")
-        #expect(connect.waitForExit(timeout: 10) == 0)
+        #expect(await serve.waitForExit(timeout: 10) == 0, "SIGTERM is a clean stop")
+        #expect(await connect.waitForExit(timeout: 10) == 0)
         #expect(serve.output.contains("stopping on signal 15; rate: to-vm"), "\(serve.output)")
         #expect(serve.output.contains("(8.39 MB)"), "the totals it reports on exit: \(serve.output)")
     }

@@ -13,7 +13,7 @@ struct ProbeWatchTests {
         var device: DeviceReport?
     }
 
-    @Test func arrivalAndRemovalAreSeenWithTheirFigures() throws {
+    @Test func arrivalAndRemovalAreSeenWithTheirFigures() async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let recording = try UMockdevRecording(contentsOf: Fixtures.usb("ch340"))
@@ -26,17 +26,17 @@ struct ProbeWatchTests {
         let syspath = "/sys" + serial.syspath
 
         // The testbed runs under umockdev's preload too: its uevent sender finds devices through /sys.
-        let testbed = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
-        defer { testbed.send("quit"); testbed.stop() }
+        let testbed = try await BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
+        defer { testbed.send("quit"); testbed.terminate() }
         let ready = try #require(testbed.waitForLine { $0.hasPrefix("ready ") }, "the testbed did not start")
         let root = String(ready.dropFirst("ready ".count))
         testbed.send("add \(hubFile.path)")
         #expect(testbed.waitForLine { $0 == "ok" || $0.hasPrefix("error") } == "ok")
 
-        let watcher = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper",
+        let watcher = try await BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper",
                                              [Tools.product("tether"), "probe", "--watch", "--json", "--events", "2"],
                                              environment: ["UMOCKDEV_DIR": root])
-        defer { watcher.stop() }
+        defer { watcher.terminate() }
         try #require(watcher.waitForLine { $0.contains(#""event":"watching""#) } != nil, "the watcher did not start")
 
         testbed.send("add \(deviceFile.path)")

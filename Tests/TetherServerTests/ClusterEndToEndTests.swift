@@ -158,10 +158,10 @@ struct ClusterEndToEndTests {
         defer { cluster.tearDown() }
         _ = try await cluster.tether(["attach", "--container", "c1", "--device", point.device], timeout: 60)
         let first = try #require(cluster.controller)
-        #expect(first.waitForExit(timeout: 30) != nil, "the controller killed itself at \(point.at)")
+        #expect(await first.waitForExit(timeout: 30) != nil, "the controller killed itself at \(point.at)")
         #expect(first.output.contains("TETHER_FAULT_KILL_AT=\(point.at)"), "\(first.output)")
 
-        try cluster.startController()
+        try await cluster.startController()
         #expect(cluster.controller?.output.contains("driving unfinished operations") == true || point.at == "channel:done",
                 "\(cluster.controller?.output ?? "")")
         let status = try await cluster.settled()

@@ -57,7 +57,7 @@ final class ClusterHarness: @unchecked Sendable {
             try makeNetwork()
             try await makeCertificates()
             try writeConfigurations()
-            try startController(killAt: killAt)
+            try await startController(killAt: killAt)
             try await startAgents()
         } catch {
             tearDown()
@@ -100,11 +100,11 @@ final class ClusterHarness: @unchecked Sendable {
         }
     }
 
-    func startController(killAt: String? = nil) throws {
+    func startController(killAt: String? = nil) async throws {
         var command = ["ip", "netns", "exec", namespaces[0], "env"]
         if let killAt { command.append("TETHER_FAULT_KILL_AT=\(killAt)") }
         command += [Tools.product("tetherd"), "--config", "\(directory)/controller.yaml"]
-        let process = try BackgroundProcess("/usr/bin/env", command)
+        let process = try await BackgroundProcess("/usr/bin/env", command)
         controller = process
         guard process.waitForOutput("controller ready", timeout: 60) else {
             throw TetherError(.timeout, "the controller did not start: \(process.output)")
@@ -114,7 +114,7 @@ final class ClusterHarness: @unchecked Sendable {
     /// Both agents die (SIGKILL: their VMs live on) and start again.
     func restartAgents() async throws {
         for host in ["host-a", "host-b"] { kill(agent: host) }
-        for (_, agent) in agents { _ = agent.waitForExit(timeout: 10) }
+        for (_, agent) in agents { _ = await agent.waitForExit(timeout: 10) }
         try await startAgents()
         for (host, agent) in agents where !agent.waitForOutput("registered with the controller", timeout: 30) {
             throw TetherError(.timeout, "\(host) did not register again: \(agent.output)")
@@ -122,20 +122,20 @@ final class ClusterHarness: @unchecked Sendable {
     }
 
     private func startAgents() async throws {
-        agents["host-a"] = try BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
+        agents["host-a"] = try await BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[1], Tools.product("tetherd"),
                                                                   "--config", "\(directory)/host-a.yaml"])
         // host-b's devices live in a usb-testbed that tests can drive (plug, pull) and read
         // (its sysfs, for the OCI hook). It runs under umockdev's preload too: its uevent sender
         // finds devices through /sys.
         if testbed == nil {
-            let testbed = try BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
+            let testbed = try await BackgroundProcess(Tools.which("umockdev-wrapper") ?? "umockdev-wrapper", [Tools.product("usb-testbed")], input: true)
             self.testbed = testbed
             guard let ready = testbed.waitForLine(where: { $0.hasPrefix("ready ") }) else { throw TetherError(.io, "usb-testbed did not start") }
             testbedRoot = String(ready.dropFirst("ready ".count))
             testbed.send("add \(directory)/\(hotplug ? "webcam-only" : "host-b").umockdev")
             guard testbed.waitForLine(where: { $0 == "ok" || $0.hasPrefix("error") }) == "ok" else { throw TetherError(.io, testbed.output) }
         }
-        agents["host-b"] = try BackgroundProcess("/usr/bin/env", [
+        agents["host-b"] = try await BackgroundProcess("/usr/bin/env", [
             "ip", "netns", "exec", namespaces[2], "env", "TETHER_USBREDIR_RECORDING=\(directory)/host-b.umockdev",
             "UMOCKDEV_DIR=\(testbedRoot)", "umockdev-wrapper", Tools.product("tetherd"), "--config", "\(directory)/host-b.yaml"])
         let deadline = Date().addingTimeInterval(60)

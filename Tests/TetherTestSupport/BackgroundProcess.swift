@@ -1,29 +1,33 @@
 import Foundation
+import TetherSystem
 
 /// A long-running program (a relay, an exporter, a testbed) whose combined output a test
-/// watches, to which it may write lines, and which it stops with SIGTERM.
+/// watches, to which it may write lines, and which it stops with SIGTERM. Started with
+/// `ChildProcess.start` (swift-subprocess), as the product's children are.
 public final class BackgroundProcess: @unchecked Sendable {
-    private let process = Process()
+    private let process: ChildProcess
     private let pipe = Pipe()
     private let input: Pipe?
     private let lock = NSLock()
     private var text = ""
 
     /// `input`: give it a standard input the test writes to (`send`); else /dev/null.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Bool = false) throws {
-        self.input = input ? Pipe() : nil
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = self.input ?? FileHandle.nullDevice
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Bool = false) async throws {
+        let input = input ? Pipe() : nil
+        self.input = input
+        let pipe = self.pipe
+        process = try await ChildProcess.start(executable, arguments, output: pipe.fileHandleForWriting.fileDescriptor,
+                                               input: input?.fileHandleForReading.fileDescriptor,
+                                               environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        // The child has its own copies: the output reaches end of file when it (and whatever it
+        // started) has gone.
+        try? pipe.fileHandleForWriting.close()
+        try? input?.fileHandleForReading.close()
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
             guard let self, !data.isEmpty else { return }
             self.lock.withLock { self.text += String(decoding: data, as: UTF8.self) }
         }
-        try process.run()
     }
 
     public var output: String { lock.withLock { text } }
@@ -57,32 +61,30 @@ public final class BackgroundProcess: @unchecked Sendable {
         input?.fileHandleForWriting.write(Data((line + "\n").utf8))
     }
 
-    public func terminate() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) } }
+    public func terminate() { process.signal(SIGTERM) }
 
     /// SIGKILL: a host that dies.
-    public func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+    public func kill() { process.signal(SIGKILL) }
 
-    /// SIGTERM, then SIGKILL if it is still there after `grace`.
-    public func stop(grace: TimeInterval = 2) {
-        terminate()
-        _ = waitForExit(timeout: grace)
+    /// SIGTERM, then SIGKILL if it is still there after `grace` (Subprocess's teardown).
+    public func stop(grace: TimeInterval = 2) async {
+        await process.stop(grace: .seconds(grace))
     }
 
-    /// The exit status, or nil if it is still running at the deadline (then it is killed).
-    public func waitForExit(timeout: TimeInterval) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+    /// The exit status (the code, or 128 + the signal), or nil if it is still running at the
+    /// deadline (then it is killed).
+    public func waitForExit(timeout: TimeInterval) async -> Int32? {
+        guard let status = await process.waitForExit(timeout: .seconds(timeout)) else {
+            process.signal(SIGKILL)
+            _ = await process.waitForExit()
             return nil
         }
-        usleep(50_000)   // let the last output arrive
-        return process.terminationStatus
+        try? await Task.sleep(for: .milliseconds(50))   // let the last output arrive
+        return status
     }
 
     deinit {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
         pipe.fileHandleForReading.readabilityHandler = nil
     }
 }
