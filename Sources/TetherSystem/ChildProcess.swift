@@ -29,6 +29,9 @@ public final class ChildProcess: @unchecked Sendable {
     /// by pid reach this child); cleared under the lock before the body returns.
     private var execution: Execution<FileDescriptorInput, FileDescriptorOutput, CombinedErrorOutput>?
     private var stopRequests: AsyncStream<Duration>.Continuation?
+    /// Tasks waiting for the exit (`waitForExit`), resumed by `finish`.
+    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter: UInt64 = 0
 
     private init(pid: pid_t) {
         self.pid = pid
@@ -138,7 +141,32 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     private func finish(_ status: Int32) {
-        lock.withLock { exitStatus = status }
+        let waiting = lock.withLock {
+            exitStatus = status
+            defer { waiters = [:] }
+            return waiters
+        }
+        for waiter in waiting.values { waiter.resume() }
+    }
+
+    /// Returns once the child has gone (and been reaped), or once the waiting task is cancelled.
+    private func exited() async {
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let done = lock.withLock { () -> Bool in
+                    if exitStatus != nil || Task.isCancelled { return true }
+                    waiters[id] = continuation
+                    return false
+                }
+                if done { continuation.resume() }
+            }
+        } onCancel: {
+            lock.withLock { waiters.removeValue(forKey: id) }?.resume()
+        }
     }
 
     private static func code(_ status: TerminationStatus) -> Int32 {
@@ -169,12 +197,18 @@ public final class ChildProcess: @unchecked Sendable {
         return await waitForExit()
     }
 
-    /// Waits for the child to exit, polling (so that no thread blocks in waitpid).
+    /// Waits for the child to exit (told by its owning task, no polling): its status, or nil at
+    /// the deadline or when the waiting task is cancelled.
     public func waitForExit(timeout: Duration? = nil) async -> Int32? {
-        let deadline = timeout.map { ContinuousClock.now + $0 }
-        while isRunning {
-            if let deadline, ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(5))
+        guard let timeout else {
+            await exited()
+            return terminationStatus
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.exited() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
         }
         return terminationStatus
     }
