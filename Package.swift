@@ -147,6 +147,9 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strict
         ),
+        // Pure state machines of high availability: the failure detector (messages and ticks in,
+        // verdicts out); no I/O, no clock.
+        .target(name: "Failover", dependencies: ["TetherModel"], swiftSettings: strict),
         // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
         .target(name: "Lab", dependencies: ["TetherModel", "TetherSystem"], swiftSettings: strict),
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherSystem", "TetherClient"], swiftSettings: strict),
@@ -212,6 +215,7 @@ let package = Package(
             dependencies: ["USBProbe", "TetherTestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "FailoverTests", dependencies: ["Failover", "TetherModel"], swiftSettings: strict),
         .testTarget(
             name: "PlacementTests",
             dependencies: [

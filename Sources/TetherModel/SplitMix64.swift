@@ -1,4 +1,5 @@
-/// A small, seedable generator, so that every generated case can be replayed from its seed.
+/// A small, seedable generator, so that every generated case (and every choice a pure state
+/// machine makes at random, such as the failure detector's) can be replayed from its seed.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }

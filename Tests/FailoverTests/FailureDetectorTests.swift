@@ -1,0 +1,102 @@
+import Failover
+import Foundation
+import Testing
+import TetherModel
+
+/// The failure detector: single steps by hand, then whole clusters simulated with loss, delay,
+/// dead hosts and partitions. Simulations are seeded; the seed is in each test's arguments.
+struct FailureDetectorTests {
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    static func at(_ ms: Int) -> Date { t0.addingTimeInterval(Double(ms) / 1000) }
+
+    @Test func aSilentPeerIsProbedThroughOthersThenSuspectedThenDeclaredDead() throws {
+        var detector = FailureDetector(me: "a", peers: ["a", "b", "c", "d"], seed: 1)
+        let first = try #require(detector.tick(at: Self.at(0)).messages.first)
+        guard case .ping = first.message else { Issue.record("a probe starts with a ping: \(first)"); return }
+        let target = first.to
+        let asked = detector.tick(at: Self.at(200)).messages
+        #expect(Set(asked.map(\.to)) == Set(["b", "c", "d"]).subtracting([target]), "the other peers are asked to probe")
+        #expect(asked.allSatisfy { if case .pingRequest(_, target, _) = $0.message { true } else { false } })
+        let end = detector.tick(at: Self.at(500))
+        #expect(end.changes.contains(MemberUpdate(host: target, state: .suspect, incarnation: 0)))
+        #expect(detector.state(of: target) == .suspect)
+        let later = detector.tick(at: Self.at(1500))
+        #expect(later.changes.contains(MemberUpdate(host: target, state: .dead, incarnation: 0)))
+        #expect(detector.state(of: target) == .dead)
+    }
+
+    @Test func anAnswerThroughAnotherHostKeepsThePeerAlive() throws {
+        var detector = FailureDetector(me: "a", peers: ["a", "b", "c"], seed: 2)
+        let ping = try #require(detector.tick(at: Self.at(0)).messages.first)
+        let asked = try #require(detector.tick(at: Self.at(200)).messages.first)
+        guard case .pingRequest(let sequence, _, _) = asked.message else { Issue.record("\(asked)"); return }
+        _ = detector.receive(.ack(sequence: sequence, updates: []), from: asked.to, at: Self.at(300))
+        #expect(detector.tick(at: Self.at(500)).changes.isEmpty)
+        #expect(detector.state(of: ping.to) == .alive)
+    }
+
+    @Test func aHostThatHearsItselfSuspectedRefutesWithAHigherIncarnation() throws {
+        var detector = FailureDetector(me: "a", peers: ["a", "b"], seed: 3)
+        let reply = detector.receive(.ping(sequence: 7, updates: [MemberUpdate(host: "a", state: .suspect, incarnation: 0)]),
+                                     from: "b", at: Self.at(0))
+        #expect(reply.messages == [Outgoing(to: "b", .ack(sequence: 7, updates: [MemberUpdate(host: "a", state: .alive, incarnation: 1)]))])
+        var other = FailureDetector(me: "b", peers: ["a", "b"], seed: 4)
+        _ = other.receive(.ping(sequence: 1, updates: [MemberUpdate(host: "a", state: .suspect, incarnation: 0)]), from: "c", at: Self.at(0))
+        #expect(other.state(of: "a") == .suspect)
+        _ = other.receive(.ack(sequence: 9, updates: [MemberUpdate(host: "a", state: .alive, incarnation: 1)]), from: "c", at: Self.at(100))
+        #expect(other.state(of: "a") == .alive, "the refutation outranks the suspicion")
+        _ = other.receive(.ack(sequence: 9, updates: [MemberUpdate(host: "a", state: .suspect, incarnation: 0)]), from: "c", at: Self.at(200))
+        #expect(other.state(of: "a") == .alive, "stale news changes nothing")
+    }
+
+    struct Scenario: Sendable, CustomTestStringConvertible {
+        var hosts: Int
+        var lossPercent: UInt64
+        var maxDelayMs: Int
+        var seed: UInt64
+        var testDescription: String { "\(hosts) hosts, \(lossPercent)% loss, delays up to \(maxDelayMs) ms, seed \(seed)" }
+    }
+
+    /// Dead hosts are found by every live host; live hosts whose messages are only lost now and
+    /// then, or delayed within the probe timeout, are never declared dead; and each host sends a
+    /// few messages per period whatever the cluster's size.
+    @Test(arguments: [Scenario(hosts: 1000, lossPercent: 1, maxDelayMs: 50, seed: 0xC0FFEE),
+                      Scenario(hosts: 100, lossPercent: 5, maxDelayMs: 150, seed: 42),
+                      Scenario(hosts: 10, lossPercent: 5, maxDelayMs: 150, seed: 7)])
+    func deadHostsAreFoundAndLiveOnesAreNotDeclaredDead(_ scenario: Scenario) {
+        var sim = DetectorSimulation(hosts: scenario.hosts, lossPercent: scenario.lossPercent, maxDelayMs: scenario.maxDelayMs,
+                                     seed: scenario.seed)
+        sim.run(seconds: 3)
+        let killed = Array(sim.hosts.prefix(max(1, scenario.hosts / 200)))
+        sim.silent = Set(killed)
+        let killedAt = sim.step
+        sim.run(seconds: 12)
+        let live = sim.hosts.filter { !sim.silent.contains($0) }
+        for host in killed {
+            let holding = sim.holdingDead(host).count
+            #expect(holding == live.count, "\(scenario): every live host holds \(host) dead (\(holding) of \(live.count))")
+        }
+        let wrongly = sim.verdicts.filter { $0.state == .dead && !killed.contains($0.about) }
+        #expect(wrongly.isEmpty, "\(scenario): live hosts declared dead: \(wrongly.prefix(5))")
+        let firstDeath = sim.verdicts.filter { $0.state == .dead && killed.contains($0.about) }.map(\.at).min() ?? Int.max
+        #expect(firstDeath - killedAt <= 400, "\(scenario): a dead host is declared dead within 4 s (took \(firstDeath - killedAt) steps)")
+        let perHostPerSecond = Double(sim.sent.values.reduce(0, +)) / Double(sim.hosts.count) / 15
+        #expect(perHostPerSecond < 8, "\(scenario): \(perHostPerSecond) messages per host per second")
+    }
+
+    /// A host cut off from everyone is declared dead by the rest; when its links come back it
+    /// refutes, and every host holds it alive again.
+    @Test func aPartitionedHostIsDeclaredDeadAndComesBackWhenItHeals() {
+        var sim = DetectorSimulation(hosts: 50, lossPercent: 0, maxDelayMs: 20, seed: 99)
+        sim.run(seconds: 2)
+        let cut = sim.hosts[7]
+        sim.partition = Dictionary(uniqueKeysWithValues: sim.hosts.map { ($0, $0 == cut ? 1 : 0) })
+        sim.run(seconds: 10)
+        #expect(sim.holdingDead(cut).count == 49, "everyone else holds the cut-off host dead")
+        sim.partition = [:]
+        sim.run(seconds: 15)
+        #expect(sim.holdingDead(cut).isEmpty, "once it can talk again, it refutes and is alive everywhere")
+        let cutsView = sim.hosts.filter { $0 != cut && sim.detectors[cut]?.state(of: $0) == .dead }
+        #expect(cutsView.isEmpty, "and it holds the others alive again: \(cutsView.prefix(5))")
+    }
+}
