@@ -26,7 +26,7 @@ public struct FailureDetector: Sendable {
         public var updatesPerMessage: Int
 
         public init(period: Duration = .milliseconds(500), probeTimeout: Duration = .milliseconds(200),
-                    suspicionTimeout: Duration = .milliseconds(1000), indirectProbes: Int = 3, updatesPerMessage: Int = 6) {
+                    suspicionTimeout: Duration = .milliseconds(1500), indirectProbes: Int = 3, updatesPerMessage: Int = 6) {
             self.period = period
             self.probeTimeout = probeTimeout
             self.suspicionTimeout = suspicionTimeout
@@ -154,9 +154,11 @@ public struct FailureDetector: Sendable {
     // MARK: membership
 
     /// A message from a peer is evidence that it can reach us: a peer we doubted is alive again
-    /// here (the others learn it when it refutes).
+    /// here. The doubt is spread again, fresh, so that the peer hears it (our answer carries it)
+    /// and refutes it for everyone; after a partition heals, the old news may have run out.
     private mutating func heardFrom(_ sender: String) {
         guard var member = members[sender], member.state != .alive else { return }
+        spread(MemberUpdate(host: sender, state: member.state, incarnation: member.incarnation))
         member.state = .alive
         member.suspectedAt = nil
         members[sender] = member

@@ -45,11 +45,16 @@ struct DetectorSimulation {
     mutating func run(seconds: Double) {
         let end = step + Int(seconds * 100)
         while step < end {
+            let time = now
             for (from, to, message) in inFlight.removeValue(forKey: step) ?? [] where !silent.contains(to) {
-                apply(to, detectors[to]?.receive(message, from: from, at: now))
+                let output = detectors[to]?.receive(message, from: from, at: time)
+                apply(to, output)
             }
             if step % 10 == 0 {
-                for host in hosts where !silent.contains(host) { apply(host, detectors[host]?.tick(at: now)) }
+                for host in hosts where !silent.contains(host) {
+                    let output = detectors[host]?.tick(at: time)
+                    apply(host, output)
+                }
             }
             step += 1
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TetherModel
 import USBRedirReplay
 
 /// One end of a TCP byte stream for relay tests: sends `sendBytes` of a deterministic pattern

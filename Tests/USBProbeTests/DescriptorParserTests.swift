@@ -1,3 +1,4 @@
+import TetherModel
 import Testing
 import TetherTestSupport
 @testable import USBProbe
