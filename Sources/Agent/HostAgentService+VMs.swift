@@ -69,8 +69,7 @@ extension HostAgentService {
     }
 
     public func startMigration(vm name: String, to address: HostPort, target: String) async throws(TetherError) {
-        let request = MigrateRequest(vm: name, to: address, target: target)
-        guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
+        guard let vm = vms[name] else { throw TetherError(.notFound, "\(settings.host) does not run \(name)") }
         if let migration = vm.migration, !migration.status.isFinished { return }
         let machine = vm.machine
         var options = settings.migration
@@ -78,17 +77,17 @@ extension HostAgentService {
             options.tls = tls
             options.targetName = target
         }
-        vms[request.vm]?.migration = MigrationReport(status: .setup, transferredBytes: 0, totalBytes: 0)
-        logger.info("migrating VM", metadata: ["vm": "\(request.vm)", "to": "\(request.to)"])
+        vms[name]?.migration = MigrationReport(status: .setup, transferredBytes: 0, totalBytes: 0)
+        logger.info("migrating VM", metadata: ["vm": "\(name)", "to": "\(address)"])
         Task {
             do {
-                let result = try await machine.migrateOut(uri: "tcp:\(request.to)", options: options) { progress in
-                    Task { await self.migrationProgressed(request.vm, progress) }
+                let result = try await machine.migrateOut(uri: "tcp:\(address)", options: options) { progress in
+                    Task { await self.migrationProgressed(name, progress) }
                 }
-                self.migrationEnded(request.vm, MigrationReport(status: .completed, transferredBytes: result.transferredBytes,
+                self.migrationEnded(name, MigrationReport(status: .completed, transferredBytes: result.transferredBytes,
                                                                 totalBytes: result.transferredBytes, downtimeMs: result.downtimeMs))
             } catch {
-                self.migrationEnded(request.vm, MigrationReport(status: .failed, transferredBytes: 0, totalBytes: 0, error: "\(error)"))
+                self.migrationEnded(name, MigrationReport(status: .failed, transferredBytes: 0, totalBytes: 0, error: "\(error)"))
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOConcurrencyHelpers
+import TetherModel
 
 /// Bytes through a channel in each direction, in total and as a rate over a sliding window:
 /// the observed bandwidth that later feeds a device's `bulkBytesPerSecond`.
@@ -58,7 +59,7 @@ public final class ByteMeter: Sendable {
         let now = slotIndex(clock())
         let keep = Int64(window.components.seconds * 10)
         let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 > now - keep }.reduce(0) { $0 + $1.1 } }
-        return Double(bytes) / (Double(window.components.seconds) + Double(window.components.attoseconds) / 1e18)
+        return Double(bytes) / window.timeInterval
     }
 
     /// "to-vm 1.20 MB/s (3.4 MB), to-device 2.0 kB/s (10.0 kB)"

@@ -93,14 +93,14 @@ public struct FailureDetector: Sendable {
         var out: [Outgoing] = []
         if var current = probe {
             let waited = now.timeIntervalSince(current.sentAt)
-            if !current.askedOthers, waited >= settings.probeTimeout.seconds {
+            if !current.askedOthers, waited >= settings.probeTimeout.timeInterval {
                 current.askedOthers = true
                 probe = current
                 for helper in helpers(for: current.target) {
                     out.append(Outgoing(to: helper, .pingRequest(sequence: current.sequence, target: current.target, updates: piggyback())))
                 }
             }
-            if waited >= settings.period.seconds {
+            if waited >= settings.period.timeInterval {
                 probe = nil
                 suspect(current.target, at: now)
             }
@@ -110,7 +110,7 @@ public struct FailureDetector: Sendable {
                 suspects.remove(host)
                 continue
             }
-            if now.timeIntervalSince(since) >= settings.suspicionTimeout.seconds {
+            if now.timeIntervalSince(since) >= settings.suspicionTimeout.timeInterval {
                 members[host]?.state = .dead
                 suspects.remove(host)
                 changed.append(MemberUpdate(host: host, state: .dead, incarnation: member.incarnation))
@@ -120,7 +120,7 @@ public struct FailureDetector: Sendable {
         if probe == nil, nextProbeAt.map({ now >= $0 }) ?? true, let target = nextTarget() {
             sequence += 1
             probe = Probe(target: target, sequence: sequence, sentAt: now)
-            nextProbeAt = now.addingTimeInterval(settings.period.seconds)
+            nextProbeAt = now.addingTimeInterval(settings.period.timeInterval)
             out.append(Outgoing(to: target, .ping(sequence: sequence, updates: piggyback())))
         }
         return output(out)
@@ -243,11 +243,5 @@ public struct FailureDetector: Sendable {
             if entry.left <= 1 { news[host] = nil } else { news[host]?.left = entry.left - 1 }
         }
         return updates
-    }
-}
-
-extension Duration {
-    var seconds: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -162,7 +162,7 @@ extension QEMUMachine {
                 let elapsed = ContinuousClock.now - start
                 return MigrationResult(status: .completed, totalTimeMs: info["total-time"]?.int ?? 0, downtimeMs: info["downtime"]?.int ?? 0,
                                        transferredBytes: seen.transferredBytes,
-                                       driverTotalMs: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                                       driverTotalMs: elapsed.timeInterval * 1000)
             case "failed", "cancelled":
                 let reason = info["error-desc"]?.string ?? status
                 throw TetherError(.io, "migration of \(name) \(status): \(reason)")

@@ -79,7 +79,7 @@ struct ControllerBenchmark: AsyncParsableCommand {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         let elapsed = ContinuousClock.now - start
-        let perSecond = Double(latencies.count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let perSecond = Double(latencies.count) / elapsed.timeInterval
         print(String(format: "dry-run decisions: %.0f per second (%d clients, %d in %.1f s); per request p50 %@ ms, p99 %@ ms",
                      perSecond, clients, latencies.count, seconds, ms(percentile(latencies, 50)), ms(percentile(latencies, 99))))
 
@@ -121,7 +121,7 @@ struct ControllerBenchmark: AsyncParsableCommand {
 }
 
 func ms(_ d: Duration) -> String {
-    String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    String(format: "%.2f", d.timeInterval * 1000)
 }
 
 func percentile(_ values: [Duration], _ p: Int) -> Duration {
