@@ -145,8 +145,11 @@ public final class StreamServer: @unchecked Sendable {
             while true {
                 let client = accept(fd, nil, nil)
                 guard client >= 0 else { return }
-                let peer = StreamPeer(socket: client, sendBytes: sendBytes, seed: seed, stopSendingAfter: stopSendingAfter)
-                lock.withLock { peers.append(peer) }
+                // Made under the lock: the peer starts talking at once, and a test that saw its stream
+                // end must find it in `accepted` (reading `accepted` waits for this append).
+                lock.withLock {
+                    peers.append(StreamPeer(socket: client, sendBytes: sendBytes, seed: seed, stopSendingAfter: stopSendingAfter))
+                }
             }
         }
     }
