@@ -3,6 +3,13 @@ import ServiceLifecycle
 import TetherClient
 import TetherModel
 
+/// The host's own measure of its health, for the heartbeat.
+public protocol HealthSource: Sendable {
+    func report() async -> HostHealthReport
+    /// The peers to watch, as the controller last listed them.
+    func updatePeers(_ peers: [PeerHost]) async
+}
+
 /// Keeps the controller current: registers when anything changed (devices plugged or pulled,
 /// a VM arrived, left, or changed state) and heartbeats otherwise. A plug or unplug seen by
 /// libusb hotplug wakes it at once; without hotplug, the next heartbeat's probe sees the change.
@@ -13,9 +20,14 @@ public struct AgentLoop: Service {
     let interval: Duration
     let changes: DeviceChanges
     let logger: Logger
+    /// What the host measures of its networks and paths, sent with every heartbeat; it learns
+    /// its peers from the controller's answers.
+    let health: (any HealthSource)?
 
-    public init(agent: HostAgentService, controller: ControllerClient, interval: Duration, changes: DeviceChanges, logger: Logger) {
+    public init(agent: HostAgentService, controller: ControllerClient, interval: Duration, changes: DeviceChanges,
+                health: (any HealthSource)? = nil, logger: Logger) {
         self.agent = agent
+        self.health = health
         self.controller = controller
         self.interval = interval
         self.changes = changes
@@ -33,7 +45,8 @@ public struct AgentLoop: Service {
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
                 } else {
-                    try await controller.heartbeat(host: current.host)
+                    let reply = try await controller.heartbeat(host: current.host, Heartbeat(health: await health?.report()))
+                    await health?.updatePeers(reply.peers)
                 }
             } catch where error.code == .notFound {
                 sent = nil   // the controller does not know this host: register next time round

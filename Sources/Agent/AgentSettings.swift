@@ -14,7 +14,8 @@ public struct AgentSettings: Sendable {
     public var cpus: Int
     public var memoryMiB: Int
     public var networks: [NetworkRole: NetworkLink]
-    public var datastores: [String]
+    /// Each datastore with this host's IO paths to it.
+    public var datastores: [DatastoreAccess]
     /// Where launched VMs keep their QMP sockets and logs.
     public var stateDirectory: String
     public var vms: [ManagedVMConfiguration]
@@ -28,7 +29,7 @@ public struct AgentSettings: Sendable {
     public var heartbeatInterval: Duration
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
-                networks: [NetworkRole: NetworkLink], datastores: [String], stateDirectory: String, vms: [ManagedVMConfiguration],
+                networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], stateDirectory: String, vms: [ManagedVMConfiguration],
                 exporterProgram: String = "usbredirect", migration: MigrationOptions = MigrationOptions(),
                 migrationTLS: MigrationTLS? = nil, heartbeatInterval: Duration = .seconds(5)) {
         self.host = host
@@ -44,6 +45,14 @@ public struct AgentSettings: Sendable {
         self.migration = migration
         self.migrationTLS = migrationTLS
         self.heartbeatInterval = heartbeatInterval
+    }
+}
+
+extension AgentSettings {
+    /// This host's address on `role` (shared/spec/ha.md: migrations to the migration address,
+    /// device channels over the VM network), or the public address where the network has none.
+    public func address(on role: NetworkRole) -> String {
+        networks[role]?.address ?? publicAddress
     }
 }
 

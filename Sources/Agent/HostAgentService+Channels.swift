@@ -37,12 +37,12 @@ extension HostAgentService {
         var export = Export(supervisor: supervisor, relay: nil, address: HostPort(host: "127.0.0.1", port: port))
         if !request.local {
             do {
-                let relay = try await ChannelRelay.start(.serve, listenHost: settings.publicAddress, listenPort: 0, targetHost: "127.0.0.1",
+                let relay = try await ChannelRelay.start(.serve, listenHost: settings.address(on: .vm), listenPort: 0, targetHost: "127.0.0.1",
                                                          targetPort: port, identity: identity, allow: Set(request.allow)) { line in
                     logger.info("\(line)", metadata: ["session": "\(request.session)"])
                 }
                 export.relay = relay
-                export.address = HostPort(host: settings.publicAddress, port: relay.port)
+                export.address = HostPort(host: settings.address(on: .vm), port: relay.port)
             } catch {
                 await supervisor.stop()
                 throw TetherError(.io, "cannot start the relay for \(request.device)", cause: "\(error)")

@@ -35,8 +35,8 @@ extension HostAgentService {
             if let incoming = vm.incoming, (try? await vm.machine.status()) == .inmigrate { return incoming }
             throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
         }
-        let port = try LocalPorts.free(on: settings.publicAddress)
-        let address = HostPort(host: settings.publicAddress, port: port)
+        let port = try LocalPorts.free(on: settings.address(on: .migration))
+        let address = HostPort(host: settings.address(on: .migration), port: port)
         do {
             let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
                                                  in: settings.stateDirectory)

@@ -110,11 +110,12 @@ public actor HostAgentService: HostAgent {
         for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
             var entry = vm.registration
             entry.status = (try? await vm.machine.status()) ?? .unreachable
+            if vm.launch != nil { entry.monitor = "\(settings.stateDirectory)/\(entry.name).monitor.qmp" }
             registered.append(entry)
         }
         return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
                                  cpus: settings.cpus, memoryMiB: settings.memoryMiB, networks: settings.networks,
-                                 datastores: settings.datastores, devices: devices, vms: registered)
+                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered)
     }
 
     /// Stops what this agent started: exporters and relays; VMs it launched only when `vmsToo`.

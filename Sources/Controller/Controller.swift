@@ -1,4 +1,5 @@
 import ClusterStore
+import Failover
 import Foundation
 import Metrics
 import Placement
@@ -19,6 +20,8 @@ public actor Controller {
         }
         /// Deadlines and waits of the operation state machine.
         public var timing: OperationStateMachine.Timing
+        /// When a host is heard, and when a silent one is dead.
+        public var judgement = HostJudgement.Settings()
         /// Called after every journal write (tests and fault injection: `tetherd` can kill
         /// itself at a chosen step, to prove that a restart finishes the job).
         public var journaled: @Sendable (OperationRecord, StepRecord) -> Void
@@ -39,8 +42,12 @@ public actor Controller {
     let settings: Settings
     let now: @Sendable () -> Date
     let connect: AgentConnector
-    private var registrations: [String: AgentRegistration] = [:]
-    private var lastHeartbeat: [String: Date] = [:]
+    var registrations: [String: AgentRegistration] = [:]
+    var lastHeartbeat: [String: Date] = [:]
+    /// Each host's last health report, and what the controller concluded from all of them.
+    var health = HealthBook()
+    /// Health changes and journal steps, for `tether events`.
+    var events = EventLog()
     var attachments: [String: DeviceAttachment] = [:]
     var model: WarmModel?
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
@@ -86,11 +93,13 @@ public actor Controller {
         model = nil
     }
 
-    public func heartbeat(host: String, _ beat: Heartbeat) async throws(TetherError) {
+    @discardableResult
+    public func heartbeat(host: String, _ beat: Heartbeat) async throws(TetherError) -> HeartbeatReply {
         guard var registration = registrations[host] else {
             throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
         }
         lastHeartbeat[host] = now()
+        if let report = beat.health { health.reports[host] = report }
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
             try registration.validate()
@@ -98,6 +107,9 @@ public actor Controller {
             registrations[host] = registration
             model = nil
         }
+        return HeartbeatReply(peers: registrations.values.filter { $0.host != host }.sorted { $0.host < $1.host }.map { r in
+            PeerHost(host: r.host, addresses: r.networks.compactMapValues(\.address))
+        })
     }
 
     /// The agent of `host`, connected once per address it registered.
@@ -233,11 +245,20 @@ public actor Controller {
         // The journal first, then memory: an operation finishing meanwhile shows as running with
         // its attachment made, never as finished without it.
         let operations = try await store.unfinishedOperations()
-        let down = downHosts(at: now())
-        let hosts = registrations.values.sorted { $0.host < $1.host }.map {
-            HostStatus(registration: $0, up: !down.contains($0.host), lastHeartbeat: lastHeartbeat[$0.host])
+        let judged = judgeHosts()
+        let sorted = registrations.values.sorted { $0.host < $1.host }
+        let hosts = sorted.map { r in
+            let verdict = judged[r.host]
+            return HostStatus(registration: r, up: verdict?.up ?? true, lastHeartbeat: lastHeartbeat[r.host],
+                              condition: health.conditions[r.host] ?? verdict?.condition ?? HostCondition(.healthy),
+                              networks: verdict?.networks ?? [:], datastores: verdict?.datastores ?? [])
         }
-        return ClusterStatus(hosts: hosts, attachments: attachments.values.sorted { $0.id < $1.id },
+        let vms = sorted.flatMap { r in
+            r.vms.filter(\.status.occupiesHost).map {
+                VMStatus(name: $0.name, host: r.host, state: $0.status.operatorWord, monitor: $0.monitor)
+            }
+        }.sorted { $0.name < $1.name }
+        return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
                              operations: operations)
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Metrics
 import TetherModel
 
@@ -16,6 +17,22 @@ enum ControllerMetrics {
 
     static func stepTook(_ step: OperationStep, _ duration: Duration) {
         Timer(label: "tether_step_seconds", dimensions: [("step", step.rawValue)]).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// From a fault (the last good measure) to the controller knowing of it.
+    static func detected(_ kind: String, after seconds: TimeInterval) {
+        Timer(label: "tether_detection_seconds", dimensions: [("kind", kind)]).recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// A network's or path's state as a number: 1 up, 0.5 partial, 0 down, -1 unknown.
+    static func state(of what: String, host: String, name: String, _ state: HealthState) {
+        let value: Double = switch state {
+        case .up: 1
+        case .partial: 0.5
+        case .down: 0
+        case .unknown: -1
+        }
+        Gauge(label: "tether_\(what)_state", dimensions: [("host", host), (what, name)]).record(value)
     }
 
     static func hosts(up: Int, down: Int) {

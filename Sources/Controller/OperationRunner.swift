@@ -61,6 +61,8 @@ extension Controller {
                 }
                 record = updated
                 settings.journaled(record, step)
+                events.append(ClusterEvent(at: step.at, kind: .operation, host: nil, subject: record.id, from: record.kind.rawValue,
+                                           to: "\(step.step) \(step.phase.rawValue)", detail: step.detail.map { [$0] } ?? []))
                 action = machine.journaled(at: now())
             case .call(let step):
                 let started = ContinuousClock.now

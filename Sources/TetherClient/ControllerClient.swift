@@ -10,7 +10,8 @@ public struct ControllerClient: Sendable {
         try await api.post("/v1/agents", registration)
     }
 
-    public func heartbeat(host: String, _ beat: Heartbeat = Heartbeat()) async throws(TetherError) {
+    @discardableResult
+    public func heartbeat(host: String, _ beat: Heartbeat = Heartbeat()) async throws(TetherError) -> HeartbeatReply {
         try await api.post("/v1/agents/\(host)/heartbeat", beat)
     }
 
@@ -45,5 +46,10 @@ public struct ControllerClient: Sendable {
 
     public func status() async throws(TetherError) -> ClusterStatus {
         try await api.get("/v1/status")
+    }
+
+    /// The events after `sequence`, waiting up to `wait` for one when there is none yet.
+    public func events(after sequence: Int, wait: Duration = .zero) async throws(TetherError) -> EventPage {
+        try await api.get("/v1/events?after=\(sequence)&wait=\(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)")
     }
 }

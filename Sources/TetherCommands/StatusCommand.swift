@@ -28,7 +28,16 @@ enum StatusText {
         if status.hosts.isEmpty { out += "  none registered yet\n" }
         for host in status.hosts {
             let r = host.registration
-            out += "  \(r.host)  \(host.up ? "up" : "DOWN (no heartbeat)")  \(r.cpus) cpus, \(r.memoryMiB) MiB, agent \(r.agentAddress)\n"
+            out += "  \(r.host)  \(host.condition.verdict.rawValue)  \(r.cpus) cpus, \(r.memoryMiB) MiB, agent \(r.agentAddress)\n"
+            for reason in host.condition.reasons { out += "    ! \(reason)\n" }
+            if !host.networks.isEmpty {
+                out += "    networks  " + host.networks.sorted { $0.key < $1.key }.map { role, network in
+                    "\(role.rawValue) \(network.state.rawValue)" + (network.address.map { " (\($0))" } ?? "")
+                }.joined(separator: ", ") + "\n"
+            }
+            for store in host.datastores where !store.paths.isEmpty {
+                out += "    datastore \(store.name)  " + store.paths.map { "\($0.uri) \($0.state.rawValue)" }.joined(separator: ", ") + "\n"
+            }
             for vm in r.vms {
                 out += "    vm \(vm.name)  \(vm.status)  \(vm.networkMbps) Mbit/s"
                     + (vm.containers.isEmpty ? "" : "  containers: \(vm.containers.joined(separator: ", "))") + "\n"
@@ -38,6 +47,9 @@ enum StatusText {
                 out += "    device \(r.host)/\(d.id)  \(name)  needs \(Rate.bits((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))\n"
             }
         }
+        out += "VMS\n"
+        if status.vms.isEmpty { out += "  none\n" }
+        for vm in status.vms { out += "  \(vm.name)  on \(vm.host)  \(vm.state)\n" }
         out += "ATTACHMENTS\n"
         if status.attachments.isEmpty { out += "  none\n" }
         for a in status.attachments {

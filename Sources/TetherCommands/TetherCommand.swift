@@ -5,8 +5,8 @@ public struct TetherCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
-        subcommands: [ProbeCommand.self, PlanCommand.self, AttachCommand.self, DetachCommand.self, StatusCommand.self, VMCommand.self,
-                      CertsCommand.self, ChannelCommand.self, NotifyAgentCommand.self, DemoCommand.self]
+        subcommands: [ProbeCommand.self, PlanCommand.self, AttachCommand.self, DetachCommand.self, StatusCommand.self, EventsCommand.self, VMCommand.self,
+                      CertsCommand.self, ChannelCommand.self, NotifyAgentCommand.self, LabCommand.self, DemoCommand.self]
     )
 
     public init() {}

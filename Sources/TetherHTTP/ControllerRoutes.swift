@@ -20,8 +20,7 @@ public enum ControllerRoutes {
             let host = try context.parameters.require("host")
             try await context.requirePeer(named: host)
             let beat = try await APIBody.decode(Heartbeat.self, from: request)
-            try await controller.heartbeat(host: host, beat)
-            return APIBody.noContent()
+            return try APIBody.json(try await controller.heartbeat(host: host, beat))
         }
         v1.post("attachments") { request, _ in
             let attach = try await APIBody.decode(AttachRequest.self, from: request)
@@ -37,6 +36,19 @@ public enum ControllerRoutes {
         }
         v1.get("status") { _, _ in
             try APIBody.json(try await controller.status())
+        }
+        // Long polling: `after` the last sequence seen, waiting up to `wait` seconds (at most 30)
+        // for the next event; `tether events --follow` asks again with `next`.
+        v1.get("events") { request, _ in
+            let after = try request.uri.queryParameters["after"].map { text throws(TetherError) -> Int in
+                guard let n = Int(text), n >= 0 else { throw TetherError(.invalidArgument, "after must be a sequence number (0 or more), not '\(text)'") }
+                return n
+            } ?? 0
+            let wait = try request.uri.queryParameters["wait"].map { text throws(TetherError) -> Double in
+                guard let s = Double(text), s >= 0, s <= 30 else { throw TetherError(.invalidArgument, "wait must be 0 to 30 seconds, not '\(text)'") }
+                return s
+            } ?? 0
+            return try APIBody.json(await controller.events(after: after, wait: .milliseconds(Int(wait * 1000))))
         }
         return router
     }

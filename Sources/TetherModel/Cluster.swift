@@ -35,10 +35,49 @@ public enum NetworkRole: String, Sendable, CaseIterable, Codable, CodingKeyRepre
 public struct NetworkLink: Sendable, Equatable, Codable {
     public var up: Bool
     public var mbps: Int
+    /// This host's address on the network (an agent's configuration; a cluster file for `tether
+    /// plan` may leave it out). Migrations go to the migration address, device channels to the
+    /// VM network's, the API and heartbeats to management's.
+    public var address: String?
 
-    public init(up: Bool, mbps: Int) {
+    public init(up: Bool, mbps: Int, address: String? = nil) {
         self.up = up
         self.mbps = mbps
+        self.address = address
+    }
+
+    enum CodingKeys: String, CodingKey { case up, mbps, address }
+
+    /// `up` may be left out: a network with an address is up until health says otherwise.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        up = try c.decodeIfPresent(Bool.self, forKey: .up) ?? true
+        mbps = try c.decode(Int.self, forKey: .mbps)
+        address = try c.decodeIfPresent(String.self, forKey: .address)
+    }
+}
+
+/// A datastore as one host reaches it: shared block storage by name, with this host's IO paths
+/// to it (NBD URIs, `nbd://10.83.0.1:10809`), in the order they are tried. In an agent's
+/// configuration a bare name is a datastore without paths (its disks are local files).
+public struct DatastoreAccess: Sendable, Equatable, Codable {
+    public var name: String
+    public var paths: [String]
+
+    public init(name: String, paths: [String] = []) {
+        self.name = name
+        self.paths = paths
+    }
+
+    enum CodingKeys: String, CodingKey { case name, paths }
+
+    public init(from decoder: any Decoder) throws {
+        if let name = try? decoder.singleValueContainer().decode(String.self) {
+            self.init(name: name)
+            return
+        }
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), paths: try c.decodeIfPresent([String].self, forKey: .paths) ?? [])
     }
 }
 

@@ -29,6 +29,9 @@ extension QEMUWord {
 /// it, the agent reports it, the controller decides on it.
 public enum VMRunState: QEMUWord {
     case running, paused, prelaunch, inmigrate, postmigrate, finishMigrate, guestPanicked, shutdown, internalError
+    /// A disk request failed and the disk's error policy (`werror=stop`) stopped the VM; `cont` retries it.
+    case ioError
+    case suspended, watchdog, restoreVM, saveVM
     /// The agent could not ask (QEMU did not answer).
     case unreachable
     case other(String)
@@ -36,7 +39,8 @@ public enum VMRunState: QEMUWord {
     public static let named: [(VMRunState, String)] = [
         (.running, "running"), (.paused, "paused"), (.prelaunch, "prelaunch"), (.inmigrate, "inmigrate"),
         (.postmigrate, "postmigrate"), (.finishMigrate, "finish-migrate"), (.guestPanicked, "guest-panicked"),
-        (.shutdown, "shutdown"), (.internalError, "internal-error"), (.unreachable, "unreachable"),
+        (.shutdown, "shutdown"), (.internalError, "internal-error"), (.unreachable, "unreachable"), (.ioError, "io-error"),
+        (.suspended, "suspended"), (.watchdog, "watchdog"), (.restoreVM, "restore-vm"), (.saveVM, "save-vm"),
     ]
 
     public var unknownWord: String? {
@@ -50,6 +54,21 @@ public enum VMRunState: QEMUWord {
         switch self {
         case .postmigrate, .inmigrate, .shutdown: false
         default: true
+        }
+    }
+
+    /// The word operators read in `tether status` (shared/spec/ha.md): `running`, `paused`,
+    /// `suspended`, `io-error`, `crashed`, `migrating`, `restarting`; QEMU's own word otherwise.
+    public var operatorWord: String {
+        switch self {
+        case .running: "running"
+        case .paused, .watchdog: "paused"
+        case .suspended, .saveVM, .restoreVM: "suspended"
+        case .ioError: "io-error"
+        case .guestPanicked, .internalError: "crashed"
+        case .inmigrate, .postmigrate, .finishMigrate: "migrating"
+        case .prelaunch: "restarting"
+        default: description
         }
     }
 }

@@ -22,7 +22,7 @@ public enum AgentDaemon {
                                      cpus: section.cpus ?? ProcessInfo.processInfo.activeProcessorCount,
                                      memoryMiB: section.memoryMiB ?? Int(ProcessInfo.processInfo.physicalMemory >> 20),
                                      networks: section.networks, datastores: section.datastores, stateDirectory: section.stateDirectory,
-                                     vms: section.vms.map(\.managed), exporterProgram: section.exporter, migration: migration,
+                                     vms: section.vms.map { $0.managed(datastores: section.datastores) }, exporterProgram: section.exporter, migration: migration,
                                      migrationTLS: MigrationTLS(clusterDirectory: section.tls.directory, name: section.tls.name ?? section.host),
                                      heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)

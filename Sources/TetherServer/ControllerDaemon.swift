@@ -19,16 +19,17 @@ public enum ControllerDaemon {
         let lease: any ControllerLease = try await FileControllerLease(path: section.store + ".lock")
         let store = try SQLiteClusterStore(path: section.store)
         let identity = try section.tls.map { try TLSIdentity(directory: $0.directory, name: $0.name ?? "controller") }
-        let settings = Controller.Settings(policy: .init(migrateThresholdPercent: section.migrateThresholdPercent),
+        var settings = Controller.Settings(policy: .init(migrateThresholdPercent: section.migrateThresholdPercent),
                                            heartbeatTimeout: section.heartbeatTimeoutSeconds, stepDeadline: section.stepDeadlineSeconds,
                                            journaled: FaultInjection.journalHook())
+        settings.judgement = .init(heardWithin: section.heartbeatTimeoutSeconds, deadAfter: section.deadAfterSeconds)
         let controller = try await Controller(store: store, settings: settings) { registration in
             AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
         }
         let resumed = try await controller.recover()
         if !resumed.isEmpty { logger.notice("driving unfinished operations from the journal", metadata: ["operations": "\(resumed)"]) }
 
-        var services: [any Service] = [OperationRunner(controller),
+        var services: [any Service] = [OperationRunner(controller), HealthWatch(controller: controller),
                                        try localAPI(socket: section.socket, router: ControllerRoutes.router(controller), logger: logger)]
         if let listen = section.listen {
             guard let identity else {

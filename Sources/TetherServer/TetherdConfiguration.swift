@@ -30,13 +30,16 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var store: String = "/var/lib/tether/tether.sqlite"
         public var tls: TLSSection?
         public var migrateThresholdPercent: Int = 50
-        public var heartbeatTimeoutSeconds: Double = 15
+        /// A host not heard for this long is down for placement, and asked after (shared/spec/ha.md: 2 s).
+        public var heartbeatTimeoutSeconds: Double = 2
+        /// A host silent this long on every network and datastore is dead (the spec's 10 s).
+        public var deadAfterSeconds: Double = 10
         public var stepDeadlineSeconds: Double = 60
         /// Plain HTTP, for Prometheus: GET /metrics.
         public var metrics: HostPort?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, stepDeadlineSeconds, metrics
+            case socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
         }
 
         public init() {}
@@ -49,6 +52,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             tls = try c.decodeIfPresent(TLSSection.self, forKey: .tls)
             migrateThresholdPercent = try c.decodeIfPresent(Int.self, forKey: .migrateThresholdPercent) ?? migrateThresholdPercent
             heartbeatTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutSeconds) ?? heartbeatTimeoutSeconds
+            deadAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .deadAfterSeconds) ?? deadAfterSeconds
             stepDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .stepDeadlineSeconds) ?? stepDeadlineSeconds
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
         }
@@ -67,10 +71,12 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var cpus: Int?
         public var memoryMiB: Int?
         public var networks: [NetworkRole: NetworkLink] = [:]
-        public var datastores: [String] = []
+        /// Each datastore by name, or with its IO paths: `{name: ds1, paths: [nbd://10.83.0.1:10809, ...]}`.
+        public var datastores: [DatastoreAccess] = []
         public var stateDirectory: String = "/var/lib/tether/vms"
         public var exporter: String = "usbredirect"
-        public var heartbeatSeconds: Double = 5
+        /// How often to heartbeat the controller and probe peers and paths (the spec's 500 ms).
+        public var heartbeatSeconds: Double = 0.5
         public var migrationDowntimeLimitMs: Int?
         public var migrationMaxBandwidthMBps: Int?
         /// Quit the VMs this agent launched when it stops (a test or demo; a real host keeps them).
@@ -99,7 +105,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             cpus = try c.decodeIfPresent(Int.self, forKey: .cpus)
             memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB)
             networks = try c.decodeIfPresent([NetworkRole: NetworkLink].self, forKey: .networks) ?? networks
-            datastores = try c.decodeIfPresent([String].self, forKey: .datastores) ?? datastores
+            datastores = try c.decodeIfPresent([DatastoreAccess].self, forKey: .datastores) ?? datastores
             stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory) ?? stateDirectory
             exporter = try c.decodeIfPresent(String.self, forKey: .exporter) ?? exporter
             heartbeatSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatSeconds) ?? heartbeatSeconds
@@ -154,13 +160,18 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             memoryImages = try c.decodeIfPresent([VMLaunch.MemoryImage].self, forKey: .memoryImages) ?? memoryImages
         }
 
-        public var managed: ManagedVMConfiguration {
+        /// The VM as the agent manages it. Its `disk` is an export of its datastore when this
+        /// host reaches that datastore by paths (`datastores`), else an image file.
+        public func managed(datastores: [DatastoreAccess]) -> ManagedVMConfiguration {
             let registration = RegisteredVM(name: name, cpus: cpus, memoryMiB: memoryMiB, networkMbps: networkMbps, datastore: datastore,
                                             containers: containers)
             if let qmp { return ManagedVMConfiguration(registration: registration, qmpSocket: qmp) }
+            let shared = datastores.first { $0.name == datastore && !$0.paths.isEmpty }
+            let onDatastore = shared.flatMap { store in disk.map { VMLaunch.DatastoreDisk(datastore: store.name, export: $0) } }
             return ManagedVMConfiguration(registration: registration,
-                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus, disk: disk, diskFormat: format?.rawValue,
-                                                           memoryImages: memoryImages))
+                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus,
+                                                           disk: onDatastore == nil ? disk : nil, diskFormat: format?.rawValue,
+                                                           memoryImages: memoryImages, datastoreDisk: onDatastore))
         }
     }
 
@@ -175,7 +186,8 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         "controller.tls": ["directory", "name"], "agent.tls": ["directory", "name"],
         "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
         "agent.vms[].memoryImages[]": ["path", "address"],
-        "agent.networks.*": ["up", "mbps"],
+        "agent.networks.*": ["up", "mbps", "address"],
+        "agent.datastores[]": ["name", "paths"],
     ]
 
     /// Reads and checks a configuration file; every problem is a TetherError naming the file.

@@ -21,8 +21,8 @@ struct ConfigurationTests {
         #expect(agent.host == "host-b")
         #expect(agent.networks[.storage] == NetworkLink(up: true, mbps: 25000))
         #expect(agent.vms.map(\.name) == ["vm-7", "vm-8"])
-        #expect(agent.vms[0].managed.launch?.disk == "/srv/images/vm-7.qcow2")
-        #expect(agent.vms[1].managed.qmpSocket == "/run/qemu/vm-8.qmp")
+        #expect(agent.vms[0].managed(datastores: agent.datastores).launch?.disk == "/srv/images/vm-7.qcow2")
+        #expect(agent.vms[1].managed(datastores: agent.datastores).qmpSocket == "/run/qemu/vm-8.qmp")
         #expect(agent.vms[1].cpus == 1, "defaults fill what is left out")
     }
 

@@ -19,6 +19,19 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     /// Files the VM was started with in RAM (at these addresses); their ROM copies migrate, so
     /// the target needs the same files.
     public var memoryImages: [MemoryImage]
+    /// A disk on shared storage: an export of a datastore, which each host opens through its own
+    /// paths to that datastore (so it travels by name, not by address). Takes the place of `disk`.
+    public var datastoreDisk: DatastoreDisk?
+
+    public struct DatastoreDisk: Sendable, Equatable, Codable {
+        public var datastore: String
+        public var export: String
+
+        public init(datastore: String, export: String) {
+            self.datastore = datastore
+            self.export = export
+        }
+    }
 
     public struct MemoryImage: Sendable, Equatable, Codable {
         public var path: String
@@ -31,7 +44,9 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     }
 
     public init(name: String, memoryMiB: Int, cpus: Int, usbController: Bool = true, panicDevice: Bool = false, disk: String? = nil,
-                diskFormat: String? = nil, machineType: String? = nil, memoryImages: [MemoryImage] = []) {
+                diskFormat: String? = nil, machineType: String? = nil, memoryImages: [MemoryImage] = [],
+                datastoreDisk: DatastoreDisk? = nil) {
+        self.datastoreDisk = datastoreDisk
         self.name = name
         self.memoryMiB = memoryMiB
         self.cpus = cpus

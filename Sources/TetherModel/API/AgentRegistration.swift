@@ -64,6 +64,8 @@ public struct RegisteredVM: Sendable, Equatable, Codable {
     public var containers: [String]
     /// QEMU's run state as the agent last saw it.
     public var status: VMRunState
+    /// The VM's operator QMP socket on its host (nil: the agent holds the only one).
+    public var monitor: String?
 
     public init(name: String, cpus: Int, memoryMiB: Int, networkMbps: Int, datastore: String, containers: [String] = [],
                 status: VMRunState = .running) {
