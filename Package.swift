@@ -153,7 +153,9 @@ let package = Package(
         // verdicts out); no I/O, no clock.
         .target(name: "Failover", dependencies: ["TetherModel"], swiftSettings: strict),
         // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
-        .target(name: "Lab", dependencies: ["TetherModel", "TetherSystem"], swiftSettings: strict),
+        .target(
+            name: "Lab", dependencies: ["TetherModel", "TetherSystem"], exclude: ["README.md", "LabGuest.asm"], swiftSettings: strict
+        ),
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherSystem", "TetherClient"], swiftSettings: strict),
         .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
         .executableTarget(name: "usbredir-replay", dependencies: ["USBRedirReplay"], swiftSettings: strict),
@@ -268,6 +270,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LabTests",
+            dependencies: ["Lab", "TetherTestKit", "TetherTestSupport", "Hypervisor", "TetherModel", "TetherSystem"],
             swiftSettings: strict
         ),
         .testTarget(

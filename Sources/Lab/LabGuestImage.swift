@@ -1,0 +1,104 @@
+import Foundation
+import TetherModel
+
+/// Reads what the lab guest left on a raw disk image, from outside (the VM paused or gone):
+/// the counter sequence and the crash record. A file too short to hold them, or sectors that
+/// are neither zeros nor the guest's records, are refused with `.invalidArgument`.
+public enum LabGuestImage {
+    /// The sector counter `counter` is written to.
+    public static func sector(of counter: UInt64) -> Int {
+        LabGuest.sequenceSectors.lowerBound + Int(counter % UInt64(LabGuest.sequenceSectors.count))
+    }
+
+    /// The counters in sectors 1 ... 2048 of the image at `path`, and the verdict on them.
+    public static func sequence(of path: String) throws(TetherError) -> CounterSequence {
+        let bytes = try read(path, through: LabGuest.sequenceSectors.upperBound)
+        var counters: [Int: UInt64] = [:]
+        var foreign: [Int] = []
+        for sector in LabGuest.sequenceSectors {
+            let start = sector * LabGuest.sectorSize
+            let content = bytes[start..<start + LabGuest.sectorSize]
+            if content.allSatisfy({ $0 == 0 }) { continue }
+            guard content.dropFirst(8).prefix(8).elementsEqual(LabGuest.sequenceMarker),
+                  content.dropFirst(16).allSatisfy({ $0 == 0 }) else {
+                foreign.append(sector)
+                continue
+            }
+            counters[sector] = littleEndian(content.prefix(8))
+        }
+        try refuse(foreign, path, "a sequence record (counter, TETHERSQ, zeros)")
+        return CounterSequence(counters: counters)
+    }
+
+    /// The crash record in sectors 4096 ... 4159 of the image at `path`.
+    public static func crashRecord(of path: String) throws(TetherError) -> CrashRecord {
+        let bytes = try read(path, through: LabGuest.crashSectors.upperBound)
+        var present: [Int] = []
+        var counters: [(index: Int, counter: UInt64)] = []
+        var faults: [CrashRecord.Fault] = []
+        var foreign: [Int] = []
+        for sector in LabGuest.crashSectors {
+            let index = sector - LabGuest.crashSectors.lowerBound
+            let start = sector * LabGuest.sectorSize
+            let content = bytes[start..<start + LabGuest.sectorSize]
+            if content.allSatisfy({ $0 == 0 }) { continue }
+            guard content.prefix(8).elementsEqual(LabGuest.crashMarker), content.dropFirst(20).allSatisfy({ $0 == 0 }) else {
+                foreign.append(sector)
+                continue
+            }
+            present.append(index)
+            counters.append((index, littleEndian(content.dropFirst(8).prefix(8))))
+            let says = UInt32(truncatingIfNeeded: littleEndian(content.dropFirst(16).prefix(4)))
+            if says != index { faults.append(.wrongIndex(index: index, says: says)) }
+        }
+        try refuse(foreign, path, "a crash record sector (TETHERCR, counter, index, zeros)")
+        // The counter most sectors carry; the others are faults.
+        var votes: [UInt64: Int] = [:]
+        for entry in counters { votes[entry.counter, default: 0] += 1 }
+        let counter = votes.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key
+        for entry in counters where entry.counter != counter {
+            faults.append(.counterDiffers(index: entry.index, counter: entry.counter))
+        }
+        return CrashRecord(counter: counter, presentIndices: present, faults: faults)
+    }
+
+    /// Sectors 0 ... `last` of the file.
+    static func read(_ path: String, through last: Int) throws(TetherError) -> [UInt8] {
+        let needed = (last + 1) * LabGuest.sectorSize
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw TetherError(errno == ENOENT ? .notFound : .io, "cannot read the lab guest image at \(path)", cause: reason)
+        }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: needed)
+        var filled = 0
+        while filled < needed {
+            let count = bytes.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return pread(fd, base + filled, needed - filled, off_t(filled))
+            }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else {
+                throw TetherError(.io, "cannot read the lab guest image at \(path)", cause: String(cString: strerror(errno)))
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        guard filled == needed else {
+            throw TetherError(.invalidArgument, "\(path) is \(filled) bytes, too short for a lab guest image: "
+                              + "it needs sectors 0 to \(last) (\(needed) bytes); make one with LabGuest.makeImage")
+        }
+        return bytes
+    }
+
+    private static func refuse(_ foreign: [Int], _ path: String, _ expected: String) throws(TetherError) {
+        guard let first = foreign.first else { return }
+        throw TetherError(.invalidArgument, "\(path) is not a lab guest image: \(foreign.count) sectors hold neither zeros "
+                          + "nor \(expected), the first is sector \(first)")
+    }
+
+    private static func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+}
