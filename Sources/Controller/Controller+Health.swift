@@ -66,7 +66,7 @@ extension Controller {
         for (role, network) in after.networks.sorted(by: { $0.key < $1.key }) {
             ControllerMetrics.state(of: "network", host: host, name: role.rawValue, network.state)
             let old = before?.networks[role]?.state
-            guard old != network.state, !(old == nil && network.state == .up) else { continue }
+            guard old != network.state, !(old == nil && (network.state == .up || network.state == .unknown)) else { continue }
             let since = network.since.map { time.timeIntervalSince($0) }
             let detection = network.state == .up ? nil : lastGood(host, role: role).map { time.timeIntervalSince($0) } ?? since
             events.append(ClusterEvent(at: time, kind: .network, host: host, subject: role.rawValue, from: old?.rawValue,
@@ -80,7 +80,7 @@ extension Controller {
             for path in store.paths {
                 ControllerMetrics.state(of: "path", host: host, name: "\(store.name) \(path.uri)", path.state)
                 let old = before?.datastores.first { $0.name == store.name }?.paths.first { $0.uri == path.uri }?.state
-                guard old != path.state, !(old == nil && path.state == .up) else { continue }
+                guard old != path.state, !(old == nil && (path.state == .up || path.state == .unknown)) else { continue }
                 let detection = path.state == .down ? path.lastSuccess.map { time.timeIntervalSince($0) } : nil
                 events.append(ClusterEvent(at: time, kind: .path, host: host, subject: "\(store.name) \(path.uri)", from: old?.rawValue,
                                            to: path.state.rawValue, detectionSeconds: detection))

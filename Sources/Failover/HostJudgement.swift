@@ -76,8 +76,9 @@ public enum HostJudgement {
     }
 
     static func judge(_ e: Evidence, peers: [String: HostHealthReport], at now: Date, settings: Settings) -> Judged {
-        if isHeard(e, at: now, settings), let report = e.report {
-            return judgeHeard(e, report: report, peers: peers)
+        if isHeard(e, at: now, settings) {
+            // An agent without health monitors reports nothing: heard, its networks unknown.
+            return judgeHeard(e, report: e.report ?? HostHealthReport(at: now, networks: [:], datastores: []), peers: peers)
         }
         return judgeSilent(e, peers: peers, at: now, settings: settings)
     }

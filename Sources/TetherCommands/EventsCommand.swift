@@ -36,15 +36,16 @@ struct EventsCommand: AsyncParsableCommand {
         }
     }
 
-    /// Unbuffered, so that `--follow` piped into another program shows each event as it comes.
+    /// Flushed, so that `--follow` piped into another program shows each event as it comes.
     private func write(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+        print(line)
+        fflush(nil)
     }
 }
 
 enum EventText {
     static func line(_ e: ClusterEvent) -> String {
-        let time = e.at.formatted(.iso8601.time(includingFractionalSeconds: true))
+        let time = e.at.formatted(.iso8601.time(includingFractionalSeconds: false))
         let change = (e.from.map { "\($0) -> " } ?? "") + e.to
         let host = e.host.map { "\($0) " } ?? ""
         let detection = e.detectionSeconds.map { String(format: "  (detected after %.2f s)", $0) } ?? ""

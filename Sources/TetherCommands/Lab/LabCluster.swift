@@ -23,7 +23,7 @@ struct LabCluster {
         guard leftovers.isEmpty else {
             throw TetherError(.busy, "a lab is up already (namespaces \(leftovers.joined(separator: ", "))): `tether lab down` first")
         }
-        try FileManager.default.createDirectory(atPath: layout.directory, withIntermediateDirectories: true)
+        try clearDirectory()
         try network.create()
         say("namespaces \(network.namespaces.joined(separator: ", ")); links mgmt0 mig0 vm0 st0 st1 in each host")
         try makeCertificates()
@@ -40,6 +40,21 @@ struct LabCluster {
         try writeManifest()
         let status = try await waitUntilRunning()
         for vm in status.vms { say("\(vm.name) \(vm.state) on \(vm.host)") }
+    }
+
+    /// A lab starts afresh: what an earlier lab left in the directory (kept by `down --keep-files`
+    /// or a failed `up`) goes; a directory that holds anything else is refused.
+    private func clearDirectory() throws {
+        let fm = FileManager.default
+        let entries = (try? fm.contentsOfDirectory(atPath: layout.directory)) ?? []
+        let ours: Set<String> = ["lab.json", "pki", "log", "run", "ctl", "storage"]
+        let foreign = entries.filter { !ours.contains($0) && !layout.hosts.contains($0) && !$0.hasPrefix("host-") }
+        guard foreign.isEmpty else {
+            throw TetherError(.busy, "\(layout.directory) holds files that are not a lab's (\(foreign.prefix(3).joined(separator: ", "))); "
+                              + "choose another --dir")
+        }
+        for entry in entries { try fm.removeItem(atPath: "\(layout.directory)/\(entry)") }
+        try fm.createDirectory(atPath: layout.directory, withIntermediateDirectories: true)
     }
 
     func makeCertificates() throws {
@@ -61,15 +76,15 @@ struct LabCluster {
     /// storage namespace (both storage links), with a QMP socket for fencing at the storage.
     func startStorage() throws {
         let qsd = try Executable.find("qemu-storage-daemon", package: "qemu-system-common")
-        var arguments: [String] = []
+        // The server first: qemu-storage-daemon takes its options in order, and an export needs it.
+        var arguments = ["--nbd-server", "addr.type=inet,addr.host=0.0.0.0,addr.port=\(LabLayout.nbdPort),max-connections=64"]
         let exports = layout.manifest.vms.map { ($0.name, $0.image) } + [(LabLayout.heartbeatExport, layout.heartbeatImage)]
         for (name, image) in exports {
             arguments += ["--blockdev", "driver=file,node-name=file-\(name),filename=\(image),cache.direct=off,aio=threads",
                           "--blockdev", "driver=raw,node-name=\(name),file=file-\(name)",
                           "--export", "type=nbd,id=export-\(name),node-name=\(name),name=\(name),writable=on"]
         }
-        arguments += ["--nbd-server", "addr.type=inet,addr.host=0.0.0.0,addr.port=\(LabLayout.nbdPort),max-connections=64",
-                      "--chardev", "socket,id=qmp,path=\(layout.storageDirectory)/storage.qmp,server=on,wait=off",
+        arguments += ["--chardev", "socket,id=qmp,path=\(layout.storageDirectory)/storage.qmp,server=on,wait=off",
                       "--monitor", "chardev=qmp"]
         try processes.start("storage", in: LabLayout.storageNamespace, [qsd] + arguments)
     }

@@ -88,13 +88,13 @@ struct LabCommand: AsyncParsableCommand {
         }
     }
 
-    struct Down: AsyncParsableCommand {
+    struct Down: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop everything of the lab and remove its namespaces and files.")
         @OptionGroup var location: Location
         @Flag(help: "Keep the lab's directory (logs, images, journal).") var keepFiles = false
 
-        func run() async throws {
-            try await FailureReporting.run {
+        func run() throws {
+            try FailureReporting.run {
                 let layout = try LabLayout(directory: location.dir)
                 LabCluster(layout: layout, binaries: "").down()
                 if !keepFiles { try? FileManager.default.removeItem(atPath: layout.directory) }
