@@ -152,6 +152,14 @@ let package = Package(
         // Pure state machines of high availability: the failure detector (messages and ticks in,
         // verdicts out); no I/O, no clock.
         .target(name: "Failover", dependencies: ["TetherModel"], swiftSettings: strict),
+        // The health machinery's IO: NBD paths and datastore heartbeats, kernel link state
+        // (netlink), and the failure detector's UDP transport; the agent wires it in.
+        .target(
+            name: "Health",
+            dependencies: ["TetherModel", "Failover"],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
         .target(
             name: "Lab", dependencies: ["TetherModel", "TetherSystem"], exclude: ["README.md", "LabGuest.asm"], swiftSettings: strict
@@ -220,6 +228,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FailoverTests", dependencies: ["Failover", "TetherModel"], swiftSettings: strict),
+        .testTarget(
+            name: "HealthTests",
+            dependencies: ["Health", "Failover", "TetherModel", "TetherSystem", "TetherTestKit"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "PlacementTests",
             dependencies: [

@@ -153,6 +153,19 @@ public struct FailureDetector: Sendable {
 
     // MARK: membership
 
+    /// The cluster's members changed (the controller's view): new peers start alive, peers no
+    /// longer listed are forgotten (with any probe of them and news about them).
+    public mutating func updatePeers(_ peers: some Sequence<String>) {
+        let wanted = Set(peers).subtracting([me])
+        for gone in members.keys where !wanted.contains(gone) {
+            members[gone] = nil
+            suspects.remove(gone)
+            news[gone] = nil
+            if probe?.target == gone { probe = nil }
+        }
+        for peer in wanted where members[peer] == nil { members[peer] = Member() }
+    }
+
     /// A message from a peer is evidence that it can reach us: a peer we doubted is alive again
     /// here. The doubt is spread again, fresh, so that the peer hears it (our answer carries it)
     /// and refutes it for everyone; after a partition heals, the old news may have run out.
@@ -213,13 +226,18 @@ public struct FailureDetector: Sendable {
     /// bounded number of periods. Peers held dead are probed too: the cluster's members are
     /// fixed (the controller's view), and a network that comes back must be seen to.
     private mutating func nextTarget() -> String? {
-        if nextInOrder >= order.count {
+        // Twice at most: the rest of this round (skipping peers removed since it was shuffled),
+        // then a fresh round.
+        for _ in 0..<2 {
+            while nextInOrder < order.count {
+                let candidate = order[nextInOrder]
+                nextInOrder += 1
+                if members[candidate] != nil { return candidate }
+            }
             order = members.keys.sorted().shuffled(using: &random)
             nextInOrder = 0
         }
-        guard nextInOrder < order.count else { return nil }
-        nextInOrder += 1
-        return order[nextInOrder - 1]
+        return nil
     }
 
     private mutating func helpers(for target: String) -> [String] {

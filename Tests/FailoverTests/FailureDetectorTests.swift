@@ -118,3 +118,26 @@ struct FailureDetectorTests {
         #expect(cutsView.isEmpty, "and it holds the others alive again: \(cutsView.prefix(5))")
     }
 }
+
+/// The members change at run time (the controller's view): added peers are probed, removed
+/// ones are forgotten.
+struct FailureDetectorMembershipTests {
+    @Test func addedPeersAreProbedAndRemovedOnesForgotten() {
+        var detector = FailureDetector(me: "a", peers: ["b"], seed: 3)
+        var now = Date(timeIntervalSince1970: 0)
+        _ = detector.tick(at: now)
+        detector.updatePeers(["c", "d", "a"])
+        #expect(detector.verdicts == ["c": .alive, "d": .alive])
+        var probed: Set<String> = []
+        for _ in 0..<40 {
+            now += 0.1
+            let output = detector.tick(at: now)
+            for outgoing in output.messages { probed.insert(outgoing.to) }
+        }
+        #expect(probed == ["c", "d"], "no probe goes to a removed peer; every added one is probed")
+        detector.updatePeers([])
+        #expect(detector.verdicts.isEmpty)
+        now += 1
+        #expect(detector.tick(at: now).messages.isEmpty)
+    }
+}
