@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient",
+                "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient", "Health", "Failover",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

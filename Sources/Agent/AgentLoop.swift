@@ -8,6 +8,8 @@ public protocol HealthSource: Sendable {
     func report() async -> HostHealthReport
     /// The peers to watch, as the controller last listed them.
     func updatePeers(_ peers: [PeerHost]) async
+    /// Whether the health changed since the last call (then the heartbeat goes at once).
+    func takeChange() -> Bool
 }
 
 /// Keeps the controller current: registers when anything changed (devices plugged or pulled,
@@ -56,8 +58,8 @@ public struct AgentLoop: Service {
             }
             // Until the next heartbeat, or a device plugged or pulled, whichever comes first.
             let wake = ContinuousClock.now + interval
-            while ContinuousClock.now < wake, !changes.take(), !Task.isCancelled {
-                try? await Task.sleep(for: min(.milliseconds(50), interval))
+            while ContinuousClock.now < wake, !changes.take(), !(health?.takeChange() ?? false), !Task.isCancelled {
+                try? await Task.sleep(for: min(.milliseconds(20), interval))
             }
         }
         changes.stop()

@@ -132,3 +132,11 @@ extension HostAgentService {
         logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
     }
 }
+
+extension HostAgentService {
+    /// A datastore path changed state. (Moving the disks of this host's VMs off a dead path
+    /// comes with the hypervisor's path switch.)
+    public func pathChanged(datastore: String, path: String, to state: HealthState) async {
+        logger.notice("datastore path \(state.rawValue)", metadata: ["datastore": "\(datastore)", "path": "\(path)"])
+    }
+}

@@ -28,6 +28,11 @@ public enum AgentDaemon {
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
         try await agent.start()
         let controller = ControllerClient(APIClient(.tls(section.controller), identity: identity))
+        let health = AgentHealth(host: section.host, networks: section.networks, datastores: section.datastores,
+                                 settings: AgentHealth.Settings(period: .milliseconds(Int(section.heartbeatSeconds * 1000))),
+                                 reportFile: "\(section.stateDirectory)/health.json", logger: logger) { datastore, path, state in
+            await agent.pathChanged(datastore: datastore, path: path, to: state)
+        }
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
@@ -35,7 +40,8 @@ public enum AgentDaemon {
                         logger: logger),
             AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval,
                       changes: DeviceChanges.watch(logger: logger, events: section.eventsSocket, libusbHotplug: section.libusbHotplug),
-                      logger: logger),
+                      health: health, logger: logger),
+            health,
         ]
         if let metrics = section.metrics {
             services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
