@@ -1,0 +1,79 @@
+import Foundation
+import Lab
+import TetherModel
+import TetherTestKit
+import TetherTestSupport
+import Testing
+
+/// One lab for every fault test of a suite (CI's time: bringing a lab up and down costs seconds,
+/// each fault only a few): `tether lab up` before the suite's first test, `tether lab down`
+/// after its last, whatever happened between.
+struct SharedLab: SuiteTrait, TestScoping {
+    static let directory = "/tmp/tether-lab-tests"
+    static var layout: LabLayout { (try? LabLayout(directory: directory)) ?? { fatalError("a valid lab directory") }() }
+
+    static var canRun: Bool {
+        getuid() == 0 && QEMUTestbed.isAvailable && Tools.which("ip") != nil && Tools.which("qemu-storage-daemon") != nil
+            && FileManager.default.isExecutableFile(atPath: Tools.product("tetherd"))
+    }
+
+    var isRecursive: Bool { false }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        _ = try? await ProcessRunner.run(Tools.product("tether"), ["lab", "down", "--dir", Self.directory], timeout: 60)
+        let up = try await ProcessRunner.run(Tools.product("tether"), ["lab", "up", "--dir", Self.directory], timeout: 180)
+        guard up.status == 0 else {
+            Issue.record("tether lab up failed: \(up.stdout)\(up.stderr)")
+            return
+        }
+        defer {
+            // Keep the logs of a failed run where CI prints them; a passing run leaves nothing.
+            let down = Process()
+            down.executableURL = URL(fileURLWithPath: Tools.product("tether"))
+            down.arguments = ["lab", "down", "--dir", Self.directory, "--keep-files"]
+            try? down.run()
+            down.waitUntilExit()
+        }
+        try await function()
+    }
+
+    /// `tether status --json` of the lab.
+    static func status() async throws -> ClusterStatus {
+        let result = try await ProcessRunner.run(Tools.product("tether"), ["status", "--json", "--socket", layout.controllerSocket], timeout: 20)
+        guard result.status == 0 else { throw TetherError(.io, "tether status: \(result.stderr)") }
+        return try APIJSON.decoder().decode(ClusterStatus.self, from: Data(result.stdout.utf8))
+    }
+
+    /// Polls the status until `check` holds; returns the time it took, or throws with the last status.
+    @discardableResult
+    static func waitFor(_ what: String, within timeout: Duration = .seconds(20),
+                        _ check: (ClusterStatus) -> Bool) async throws -> Duration {
+        let start = ContinuousClock.now
+        var last: ClusterStatus?
+        while ContinuousClock.now - start < timeout {
+            if let status = try? await status() {
+                last = status
+                if check(status) { return ContinuousClock.now - start }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let hosts = last?.hosts.map { h in
+            "\(h.name) \(h.condition.verdict.rawValue) " + h.networks.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value.state.rawValue)" }
+                .joined(separator: ",")
+        } ?? []
+        throw TetherError(.timeout, "not within \(timeout): \(what); last: \(hosts.joined(separator: "; "))")
+    }
+
+    static func ip(_ arguments: [String]) async throws {
+        let result = try await ProcessRunner.run("/usr/bin/env", ["ip"] + arguments, timeout: 20)
+        guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
+    }
+
+    static func link(_ host: String, _ interface: String, up: Bool) async throws {
+        try await ip(["-n", LabLayout.namespace(of: host), "link", "set", interface, up ? "up" : "down"])
+    }
+}
+
+extension Trait where Self == SharedLab {
+    static var sharedLab: SharedLab { SharedLab() }
+}
