@@ -80,6 +80,11 @@ public enum SequenceFault: Sendable, Equatable, CustomStringConvertible {
     public struct Misplacement: Sendable, Equatable {
         public var sector: Int
         public var counter: UInt64
+
+        public init(sector: Int, counter: UInt64) {
+            self.sector = sector
+            self.counter = counter
+        }
     }
 
     public var description: String {

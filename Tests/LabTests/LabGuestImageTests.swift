@@ -52,7 +52,7 @@ import Testing
 
     @Test(arguments: [1, 5, 2047, 2048, 2049, 5000, 1_000_000])
     func theLastWindowIsContinuous(maximum: UInt64) throws {
-        let path = try Self.image("window", counters: Array((maximum >= 2048 ? maximum - 2047 : 1)...maximum))
+        let path = try Self.image("window-\(maximum)", counters: Array((maximum >= 2048 ? maximum - 2047 : 1)...maximum))
         defer { unlink(path) }
         let sequence = try LabGuestImage.sequence(of: path)
         #expect(sequence.verdict == .continuous)
