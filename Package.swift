@@ -151,7 +151,7 @@ let package = Package(
         // verdicts out); no I/O, no clock.
         .target(name: "Failover", dependencies: ["TetherModel"], swiftSettings: strict),
         // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
-        .target(name: "Lab", dependencies: ["TetherModel", "TetherSystem"], swiftSettings: strict),
+        .target(name: "Lab", dependencies: ["TetherModel", "TetherSystem", "Hypervisor"], exclude: ["README.md"], swiftSettings: strict),
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherSystem", "TetherClient"], swiftSettings: strict),
         .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
         .executableTarget(name: "usbredir-replay", dependencies: ["USBRedirReplay"], swiftSettings: strict),
@@ -230,6 +230,8 @@ let package = Package(
                 "TetherTestKit",
                 // Channel: migration TLS is tested with the certificates `tether certs` makes.
                 "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay", "Channel",
+                // Lab: network disks are tested against its storage server, in namespaces.
+                "Lab",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

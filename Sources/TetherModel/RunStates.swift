@@ -29,6 +29,9 @@ extension QEMUWord {
 /// it, the agent reports it, the controller decides on it.
 public enum VMRunState: QEMUWord {
     case running, paused, prelaunch, inmigrate, postmigrate, finishMigrate, guestPanicked, shutdown, internalError
+    /// Paused by QEMU because a disk request failed (`werror`/`rerror=stop`): the request is held,
+    /// and `cont` issues it again.
+    case ioError
     /// The agent could not ask (QEMU did not answer).
     case unreachable
     case other(String)
@@ -36,7 +39,7 @@ public enum VMRunState: QEMUWord {
     public static let named: [(VMRunState, String)] = [
         (.running, "running"), (.paused, "paused"), (.prelaunch, "prelaunch"), (.inmigrate, "inmigrate"),
         (.postmigrate, "postmigrate"), (.finishMigrate, "finish-migrate"), (.guestPanicked, "guest-panicked"),
-        (.shutdown, "shutdown"), (.internalError, "internal-error"), (.unreachable, "unreachable"),
+        (.shutdown, "shutdown"), (.internalError, "internal-error"), (.ioError, "io-error"), (.unreachable, "unreachable"),
     ]
 
     public var unknownWord: String? {
