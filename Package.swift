@@ -162,7 +162,8 @@ let package = Package(
         ),
         // A real cluster on one machine (namespaces, links): tether demo, the lab and the tests.
         .target(
-            name: "Lab", dependencies: ["TetherModel", "TetherSystem"], exclude: ["README.md", "LabGuest.asm"], swiftSettings: strict
+            name: "Lab", dependencies: ["TetherModel", "TetherSystem", "Hypervisor"], exclude: ["README.md", "LabGuest.asm"],
+            swiftSettings: strict
         ),
         .target(name: "OCIHook", dependencies: ["TetherModel", "TetherSystem", "TetherClient"], swiftSettings: strict),
         .target(name: "USBRedirReplay", dependencies: ["USBProbe"], swiftSettings: strict),
@@ -247,6 +248,8 @@ let package = Package(
                 "TetherTestKit",
                 // Channel: migration TLS is tested with the certificates `tether certs` makes.
                 "Hypervisor", "TetherModel", "TetherTestSupport", "USBRedirReplay", "Channel",
+                // Lab: network disks are tested against its storage server, in namespaces.
+                "Lab",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

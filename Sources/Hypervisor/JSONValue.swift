@@ -1,3 +1,6 @@
+import Foundation
+import TetherModel
+
 /// A JSON value as QMP speaks it. Integers stay integers: QEMU reports byte counts that a
 /// Double would round.
 public enum JSONValue: Sendable, Equatable, Codable, CustomStringConvertible {
@@ -76,5 +79,19 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
+}
+
+extension JSONValue {
+    /// Compact JSON with sorted keys: the same value always gives the same text (QEMU's
+    /// `-blockdev` arguments, which both ends of a migration are started with).
+    func jsonText() throws(TetherError) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try encoder.encode(self), as: UTF8.self)
+        } catch {
+            throw TetherError(.internalError, "cannot write \(self) as JSON", cause: "\(error)")
+        }
     }
 }

@@ -9,12 +9,15 @@ public final class QEMUMachine: VirtualMachineControl {
     /// The QEMU process when this driver started it; nil for an adopted VM.
     private let process: ChildProcess?
     public let logPath: String?
+    /// The network namespace QEMU runs in (nil: the driver's own), where a disk path is probed.
+    public let networkNamespace: String?
 
-    init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?) {
+    init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?, networkNamespace: String? = nil) {
         self.name = name
         self.qmp = qmp
         self.process = process
         self.logPath = logPath
+        self.networkNamespace = networkNamespace
     }
 
     /// Starts QEMU from `spec`, its QMP socket and log in `directory`, and connects. The spec is
@@ -22,19 +25,28 @@ public final class QEMUMachine: VirtualMachineControl {
     /// type this QEMU gives it, and the disk's format comes from its header; an unknown machine
     /// type or disk format is refused before QEMU starts. QEMU gets this process's environment
     /// without interposers (LD_PRELOAD): one meant for the caller (umockdev's, in tests) would
-    /// intercept QEMU's own ioctls, /dev/kvm's among them.
+    /// intercept QEMU's own ioctls, /dev/kvm's among them. A network disk opens on the first of
+    /// its paths that answers a probe (`NBDPathProbe`): QEMU would wait minutes on a dead one.
     public static func launch(_ requested: VMSpec, in directory: String, qemu: String = "qemu-system-x86_64",
                               timeout: Duration = .seconds(20)) async throws -> QEMUMachine {
         let executable = try Executable.find(qemu, package: "qemu-system-x86")
-        let spec = try requested.resolved(with: MachineTypes.of(qemu: executable))
+        var spec = try requested.resolved(with: MachineTypes.of(qemu: executable))
+        if let disk = spec.networkDisk {
+            spec.networkDisk?.paths = try await disk.answeringFirst(networkNamespace: spec.networkNamespace)
+        }
         let socket = "\(directory)/\(spec.name).qmp"
         let log = "\(directory)/\(spec.name).log"
         try? FileManager.default.removeItem(atPath: socket)
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard logFD >= 0 else { throw TetherError(.io, "cannot write QEMU's log at \(log)", cause: String(cString: strerror(errno))) }
         defer { close(logFD) }
-        let process = try await ChildProcess.start(executable, try spec.arguments(qmpSocket: socket), output: logFD,
-                                                     environment: cleanEnvironment())
+        var program = executable, arguments = try spec.arguments(qmpSocket: socket)
+        if let namespace = spec.networkNamespace {
+            // `ip netns exec` execs QEMU in place: the child's pid is QEMU's, and signals reach it.
+            program = try Executable.find("ip", package: "iproute2")
+            arguments = ["netns", "exec", namespace, executable] + arguments
+        }
+        let process = try await ChildProcess.start(program, arguments, output: logFD, environment: cleanEnvironment())
         let exited = { TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))") }
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
         let deadline = ContinuousClock.now + timeout
@@ -51,7 +63,7 @@ public final class QEMUMachine: VirtualMachineControl {
         while true {
             do {
                 let qmp = try await QMPClient.connect(socketPath: socket, timeout: .seconds(1))
-                return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log)
+                return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log, networkNamespace: spec.networkNamespace)
             } catch {
                 guard process.isRunning else { throw exited() }
                 guard ContinuousClock.now < deadline else {
@@ -66,11 +78,13 @@ public final class QEMUMachine: VirtualMachineControl {
         ProcessInfo.processInfo.environment.filter { !["LD_PRELOAD", "UMOCKDEV_DIR"].contains($0.key) }
     }
 
-    /// Takes over a QEMU already running, by its QMP socket.
-    public static func adopt(socketPath: String, name: String? = nil, timeout: Duration = .seconds(10)) async throws -> QEMUMachine {
+    /// Takes over a QEMU already running, by its QMP socket; `networkNamespace` is the one it
+    /// runs in, if not the driver's.
+    public static func adopt(socketPath: String, name: String? = nil, networkNamespace: String? = nil,
+                             timeout: Duration = .seconds(10)) async throws -> QEMUMachine {
         let qmp = try await QMPClient.connect(socketPath: socketPath, timeout: timeout)
         let reported = try? await qmp.execute("query-name", timeout: timeout)["name"]?.string
-        return QEMUMachine(name: name ?? reported ?? socketPath, qmp: qmp, process: nil, logPath: nil)
+        return QEMUMachine(name: name ?? reported ?? socketPath, qmp: qmp, process: nil, logPath: nil, networkNamespace: networkNamespace)
     }
 
     static func tail(_ path: String) -> String {

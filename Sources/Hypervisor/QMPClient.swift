@@ -19,11 +19,11 @@ public final class QMPClient: Sendable {
     /// QEMU's greeting: its version and capabilities.
     public let greeting: JSONValue
     private let channel: any Channel
-    private let subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>
+    private let subscribers: NIOLockedValueBox<[UUID: EventSubscriber]>
     private let handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>
 
     private init(socketPath: String, greeting: JSONValue, channel: any Channel,
-                 subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>,
+                 subscribers: NIOLockedValueBox<[UUID: EventSubscriber]>,
                  handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>) {
         self.socketPath = socketPath
         self.greeting = greeting
@@ -35,7 +35,7 @@ public final class QMPClient: Sendable {
     /// Connects, waits for the greeting and leaves capabilities negotiation mode.
     public static func connect(socketPath: String, timeout: Duration = .seconds(10),
                                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> QMPClient {
-        let subscribers = NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>([:])
+        let subscribers = NIOLockedValueBox<[UUID: EventSubscriber]>([:])
         let handlers = NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>([:])
         let loop = group.next()
         let deadline = NIODeadline.now() + timeAmount(timeout)
@@ -82,10 +82,18 @@ public final class QMPClient: Sendable {
     /// Every event from now on, until the connection closes or the stream is dropped.
     /// Subscribe before the action whose event you wait for.
     public func events() -> AsyncStream<QMPEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: QMPEvent.self, bufferingPolicy: .bufferingNewest(4096))
+        events { $0 }
+    }
+
+    /// The values `transform` makes of events from now on (an event it maps to nil is left
+    /// out), until the connection closes or the stream is dropped.
+    public func events<Element: Sendable>(_ transform: @escaping @Sendable (QMPEvent) -> Element?) -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Element.self, bufferingPolicy: .bufferingNewest(4096))
         let id = UUID()
         let open = channel.isActive
-        subscribers.withLockedValue { $0[id] = continuation }
+        let subscriber = EventSubscriber(deliver: { if let value = transform($0) { continuation.yield(value) } },
+                                         finish: { continuation.finish() })
+        subscribers.withLockedValue { $0[id] = subscriber }
         continuation.onTermination = { [subscribers] _ in subscribers.withLockedValue { $0[id] = nil } }
         if !open { continuation.finish() }
         return stream
@@ -112,7 +120,7 @@ public final class QMPClient: Sendable {
     /// One connection attempt, with its own greeting promise: a refused attempt must not answer
     /// for the next one.
     private static func openChannel(socketPath: String, loop: any EventLoop, timeout: Duration, deadline: NIODeadline,
-                                    subscribers: NIOLockedValueBox<[UUID: AsyncStream<QMPEvent>.Continuation]>,
+                                    subscribers: NIOLockedValueBox<[UUID: EventSubscriber]>,
                                     handlers: NIOLockedValueBox<[UUID: @Sendable (QMPEvent) -> Void]>)
         async throws -> (any Channel, EventLoopPromise<JSONValue>) {
         let greetingPromise = loop.makePromise(of: JSONValue.self)
@@ -125,10 +133,15 @@ public final class QMPClient: Sendable {
                         try channel.pipeline.syncOperations.addHandler(QMPHandler(
                             greeting: greetingPromise, greetingDeadline: deadline,
                             onEvent: { event in
-                                subscribers.withLockedValue { for c in $0.values { c.yield(event) } }
+                                for subscriber in subscribers.withLockedValue({ Array($0.values) }) { subscriber.deliver(event) }
                                 for handler in handlers.withLockedValue({ Array($0.values) }) { handler(event) }
                             },
-                            onClose: { subscribers.withLockedValue { for c in $0.values { c.finish() }; $0.removeAll() } }))
+                            onClose: {
+                                // Finished outside the lock: a stream's end runs its onTermination at
+                                // once, which takes the same lock to unsubscribe.
+                                let ending = subscribers.withLockedValue { all in defer { all.removeAll() }; return Array(all.values) }
+                                for subscriber in ending { subscriber.finish() }
+                            }))
                     }
                 }
                 .connect(unixDomainSocketPath: socketPath)
@@ -159,6 +172,12 @@ public final class QMPClient: Sendable {
         let (seconds, attoseconds) = duration.components
         return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
+}
+
+/// One `events` stream's ends: what an event becomes in it, and its end when the connection closes.
+struct EventSubscriber: Sendable {
+    let deliver: @Sendable (QMPEvent) -> Void
+    let finish: @Sendable () -> Void
 }
 
 extension AsyncStream where Element == QMPEvent {

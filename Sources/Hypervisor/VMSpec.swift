@@ -26,6 +26,13 @@ public struct VMSpec: Sendable {
     /// The disk image's format; nil takes it from the image's header. A format that the
     /// header contradicts is refused at launch.
     public var diskFormat: DiskFormat?
+    /// A disk on shared storage: an NBD export reached through one of several paths. QEMU opens
+    /// it on the first path (`QEMUMachine.launch` puts the first that answers first). Exclusive
+    /// with `disk`.
+    public var networkDisk: NetworkDisk?
+    /// A network namespace (`ip netns` name) to run QEMU in: a lab host's. Its QMP socket stays in
+    /// the file system, so the driver reaches it from outside.
+    public var networkNamespace: String?
     /// Start waiting for an incoming migration (`-incoming defer`): the receiving end of a live
     /// migration or of a restore.
     public var incoming = false
@@ -99,6 +106,10 @@ public struct VMSpec: Sendable {
         if usbController { args += ["-device", "qemu-xhci,id=xhci"] }
         // Pause on a panic (QEMU's default is to power off): the memory must still be there to dump.
         if panicDevice { args += ["-device", "pvpanic", "-action", "panic=pause"] }
+        if disk != nil, networkDisk != nil {
+            throw TetherError(.invalidArgument, "\(name) has both a local disk and a network disk; give it one")
+        }
+        if let networkDisk, let path = networkDisk.paths.first { args += try networkDisk.arguments(over: path) }
         if let disk {
             // Never a default: a qcow2 image passed as raw shows the guest qcow2's metadata.
             let format: DiskFormat

@@ -37,6 +37,14 @@ public protocol VirtualMachineControl: Sendable {
     func usbRedirectionIDs() async throws -> [String]
     func usbDevices() async throws -> [USBDeviceInfo]
     func dumpGuestMemory(to path: String) async throws
+    /// The IO path the VM's network disk uses now; nil when it has none.
+    func diskPath() async throws -> NBDPath?
+    /// Moves the network disk onto another path of its datastore, while the VM runs or after its
+    /// path failed (paused in `io-error`; resumed after, the failed request issued again).
+    @discardableResult
+    func switchDiskPath(to path: NBDPath) async throws -> DiskPathSwitch
+    /// The IO errors QEMU reports on the VM's disks from now on.
+    func diskIOErrors() -> AsyncStream<DiskIOError>
     func reset() async throws
     func quit() async throws
     /// Stops the VM at once, without asking the guest (a target that never got its state).
