@@ -73,11 +73,21 @@ extension VMLaunch {
     /// The spec QEMU is started with; `NAME.monitor.qmp` in `directory` is the operator's
     /// QMP socket (the agent holds the first). A VM started to receive another's state gets no
     /// RAM images: its RAM comes in the migration stream.
-    func spec(incoming: Bool, directory: String) throws(TetherError) -> VMSpec {
+    func spec(incoming: Bool, directory: String, datastores: [DatastoreAccess] = [],
+              pathStates: [String: HealthState] = [:]) throws(TetherError) -> VMSpec {
         var spec = VMSpec(name: name, memoryMiB: memoryMiB, cpus: cpus, usbController: usbController, panicDevice: panicDevice, disk: disk,
                           incoming: incoming, memoryImages: incoming ? [] : memoryImages.map { ($0.path, $0.address) })
         spec.operatorMonitor = "\(directory)/\(name).monitor.qmp"
+        if let panicAction { spec.panicAction = panicAction }
         if let machineType { spec.machineType = machineType }
+        if let shared = datastoreDisk {
+            guard let store = datastores.first(where: { $0.name == shared.datastore }), !store.paths.isEmpty else {
+                throw TetherError(.notFound, "vm '\(name)': this host has no path to datastore '\(shared.datastore)'")
+            }
+            // A path known down goes last: QEMU opens the disk on the first.
+            let ordered = store.paths.filter { pathStates[$0] != .down } + store.paths.filter { pathStates[$0] == .down }
+            spec.networkDisk = try NetworkDisk(uris: ordered, export: shared.export)
+        }
         if let diskFormat {
             guard let format = DiskFormat(rawValue: diskFormat) else {
                 throw TetherError(.invalidArgument, "vm '\(name)': disk format '\(diskFormat)' is not one Tether runs; "

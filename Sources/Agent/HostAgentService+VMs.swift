@@ -38,7 +38,7 @@ extension HostAgentService {
         let port = try LocalPorts.free(on: settings.address(on: .migration))
         let address = HostPort(host: settings.address(on: .migration), port: port)
         do {
-            let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory),
+            let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory, datastores: settings.datastores, pathStates: pathStates),
                                                  in: settings.stateDirectory)
             do {
                 // Its forwarded devices first: a migration loads only into the same devices.
@@ -134,9 +134,31 @@ extension HostAgentService {
 }
 
 extension HostAgentService {
-    /// A datastore path changed state. (Moving the disks of this host's VMs off a dead path
-    /// comes with the hypervisor's path switch.)
+    /// A datastore path changed state. A VM whose disk is on a path that went down moves its disk
+    /// to another path of this host that is up, keeping its memory: QEMU mirrors onto the new
+    /// path, drops the old nodes, and resumes a VM the failed IO had paused, whose held request
+    /// is then issued over the new path (shared/notes/qemu-storage-faults.md).
     public func pathChanged(datastore: String, path: String, to state: HealthState) async {
+        pathStates[path] = state
         logger.notice("datastore path \(state.rawValue)", metadata: ["datastore": "\(datastore)", "path": "\(path)"])
+        guard state == .down, let store = settings.datastores.first(where: { $0.name == datastore }),
+              let dead = try? NBDPath(parsing: path) else { return }
+        for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
+            guard !switchingDisks.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
+            guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
+                logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
+                continue
+            }
+            switchingDisks.insert(name)
+            defer { switchingDisks.remove(name) }
+            do {
+                let done = try await vm.machine.switchDiskPath(to: to)
+                logger.notice("disk moved to another path", metadata: ["vm": "\(name)", "from": "\(path)", "to": "\(target)",
+                                                                      "pivotMs": "\(done.pivotMs)", "totalMs": "\(done.totalMs)",
+                                                                      "before": "\(done.stateBefore)", "after": "\(done.stateAfter)"])
+            } catch {
+                logger.error("could not move the disk to another path: \(error)", metadata: ["vm": "\(name)", "to": "\(target)"])
+            }
+        }
     }
 }

@@ -44,6 +44,10 @@ public actor HostAgentService: HostAgent {
     var exports: [String: Export] = [:]
     var channels: [String: ChannelEnd] = [:]
     private(set) var devices: [RegisteredDevice] = []
+    /// Each datastore path's state as this host last measured it (unknown until measured).
+    var pathStates: [String: HealthState] = [:]
+    /// VMs whose disk is moving to another path now.
+    var switchingDisks: Set<String> = []
     let exporterRecord: ExporterRecord
 
     public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger, driver: any VirtualMachineDriver = QEMUDriver(),
@@ -80,7 +84,7 @@ public actor HostAgentService: HostAgent {
             } else if record.qmpSocket != nil {
                 throw TetherError(.io, "vm '\(name)': nothing answers on its QMP socket \(socket)")
             } else if let launch = record.launch, settings.vms.contains(where: { $0.registration.name == name }) {
-                machine = try await driver.launch(try launch.spec(incoming: false, directory: settings.stateDirectory), in: settings.stateDirectory)
+                machine = try await driver.launch(try launch.spec(incoming: false, directory: settings.stateDirectory, datastores: settings.datastores, pathStates: pathStates), in: settings.stateDirectory)
                 logger.info("started VM", metadata: ["vm": "\(name)"])
             } else {
                 VMRecord.remove(name, in: settings.stateDirectory)   // it arrived once and has gone since

@@ -21,6 +21,10 @@ public struct VMSpec: Sendable {
     public var usbController = true
     /// A pvpanic device, through which a guest reports a crash (GUEST_PANICKED).
     public var panicDevice = false
+    /// What QEMU does when the guest reports a panic: `pause` (the memory stays there to dump),
+    /// or `none` (report GUEST_PANICKED and let the guest go on: one that writes its own crash
+    /// record after signalling, as the lab guest does).
+    public var panicAction = "pause"
     /// A disk image to boot from, raw or qcow2.
     public var disk: String?
     /// The disk image's format; nil takes it from the image's header. A format that the
@@ -105,7 +109,7 @@ public struct VMSpec: Sendable {
         if let operatorMonitor { args += ["-qmp", "unix:\(operatorMonitor),server=on,wait=off"] }
         if usbController { args += ["-device", "qemu-xhci,id=xhci"] }
         // Pause on a panic (QEMU's default is to power off): the memory must still be there to dump.
-        if panicDevice { args += ["-device", "pvpanic", "-action", "panic=pause"] }
+        if panicDevice { args += ["-device", "pvpanic", "-action", "panic=\(panicAction)"] }
         if disk != nil, networkDisk != nil {
             throw TetherError(.invalidArgument, "\(name) has both a local disk and a network disk; give it one")
         }

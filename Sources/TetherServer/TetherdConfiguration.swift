@@ -135,9 +135,12 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// given to the guest as raw bytes).
         public var format: DiskFormat?
         public var memoryImages: [VMLaunch.MemoryImage] = []
+        /// A pvpanic device, and QEMU's action on a panic: `pause` (keep the memory to dump) or
+        /// `none` (report and run on: a guest that writes its crash files after signalling).
+        public var panic: String?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, format, memoryImages
+            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, format, memoryImages, panic
         }
 
         public init(from decoder: any Decoder) throws {
@@ -158,6 +161,10 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
                 format = known
             }
             memoryImages = try c.decodeIfPresent([VMLaunch.MemoryImage].self, forKey: .memoryImages) ?? memoryImages
+            panic = try c.decodeIfPresent(String.self, forKey: .panic)
+            if let panic, !["pause", "none"].contains(panic) {
+                throw DecodingError.dataCorruptedError(forKey: .panic, in: c, debugDescription: "panic '\(panic)' is not pause or none")
+            }
         }
 
         /// The VM as the agent manages it. Its `disk` is an export of its datastore when this
@@ -166,12 +173,15 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             let registration = RegisteredVM(name: name, cpus: cpus, memoryMiB: memoryMiB, networkMbps: networkMbps, datastore: datastore,
                                             containers: containers)
             if let qmp { return ManagedVMConfiguration(registration: registration, qmpSocket: qmp) }
+            var launch = VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus, panicDevice: panic != nil, disk: nil)
+            launch.panicAction = panic
             let shared = datastores.first { $0.name == datastore && !$0.paths.isEmpty }
             let onDatastore = shared.flatMap { store in disk.map { VMLaunch.DatastoreDisk(datastore: store.name, export: $0) } }
-            return ManagedVMConfiguration(registration: registration,
-                                          launch: VMLaunch(name: name, memoryMiB: memoryMiB, cpus: cpus,
-                                                           disk: onDatastore == nil ? disk : nil, diskFormat: format?.rawValue,
-                                                           memoryImages: memoryImages, datastoreDisk: onDatastore))
+            launch.disk = onDatastore == nil ? disk : nil
+            launch.diskFormat = format?.rawValue
+            launch.memoryImages = memoryImages
+            launch.datastoreDisk = onDatastore
+            return ManagedVMConfiguration(registration: registration, launch: launch)
         }
     }
 

@@ -40,7 +40,7 @@ enum LabConfigurations {
               eventsSocket: null
               libusbHotplug: false
               vms:
-                - {name: \(vm), cpus: 1, memoryMiB: 256, networkMbps: 100, datastore: \(LabLayout.datastore), disk: \(vm)}
+                - {name: \(vm), cpus: 1, memoryMiB: 256, networkMbps: 100, datastore: \(LabLayout.datastore), disk: \(vm), panic: none}
 
             """
     }

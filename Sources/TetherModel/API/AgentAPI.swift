@@ -10,6 +10,8 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     public var cpus: Int
     public var usbController: Bool
     public var panicDevice: Bool
+    /// QEMU's action on a panic (`pause`, `none`); nil: pause.
+    public var panicAction: String?
     public var disk: String?
     /// The disk image's format (`raw`, `qcow2`); nil: read from the image.
     public var diskFormat: String?
