@@ -28,6 +28,10 @@ struct DemoTests {
             "vm-a runs on host-b (running) and its QEMU lists: tether-vm-a.host-b.1-4 at 12 Mb/s, tether-vm-a.host-b.1-3 at 480 Mb/s",
             "container says: found /dev/bus/usb/001/005, a character device: the dongle",
             "its poststop hook gave the dongle back (attachments now: host-b/1-3 -> vm-a)",
+            "cut host-a's first storage link: ip -n tl-host-a link set st0 down",
+            "vm-a's disk is on nbd://10.84.0.1:10809 and the VM runs",
+            "sequence continuous (no write lost, none twice, memory kept)",
+            "tether lab down",
             "cleaned up: daemons, VMs, namespaces and files",
         ] {
             #expect(story.contains(line), "missing from the timeline: \(line)\n\(story)")

@@ -63,6 +63,7 @@ struct DemoCommand: AsyncParsableCommand {
             _ = try await follow(client, operation.id, timeline)
         }
         try await container(cluster, client, timeline)
+        try await DemoStoragePath(directory: cluster.directory, binaries: cluster.binaries, timeline: timeline).run()
     }
 
     private func attach(_ client: ControllerClient, container: String, device: String, _ timeline: Timeline, what: String) async throws {

@@ -7,7 +7,7 @@ enum DemoPrerequisites {
     /// Tools by the Debian package that has them.
     static let tools: [(program: String, package: String)] = [
         ("ip", "iproute2"), ("qemu-system-x86_64", "qemu-system-x86"), ("umockdev-run", "umockdev"), ("runc", "runc"),
-        ("busybox", "busybox-static"), ("nsenter", "util-linux"),
+        ("busybox", "busybox-static"), ("nsenter", "util-linux"), ("qemu-storage-daemon", "qemu-system-common"),
     ]
 
     /// Tether's own programs, which the demo runs from beside `tether`.
