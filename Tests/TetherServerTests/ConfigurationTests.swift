@@ -19,9 +19,12 @@ struct ConfigurationTests {
 
         let agent = try #require(try TetherdConfiguration.load(Self.samples.appendingPathComponent("tetherd-agent.yaml").path).agent)
         #expect(agent.host == "host-b")
-        #expect(agent.networks[.storage] == NetworkLink(up: true, mbps: 25000))
+        #expect(agent.networks[.storage] == NetworkLink(up: true, mbps: 25000, address: "10.83.0.12"))
+        #expect(agent.datastores == [DatastoreAccess(name: "ds1", paths: ["nbd://10.83.0.1:10809", "nbd://10.84.0.1:10809"])])
         #expect(agent.vms.map(\.name) == ["vm-7", "vm-8"])
-        #expect(agent.vms[0].managed(datastores: agent.datastores).launch?.disk == "/srv/images/vm-7.qcow2")
+        let launch = try #require(agent.vms[0].managed(datastores: agent.datastores).launch)
+        #expect(launch.disk == nil && launch.datastoreDisk == VMLaunch.DatastoreDisk(datastore: "ds1", export: "vm-7"))
+        #expect(launch.panicDevice && launch.panicAction == "pause")
         #expect(agent.vms[1].managed(datastores: agent.datastores).qmpSocket == "/run/qemu/vm-8.qmp")
         #expect(agent.vms[1].cpus == 1, "defaults fill what is left out")
     }
@@ -37,6 +40,10 @@ struct ConfigurationTests {
         ("agent:\n  host: h\n  controller: nowhere\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n", "'agent.controller': 'nowhere' is not HOST:PORT"),
         ("controller:\n  migrateThresholdPercent: half\n", "'controller.migrateThresholdPercent' must be an integer"),
         ("role: boss\n", "'role'"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  datastores: [{name: d, path: [x]}]\n",
+         "unknown key 'agent.datastores[].path' (line 6)"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, panic: crash}\n",
+         "panic 'crash' is not pause or none"),
         ("controller: [1, 2\n", "is not valid YAML"),
     ])
     func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
