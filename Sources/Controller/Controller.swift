@@ -31,6 +31,8 @@ public actor Controller {
             self.policy = policy
             self.heartbeatTimeout = heartbeatTimeout
             self.timing = OperationStateMachine.Timing(stepDeadline: stepDeadline)
+            // Heard within the heartbeat timeout; dead no sooner than the spec's 10 s.
+            self.judgement = HostJudgement.Settings(heardWithin: heartbeatTimeout, deadAfter: max(10, heartbeatTimeout))
             self.journaled = journaled
         }
     }

@@ -27,6 +27,10 @@ public enum AgentDaemon {
                                      heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
         try await agent.start()
+        let timeouts = StorageTimeouts.describe(retries: StorageTimeouts.tcpRetries2())
+        if !section.datastores.allSatisfy(\.paths.isEmpty) {
+            if timeouts.ok { logger.notice("\(timeouts.text)") } else { logger.warning("\(timeouts.text)") }
+        }
         let controller = ControllerClient(APIClient(.tls(section.controller), identity: identity))
         let health = AgentHealth(host: section.host, networks: section.networks, datastores: section.datastores,
                                  settings: AgentHealth.Settings(period: .milliseconds(Int(section.heartbeatSeconds * 1000))),

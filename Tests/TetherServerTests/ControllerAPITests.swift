@@ -58,7 +58,10 @@ struct ControllerAPITests {
             try await registerBoth(client)
             clock.advance(10)
             try await client.execute(uri: "/v1/agents/host-a/heartbeat", method: .post, body: Self.body("{}")) { response in
-                #expect(response.status == .noContent)
+                #expect(response.status == .ok)
+                // The answer lists the peers to watch, with their addresses.
+                let reply = try APIJSON.decoder().decode(HeartbeatReply.self, from: Data(buffer: response.body))
+                #expect(reply.peers.map(\.host) == ["host-b"])
             }
             clock.advance(10)   // host-b: 20 s without a heartbeat, host-a: 10 s
             let status = try await controller.status()
