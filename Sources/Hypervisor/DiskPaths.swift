@@ -43,6 +43,9 @@ public struct DiskPathSwitch: Sendable, Equatable, Codable {
     public var pivotMs: Double
     /// The whole call, the old nodes' removal and the VM's resumption included.
     public var totalMs: Double
+    /// How long the VM did not run: from the pause (a planned switch) or the call (a VM in
+    /// `io-error`) until the `cont` that resumed it; the whole call for a VM left paused.
+    public var pausedMs: Double
     /// How many `cont`s it took to resume a VM paused in `io-error` (0 when it was not).
     public var resumeAttempts: Int
 }

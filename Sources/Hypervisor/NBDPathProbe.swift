@@ -60,7 +60,8 @@ public enum NBDPathProbe {
             throw TetherError(.notFound, "cannot resolve the host of \(path)", cause: String(cString: gai_strerror(rc)))
         }
         defer { freeaddrinfo(found) }
-        let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        let fd = socket(address.pointee.ai_family, type, 0)
         guard fd >= 0 else { throw TetherError(.io, "cannot open a socket to probe \(path)", cause: String(cString: strerror(errno))) }
         if Glibc.connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen) != 0 && errno != EINPROGRESS {
             let reason = String(cString: strerror(errno))
@@ -92,7 +93,9 @@ public enum NBDPathProbe {
             let ready = poll(&entry, 1, milliseconds)
             if ready > 0 { return }
             if ready < 0 && errno == EINTR { continue }
-            guard ready == 0 else { throw TetherError(.io, "cannot wait on the probe of \(path)", cause: String(cString: strerror(errno))) }
+            guard ready == 0 else {
+                throw TetherError(.io, "cannot wait on the probe of \(path)", cause: String(cString: strerror(errno)))
+            }
             throw TetherError(.timeout, "the NBD server at \(path) \(timedOut)")
         }
     }
@@ -103,7 +106,9 @@ public enum NBDPathProbe {
     private static func enter(_ name: String) throws(TetherError) {
         let file = "/run/netns/\(name)"
         let fd = open(file, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TetherError(.notFound, "no network namespace \(name) (\(file))", cause: String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            throw TetherError(.notFound, "no network namespace \(name) (\(file))", cause: String(cString: strerror(errno)))
+        }
         defer { close(fd) }
         // setns is not in the Glibc module Swift imports (a _GNU_SOURCE declaration): looked up.
         guard let symbol = dlsym(nil, "setns") else { throw TetherError(.unsupported, "this C library has no setns") }

@@ -18,9 +18,9 @@ extension QEMUMachine {
         qmp.events { DiskIOError($0) }
     }
 
-    /// Moves the network disk to `path`, while the VM runs (a planned switch) or while it is
-    /// paused in `io-error` because its path died; a VM in `io-error` is resumed after, and the
-    /// request it held is issued again over the new path. The path is probed first (a dead one
+    /// Moves the network disk to `path`, while the VM runs (a planned switch: it is paused for
+    /// the move, about 120 ms) or while it is paused in `io-error` because its path died; a VM
+    /// in `io-error` is resumed after, and the request it held is issued again over the new path. The path is probed first (a dead one
     /// would hold QEMU, see `NBDPathProbe`). Each step has a deadline; on a failure before the
     /// new node has the disk, what was added is removed and the disk stays as it was, so the VM
     /// is never without its disk. Switching to the path in use opens a fresh connection on it.
@@ -45,21 +45,36 @@ extension QEMUMachine {
         let generation = try await nextDiskGeneration()
         let disk = try NetworkDisk(paths: [path], export: current.location.export)
         let names = NetworkDisk.nodeNames(generation: generation)
-        try await addNodes(disk.nodes(over: path, generation: generation), names: names, timeout: stepTimeout)
+        // A running VM is paused while its disk moves: the mirror's background copy would race
+        // the guest's writes, and its source and target are the same storage, so a chunk it
+        // copies can carry back a sector's old content over a write the guest just made (seen:
+        // two counters lost in a planned switch under a guest writing 300 sectors a second).
+        // Paused (or in io-error), nothing is written and the mirror copies nothing.
+        let pausedAt = stateBefore == .running ? ContinuousClock.now : nil
+        if pausedAt != nil { try await pause() }
         do {
-            try await mirror(from: current.node, onto: names.format, job: "disk0-switch\(generation)", timeout: stepTimeout)
+            try await addNodes(disk.nodes(over: path, generation: generation), names: names, timeout: stepTimeout)
+            do {
+                try await mirror(from: current.node, onto: names.format, job: "disk0-switch\(generation)", timeout: stepTimeout)
+            } catch {
+                await removeNodes([names.format, names.nbd], timeout: stepTimeout)
+                throw TetherError(.io, "\(name)'s disk stays on \(current.location.path): it could not be moved to \(path)",
+                                  cause: "\(error)")
+            }
         } catch {
-            await removeNodes([names.format, names.nbd], timeout: stepTimeout)
-            throw TetherError(.io, "\(name)'s disk stays on \(current.location.path): it could not be moved to \(path)",
-                              cause: "\(error)")
+            if pausedAt != nil { _ = try? await qmp.execute("cont", timeout: stepTimeout) }
+            throw error
         }
         let pivot = ContinuousClock.now
         // Else QEMU keeps them, and flushes them (at a stop, a migration): on a dead path, an error.
         await removeNodes(Self.oldDiskNodes(top: current.node), timeout: stepTimeout)
-        let (stateAfter, attempts) = try await resumeAfterSwitch(stateBefore: stateBefore, timeout: stepTimeout)
+        let (stateAfter, attempts) = try await resumeAfterSwitch(stateBefore: stateBefore, pausedHere: pausedAt != nil,
+                                                                 timeout: stepTimeout)
+        let end = ContinuousClock.now
         return DiskPathSwitch(from: current.location.path, to: path, stateBefore: stateBefore, stateAfter: stateAfter,
-                              pivotMs: (pivot - start).timeInterval * 1000, totalMs: (ContinuousClock.now - start).timeInterval * 1000,
-                              resumeAttempts: attempts)
+                              pivotMs: (pivot - start).timeInterval * 1000, totalMs: (end - start).timeInterval * 1000,
+                              pausedMs: ((attempts.resumedAt ?? end) - (pausedAt ?? start)).timeInterval * 1000,
+                              resumeAttempts: attempts.count)
     }
 
     /// The network disk's top node and where it leads, from `query-block`.
@@ -166,16 +181,21 @@ extension QEMUMachine {
         for node in names { _ = try? await qmp.execute("blockdev-del", ["node-name": .string(node)], timeout: timeout) }
     }
 
-    /// Resumes a VM that was (or became, mid-switch) paused in `io-error`. A `cont` can fail
-    /// again (seen on a node whose link had come back: the first retry met the reconnect still
-    /// under way), so it is tried again while the VM falls back to `io-error` within a short
-    /// watch, up to three times.
-    private func resumeAfterSwitch(stateBefore: VMRunState, timeout: Duration) async throws -> (VMRunState, Int) {
+    /// Resumes a VM the switch paused, or that was (or became, mid-switch) paused in `io-error`:
+    /// its state, how many `cont`s it took and when the last was sent. A `cont` can fail again
+    /// (seen on a node whose link had come back: the first retry met the reconnect still under
+    /// way), so it is tried again while the VM falls back to `io-error` within a short watch, up
+    /// to three times.
+    private func resumeAfterSwitch(stateBefore: VMRunState, pausedHere: Bool, timeout: Duration) async throws
+        -> (VMRunState, (count: Int, resumedAt: ContinuousClock.Instant?)) {
         var state = try await status()
-        guard state == .ioError, stateBefore == .ioError || stateBefore == .running else { return (state, 0) }
+        let resumable = state == .ioError || (pausedHere && state == .paused)
+        guard resumable, stateBefore == .ioError || stateBefore == .running else { return (state, (0, nil)) }
         var attempts = 0
-        while state == .ioError && attempts < 3 {
+        var resumedAt: ContinuousClock.Instant?
+        while (state == .ioError || attempts == 0) && attempts < 3 {
             attempts += 1
+            resumedAt = .now
             try await qmp.execute("cont", timeout: timeout)
             // The held request goes out on `cont`; over a live path it completes in milliseconds.
             let watchUntil = ContinuousClock.now + .milliseconds(300)
@@ -187,6 +207,6 @@ extension QEMUMachine {
         guard state != .ioError else {
             throw TetherError(.io, "\(name)'s disk is on its new path, but the VM fell back to io-error after \(attempts) resumes")
         }
-        return (state, attempts)
+        return (state, (attempts, resumedAt))
     }
 }

@@ -47,7 +47,9 @@ public final class QEMUMachine: VirtualMachineControl {
             arguments = ["netns", "exec", namespace, executable] + arguments
         }
         let process = try await ChildProcess.start(program, arguments, output: logFD, environment: cleanEnvironment())
-        let exited = { TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))") }
+        let exited = {
+            TetherError(.io, "QEMU for \(spec.name) exited at start (status \(process.terminationStatus ?? -1)): \(tail(log))")
+        }
         // Wait for the socket, or for QEMU to give up (a bad argument, a busy port).
         let deadline = ContinuousClock.now + timeout
         while !FileManager.default.fileExists(atPath: socket) {

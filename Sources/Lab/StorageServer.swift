@@ -61,7 +61,9 @@ public actor StorageServer {
             arguments = ["netns", "exec", networkNamespace, daemon] + arguments
         }
         let logFD = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard logFD >= 0 else { throw TetherError(.io, "cannot write the storage server's log at \(log)", cause: String(cString: strerror(errno))) }
+        guard logFD >= 0 else {
+            throw TetherError(.io, "cannot write the storage server's log at \(log)", cause: String(cString: strerror(errno)))
+        }
         defer { close(logFD) }
         let process = try await ChildProcess.start(program, arguments, output: logFD)
         let deadline = ContinuousClock.now + timeout
@@ -125,7 +127,9 @@ public actor StorageServer {
         // id cannot be used again until it has.
         let deadline = ContinuousClock.now + timeout
         while try await exportIDs().contains(entry.id) {
-            guard ContinuousClock.now < deadline else { throw TetherError(.timeout, "the export \(name) was still shutting down after \(timeout)") }
+            guard ContinuousClock.now < deadline else {
+                throw TetherError(.timeout, "the export \(name) was still shutting down after \(timeout)")
+            }
             try await Task.sleep(for: .milliseconds(5))
         }
     }

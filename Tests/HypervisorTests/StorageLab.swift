@@ -129,6 +129,16 @@ enum CounterGuest {
         return (highest, (breaks + holes.filter { $0 < highest }).sorted())
     }
 
+    /// The sequence as far as it is settled while the guest writes: a read races the writes (a
+    /// sector read before the guest wrote it, and the next ones after, look like a hole), so
+    /// the image is read twice, and every sector up to the first read's highest, written before
+    /// that read ended (the guest writes in order, each after the last completed), must hold
+    /// its counter in the second.
+    static func settled(_ image: String) throws -> (highest: Int, breaks: [Int]) {
+        let first = try read(image).highest
+        return (first, try read(image).breaks.filter { $0 <= first })
+    }
+
     /// Waits until the guest has written past `counter`, or throws at the deadline.
     static func waitForProgress(_ image: String, past counter: Int, timeout: Duration) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
