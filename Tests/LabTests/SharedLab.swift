@@ -1,6 +1,7 @@
 import Foundation
 import Lab
 import TetherModel
+import TetherSystem
 import TetherTestKit
 import TetherTestSupport
 import Testing
@@ -28,11 +29,7 @@ struct SharedLab: SuiteTrait, TestScoping {
         }
         defer {
             // Keep the logs of a failed run where CI prints them; a passing run leaves nothing.
-            let down = Process()
-            down.executableURL = URL(fileURLWithPath: Tools.product("tether"))
-            down.arguments = ["lab", "down", "--dir", Self.directory, "--keep-files"]
-            try? down.run()
-            down.waitUntilExit()
+            _ = try? ChildProcess.run(Tools.product("tether"), ["lab", "down", "--dir", Self.directory, "--keep-files"])
         }
         try await function()
     }
