@@ -38,8 +38,16 @@ public struct AgentLoop: Service {
 
     public func run() async throws {
         var sent: AgentRegistration?
+        // The USB inventory is taken at most every 5 s unless a plug or unplug woke the loop:
+        // heartbeats go every 500 ms, and a libusb enumeration each time would be most of the
+        // agent's CPU.
+        var inventoried: ContinuousClock.Instant?
+        var woken = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            _ = await agent.refreshDevices()
+            if woken || inventoried.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
+                _ = await agent.refreshDevices()
+                inventoried = .now
+            }
             let current = await agent.registration()
             do {
                 if current != sent {
@@ -58,8 +66,14 @@ public struct AgentLoop: Service {
             }
             // Until the next heartbeat, or a device plugged or pulled, whichever comes first.
             let wake = ContinuousClock.now + interval
-            while ContinuousClock.now < wake, !changes.take(), !(health?.takeChange() ?? false), !Task.isCancelled {
-                try? await Task.sleep(for: min(.milliseconds(20), interval))
+            woken = false
+            while ContinuousClock.now < wake, !Task.isCancelled {
+                if changes.take() {
+                    woken = true
+                    break
+                }
+                if health?.takeChange() ?? false { break }
+                try? await Task.sleep(for: min(.milliseconds(50), interval))
             }
         }
         changes.stop()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TetherModel
+import TetherSystem
 import TetherTestSupport
 
 /// Detection time per network and per storage path in a real lab (`tether lab up`): a link of
@@ -20,7 +21,7 @@ struct LabDetectionBenchmark: AsyncParsableCommand {
         _ = try? await ProcessRunner.run(tether, ["lab", "down", "--dir", dir], timeout: 60)
         let up = try await ProcessRunner.run(tether, ["lab", "up", "--dir", dir], timeout: 180)
         guard up.status == 0 else { throw ValidationError("tether lab up: \(up.stdout)\(up.stderr)") }
-        defer { Task { _ = try? await ProcessRunner.run(tether, ["lab", "down", "--dir", dir], timeout: 60) } }
+        defer { _ = try? ChildProcess.run(tether, ["lab", "down", "--dir", dir]) }
         let socket = "\(dir)/ctl/tetherd.sock"
         try await waitUntil(tether, socket, timeout: 30) { $0.hosts.count == 3 && $0.hosts.allSatisfy { $0.condition.verdict == .healthy } }
 

@@ -17,6 +17,7 @@ struct DemoStoragePath {
         let cluster = LabCluster(layout: try LabLayout(directory: "\(directory)/lab", hosts: 2), binaries: binaries)
         timeline.say("tether lab up --hosts 2: hosts in namespaces tl-host-a, tl-host-b with links mgmt0 mig0 vm0 st0 st1, "
                      + "an NBD server in tl-storage, each VM's disk on datastore ds1")
+        try cluster.checkNoneUp()
         do {
             try await cluster.up { timeline.detail([$0]) }
             try await chapter(cluster)

@@ -18,11 +18,16 @@ struct LabCluster {
     static let imageMiB = 16
     static let heartbeatBytes: off_t = 1 << 20
 
-    func up(say: (String) -> Void) async throws {
+    /// Refuses when a lab's namespaces exist already (another lab's, or a broken one's).
+    func checkNoneUp() throws(TetherError) {
         let leftovers = network.existing()
         guard leftovers.isEmpty else {
             throw TetherError(.busy, "a lab is up already (namespaces \(leftovers.joined(separator: ", "))): `tether lab down` first")
         }
+    }
+
+    /// Builds and starts the lab; call `checkNoneUp` first. On failure the caller takes it down.
+    func up(say: (String) -> Void) async throws {
         try clearDirectory()
         try network.create()
         say("namespaces \(network.namespaces.joined(separator: ", ")); links mgmt0 mig0 vm0 st0 st1 in each host")

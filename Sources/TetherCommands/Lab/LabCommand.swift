@@ -27,6 +27,7 @@ struct LabCommand: AsyncParsableCommand {
                 let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
                 let cluster = LabCluster(layout: try LabLayout(directory: location.dir, hosts: hosts), binaries: binaries)
                 let start = ContinuousClock.now
+                try cluster.checkNoneUp()
                 do {
                     try await cluster.up { print($0) }
                 } catch {
