@@ -11,8 +11,8 @@ public struct DatastoreHeartbeats: Sendable {
     public static let export = "tether-heartbeats"
 
     public let writer: HeartbeatWriter
-    /// How often (in writes) the writer reads its slot back to catch a writer that took the same
-    /// slot at the same time.
+    /// How often (in writes) the writer reads its slot before writing, to catch a writer that
+    /// took the same slot at the same time.
     public var checkEvery: Int
     public private(set) var slot: Int?
     public private(set) var sequence: UInt64 = 0
@@ -29,15 +29,18 @@ public struct DatastoreHeartbeats: Sendable {
     public mutating func beat(through client: NBDClient, at time: Date = Date(),
                               deadline: ContinuousClock.Instant? = nil) throws(TetherError) -> HeartbeatRecord {
         if slot == nil { try claim(through: client, deadline: deadline) }
+        // Read back before writing: another writer's record there was written since our last
+        // write (after it, we would only ever see our own).
+        if let held = slot, writesSinceCheck >= checkEvery {
+            writesSinceCheck = 0
+            try checkSlot(held, through: client, deadline: deadline)
+            if slot == nil { try claim(through: client, deadline: deadline) }
+        }
         guard let slot else { throw TetherError(.busy, "every heartbeat slot on \(client.endpoint) is taken") }
         let record = HeartbeatRecord(writer: writer, sequence: sequence + 1, time: time)
         try client.write(try record.encoded(), at: UInt64(slot * HeartbeatSlots.sectorSize), fua: true, deadline: deadline)
         sequence = record.sequence
         writesSinceCheck += 1
-        if writesSinceCheck >= checkEvery {
-            writesSinceCheck = 0
-            try checkSlot(slot, through: client, deadline: deadline)
-        }
         return record
     }
 
@@ -79,7 +82,8 @@ public struct DatastoreHeartbeats: Sendable {
 
     private static func requireRegion(_ client: NBDClient) throws(TetherError) {
         guard client.exportSize >= UInt64(HeartbeatSlots.regionSize) else {
-            throw TetherError(.invalidArgument, "export \(client.endpoint) is \(client.exportSize) bytes; heartbeats need \(HeartbeatSlots.regionSize)")
+            throw TetherError(.invalidArgument,
+                              "export \(client.endpoint) is \(client.exportSize) bytes; heartbeats need \(HeartbeatSlots.regionSize)")
         }
     }
 }

@@ -8,7 +8,8 @@ import Testing
 @Suite(.serialized, .requires(Requirements.qemuNBD, "needs qemu-nbd (apt-get install qemu-utils)"))
 struct DatastoreHeartbeatTests {
     @Test func twoWritersAndAReaderWhoSeesWhichStillAdvances() async throws {
-        let server = try await NBDServer.start(export: DatastoreHeartbeats.export, size: HeartbeatSlots.regionSize, port: NBDServer.freePort())
+        let server = try await NBDServer.start(export: DatastoreHeartbeats.export, size: HeartbeatSlots.regionSize,
+                                               port: NBDServer.freePort())
         defer { try? FileManager.default.removeItem(atPath: server.file) }
         let a = HeartbeatWriter(host: "host-a", path: 0), b = HeartbeatWriter(host: "host-b", path: 1)
         var writerA = DatastoreHeartbeats(writer: a), writerB = DatastoreHeartbeats(writer: b)
@@ -43,7 +44,8 @@ struct DatastoreHeartbeatTests {
     }
 
     @Test func twoWritersThatClaimTheSameSlotAtOnceEndInTwoSlots() async throws {
-        let server = try await NBDServer.start(export: DatastoreHeartbeats.export, size: HeartbeatSlots.regionSize, port: NBDServer.freePort())
+        let server = try await NBDServer.start(export: DatastoreHeartbeats.export, size: HeartbeatSlots.regionSize,
+                                               port: NBDServer.freePort())
         defer { try? FileManager.default.removeItem(atPath: server.file) }
         // Two names with the same home slot.
         let first = HeartbeatWriter(host: "h0", path: 0)
