@@ -81,7 +81,8 @@ public final class DatastorePathMonitor: Sendable {
             let started = ContinuousClock.now
             // Up to the down deadline; once down, a full timeout (a slow path that answers is up).
             let downAt = lastSuccess + settings.downAfter
-            let limit = state == .down ? settings.requestTimeout : min(settings.requestTimeout, max(.milliseconds(50), started.duration(to: downAt)))
+            let limit = state == .down
+                ? settings.requestTimeout : min(settings.requestTimeout, max(.milliseconds(50), started.duration(to: downAt)))
             let deadline = started + limit
             do throws(TetherError) {
                 let connection: NBDClient

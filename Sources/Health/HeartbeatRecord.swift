@@ -53,7 +53,9 @@ public struct HeartbeatRecord: Sendable, Equatable {
         guard (1...Self.maximumNameLength).contains(name.count) else {
             throw TetherError(.invalidArgument, "a host name for a heartbeat must be 1 to 255 bytes, not \(name.count)")
         }
-        guard let path = UInt16(exactly: writer.path) else { throw TetherError(.invalidArgument, "path index \(writer.path) out of range") }
+        guard let path = UInt16(exactly: writer.path) else {
+            throw TetherError(.invalidArgument, "path index \(writer.path) out of range")
+        }
         var out = ByteWriter()
         out.append(Self.magic)
         out.u16(path, bigEndian: false)

@@ -113,9 +113,10 @@ public final class LinkMonitor: Sendable {
     }
 
     private static func openSocket(groups: UInt32, namespace: String?) throws(TetherError) -> Socket {
-        let socket = try Socket.open(domain: AF_NETLINK, type: Int32(SOCK_RAW.rawValue), protocol: 0 /* NETLINK_ROUTE */, namespace: namespace)
+        // Protocol 0: NETLINK_ROUTE.
+        let socket = try Socket.open(domain: AF_NETLINK, type: Int32(SOCK_RAW.rawValue), protocol: 0, namespace: namespace)
         // struct sockaddr_nl (not imported into Swift): family, pad, port id (0: the kernel
-        // picks), multicast groups.
+        // picks), multicast groups; in host order, little-endian on the x86 and ARM hosts we run on.
         var address = ByteWriter()
         address.u16(UInt16(AF_NETLINK), bigEndian: false)
         address.u16(0, bigEndian: false)
@@ -131,7 +132,8 @@ public final class LinkMonitor: Sendable {
     }
 
     /// One dump: the request, then messages until NLMSG_DONE.
-    private static func dump(_ type: UInt16, on socket: Socket, until deadline: ContinuousClock.Instant) throws(TetherError) -> [NetlinkMessage] {
+    private static func dump(_ type: UInt16, on socket: Socket,
+                             until deadline: ContinuousClock.Instant) throws(TetherError) -> [NetlinkMessage] {
         let request = NetlinkMessage.dumpRequest(type, sequence: UInt32(type))
         guard request.withUnsafeBytes({ Glibc.send(socket.fd, $0.baseAddress, $0.count, 0) }) == request.count else {
             throw Socket.error(.io, "cannot send a netlink dump request")
@@ -152,7 +154,8 @@ public final class LinkMonitor: Sendable {
             for message in parsed {
                 switch message {
                 case .done: return messages
-                case .error(let code) where code != 0: throw TetherError(.io, "netlink dump refused", cause: String(cString: strerror(code)))
+                case .error(let code) where code != 0:
+                    throw TetherError(.io, "netlink dump refused", cause: String(cString: strerror(code)))
                 default: messages.append(message)
                 }
             }

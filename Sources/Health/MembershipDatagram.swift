@@ -47,7 +47,9 @@ public struct MembershipDatagram: Sendable, Equatable {
         out.u64(sequence)
         if let target { try Self.name(target, into: &out) }
         let updates = message.updates
-        guard updates.count <= Self.maximumUpdates else { throw TetherError(.invalidArgument, "\(updates.count) updates in one message (64 at most)") }
+        guard updates.count <= Self.maximumUpdates else {
+            throw TetherError(.invalidArgument, "\(updates.count) updates in one message (64 at most)")
+        }
         out.u8(UInt8(updates.count))
         for update in updates {
             try Self.name(update.host, into: &out)
@@ -59,9 +61,13 @@ public struct MembershipDatagram: Sendable, Equatable {
 
     public init(decoding bytes: [UInt8]) throws(TetherError) {
         var reader = ByteReader(bytes)
-        guard let magic = try? reader.take(2), magic.elementsEqual(Self.magic) else { throw Self.malformed("not a Tether membership datagram") }
+        guard let magic = try? reader.take(2), magic.elementsEqual(Self.magic) else {
+            throw Self.malformed("not a Tether membership datagram")
+        }
         guard let version = try? reader.u8() else { throw Self.malformed("no version") }
-        guard version == Self.version else { throw TetherError(.unsupported, "membership datagram of version \(version); this host speaks \(Self.version)") }
+        guard version == Self.version else {
+            throw TetherError(.unsupported, "membership datagram of version \(version); this host speaks \(Self.version)")
+        }
         guard let kind = try? reader.u8(), kind <= 2 else { throw Self.malformed("unknown message kind") }
         network = try Self.name(from: &reader, "network")
         sender = try Self.name(from: &reader, "sender")
@@ -87,7 +93,9 @@ public struct MembershipDatagram: Sendable, Equatable {
 
     private static func name(_ text: String, into out: inout ByteWriter) throws(TetherError) {
         let bytes = Array(text.utf8)
-        guard (1...255).contains(bytes.count) else { throw TetherError(.invalidArgument, "a name on the wire must be 1 to 255 bytes: '\(text)'") }
+        guard (1...255).contains(bytes.count) else {
+            throw TetherError(.invalidArgument, "a name on the wire must be 1 to 255 bytes: '\(text)'")
+        }
         out.u8(UInt8(bytes.count))
         out.append(bytes)
     }

@@ -35,7 +35,9 @@ public final class MembershipTransport {
         guard let port = UInt16(exactly: peer.port), var address = try? Socket.ipv4(peer.host, port: port) else { return false }
         let sent = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
-                bytes.withUnsafeBytes { sendto(socket.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                bytes.withUnsafeBytes {
+                    sendto(socket.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), target, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         return sent == bytes.count

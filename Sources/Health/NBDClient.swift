@@ -36,7 +36,8 @@ public final class NBDClient {
         var unacknowledged = UInt32(clamping: timeout.milliseconds)
         setsockopt(socket.fd, Int32(IPPROTO_TCP), TCP_USER_TIMEOUT, &unacknowledged, socklen_t(MemoryLayout<UInt32>.size))
         try socket.connect(host: endpoint.host, port: endpoint.port, deadline: deadline)
-        (exportSize, flags) = try Self.handshake(socket, export: endpoint.export, deadline: deadline, what: "NBD handshake with \(endpoint)")
+        (exportSize, flags) = try Self.handshake(socket, export: endpoint.export, deadline: deadline,
+                                                 what: "NBD handshake with \(endpoint)")
     }
 
     deinit { socket.close() }
@@ -54,7 +55,8 @@ public final class NBDClient {
 
     /// Writes `bytes` at `offset`; with `fua` the server acknowledges only once they are on
     /// stable storage (where the server does not offer FUA, a flush follows the write).
-    public func write(_ bytes: [UInt8], at offset: UInt64, fua: Bool = false, deadline: ContinuousClock.Instant? = nil) throws(TetherError) {
+    public func write(_ bytes: [UInt8], at offset: UInt64, fua: Bool = false,
+                      deadline: ContinuousClock.Instant? = nil) throws(TetherError) {
         let useFlag = fua && supportsFUA
         _ = try perform(.write, flags: useFlag ? NBDProtocol.commandFlagFUA : 0, offset: offset, length: UInt32(bytes.count),
                         payload: bytes, replyLength: 0, deadline: deadline)

@@ -25,11 +25,15 @@ public struct NBDEndpoint: Sendable, Hashable, CustomStringConvertible {
         let hostPort = String(authority.first ?? "")
         let export = authority.count > 1 ? String(authority[1]) : ""
         if let parsed = HostPort(hostPort) {
-            guard let port = UInt16(exactly: parsed.port), port > 0 else { throw TetherError(.invalidArgument, "'\(uri)' has no valid port") }
+            guard let port = UInt16(exactly: parsed.port), port > 0 else {
+                throw TetherError(.invalidArgument, "'\(uri)' has no valid port")
+            }
             host = parsed.host
             self.port = port
         } else {
-            guard !hostPort.isEmpty, !hostPort.contains(":") else { throw TetherError(.invalidArgument, "'\(uri)' has no valid HOST:PORT") }
+            guard !hostPort.isEmpty, !hostPort.contains(":") else {
+                throw TetherError(.invalidArgument, "'\(uri)' has no valid HOST:PORT")
+            }
             host = hostPort
             port = Self.defaultPort
         }

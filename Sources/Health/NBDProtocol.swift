@@ -100,7 +100,9 @@ enum NBDProtocol {
         guard let magic = try? reader.u32(), let error = try? reader.u32(), let cookie = try? reader.u64() else {
             throw violation("short reply header")
         }
-        guard magic == simpleReplyMagic else { throw violation("reply with bad magic \(hex(UInt64(magic))) (structured replies were not asked for)") }
+        guard magic == simpleReplyMagic else {
+            throw violation("reply with bad magic \(hex(UInt64(magic))) (structured replies were not asked for)")
+        }
         return (error, cookie)
     }
 

@@ -90,7 +90,8 @@ enum NetlinkMessage: Equatable {
             return .error(code: -Int32(bitPattern: code))
         case newLink, delLink:
             // struct ifinfomsg: family, pad, type (u16), index (i32), flags (u32), change (u32).
-            guard (try? reader.skip(4)) != nil, let index = try? reader.u32(bigEndian: false), let flags = try? reader.u32(bigEndian: false),
+            guard (try? reader.skip(4)) != nil, let index = try? reader.u32(bigEndian: false),
+                  let flags = try? reader.u32(bigEndian: false),
                   (try? reader.skip(4)) != nil else { throw Malformed(description: "ifinfomsg cut short") }
             var name: String?
             var operState = LinkState.OperState.unknown

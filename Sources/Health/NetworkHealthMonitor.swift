@@ -67,8 +67,10 @@ public final class NetworkHealthMonitor: Sendable {
         self.namespace = namespace
         self.seed = seed
         self.clock = clock
-        let initial = NetworkHealthSnapshot(network: network, state: NetworkHealth.state(link: true, peers: peers.mapValues { _ in .alive }),
-                                            linkUp: true, peers: peers.mapValues { _ in .alive }, time: clock())
+        // Peers start alive, as in the detector: doubt needs evidence.
+        let alive = peers.mapValues { _ in MemberState.alive }
+        let initial = NetworkHealthSnapshot(network: network, state: NetworkHealth.state(link: true, peers: alive),
+                                            linkUp: true, peers: alive, time: clock())
         shared = Shared(peers: peers, snapshot: initial)
         (changes, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(64))
     }
@@ -84,14 +86,15 @@ public final class NetworkHealthMonitor: Sendable {
     /// when the socket cannot be bound.
     public func run() async throws(TetherError) {
         let transport = SendableTransport(try MembershipTransport(local: local, namespace: namespace))
-        var watched = interface
-        if watched == nil, links != nil { watched = try LinkMonitor.interface(carrying: local.host, namespace: namespace)?.name }
-        let interfaceName = watched
-        await LoopThread.run("network \(network)") { loop in self.loop(transport.transport, interface: interfaceName, loop) }
+        await LoopThread.run("network \(network)") { loop in self.loop(transport.transport, loop) }
         continuation.finish()
     }
 
-    private func loop(_ transport: MembershipTransport, interface: String?, _ loop: LoopThread) {
+    private func loop(_ transport: MembershipTransport, _ loop: LoopThread) {
+        // The link carrying our address, found here (a blocking netlink dump) rather than on the
+        // caller's task. Not found (an address not configured yet): the link counts as up.
+        var interface = self.interface
+        if interface == nil, links != nil { interface = try? LinkMonitor.interface(carrying: local.host, namespace: namespace)?.name }
         var peers = shared.withLock { $0.peers }
         var detector = FailureDetector(me: host, peers: Array(peers.keys), settings: settings.detector, seed: seed)
         var nextTick = ContinuousClock.now
@@ -121,7 +124,8 @@ public final class NetworkHealthMonitor: Sendable {
         var usage = rusage()
         // 1: RUSAGE_THREAD (not imported into Swift), this thread's own use.
         if getrusage(1, &usage) == 0 {
-            let seconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+            let seconds = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
             shared.withLock { $0.cpuSeconds = seconds }
         }
     }
@@ -131,8 +135,8 @@ public final class NetworkHealthMonitor: Sendable {
 
     private func send(_ output: DetectorOutput, peers: [String: HostPort], _ transport: MembershipTransport) {
         for outgoing in output.messages {
-            guard let address = peers[outgoing.to],
-                  let bytes = try? MembershipDatagram(network: network, sender: host, message: outgoing.message).encoded() else { continue }
+            let datagram = MembershipDatagram(network: network, sender: host, message: outgoing.message)
+            guard let address = peers[outgoing.to], let bytes = try? datagram.encoded() else { continue }
             transport.send(bytes, to: address)
         }
     }

@@ -12,9 +12,9 @@ struct DatastorePathMonitorTests {
     @Test func aPathGoesDownWithinTwoSecondsOfItsLinkAndUpAtTheNextWrite() async throws {
         let namespaces = TestNamespaces("pm")
         defer { namespaces.remove() }
-        let storage = try namespaces.add("s"), host = try namespaces.add("h")
+        let storage = try await namespaces.add("s"), host = try await namespaces.add("h")
         let link = "\(namespaces.name("h"))0"
-        try namespaces.link(storage, "\(namespaces.name("s"))0", "10.251.7.1/30", host, link, "10.251.7.2/30")
+        try await namespaces.link(storage, "\(namespaces.name("s"))0", "10.251.7.1/30", host, link, "10.251.7.2/30")
         let server = try await NBDServer.start(export: DatastoreHeartbeats.export, size: HeartbeatSlots.regionSize,
                                                address: "10.251.7.1", port: 10809, namespace: storage)
         defer { try? FileManager.default.removeItem(atPath: server.file) }
@@ -29,19 +29,19 @@ struct DatastorePathMonitorTests {
         var downTimes: [Duration] = [], upTimes: [Duration] = []
         for _ in 0..<3 {
             let cut = ContinuousClock.now
-            try namespaces.ip(["-n", host, "link", "set", link, "down"])
+            try await namespaces.ip(["-n", host, "link", "set", link, "down"])
             let down = await changes.next()
             #expect(down?.state == .down, "\(String(describing: down))")
             downTimes.append(ContinuousClock.now - cut)
             let restored = ContinuousClock.now
-            try namespaces.ip(["-n", host, "link", "set", link, "up"])
+            try await namespaces.ip(["-n", host, "link", "set", link, "up"])
             let back = await changes.next()
             #expect(back?.state == .up)
             upTimes.append(ContinuousClock.now - restored)
         }
         #expect((monitor.lastHeartbeat?.sequence ?? 0) > up.sequence)
         print("path monitor: link down -> path down in \(downTimes.map(\.ms)), link up -> path up in \(upTimes.map(\.ms))")
-        #expect(downTimes.allSatisfy { $0 >= .milliseconds(1400) && $0 < .milliseconds(2700) }, "\(downTimes)")
+        #expect(downTimes.allSatisfy { $0 >= .milliseconds(1400) && $0 < .milliseconds(3000) }, "\(downTimes)")
         #expect(upTimes.allSatisfy { $0 < .milliseconds(1500) }, "\(upTimes)")
         running.cancel()
         await running.value

@@ -22,32 +22,48 @@ final class TestNamespaces: @unchecked Sendable {
     func name(_ suffix: String) -> String { "th\(tag)\(suffix)" }
 
     @discardableResult
-    func add(_ suffix: String) throws -> String {
+    func add(_ suffix: String) async throws -> String {
         let namespace = name(suffix)
-        try ip(["netns", "add", namespace])
+        try await ip(["netns", "add", namespace])
         made.append(namespace)
-        try ip(["-n", namespace, "link", "set", "lo", "up"])
+        try await ip(["-n", namespace, "link", "set", "lo", "up"])
         return namespace
     }
 
     /// A veth pair between two namespaces, addressed and up.
-    func link(_ a: String, _ aName: String, _ aAddress: String, _ b: String, _ bName: String, _ bAddress: String) throws {
-        try ip(["link", "add", aName, "type", "veth", "peer", "name", bName])
-        try ip(["link", "set", aName, "netns", a])
-        try ip(["link", "set", bName, "netns", b])
-        try ip(["-n", a, "addr", "add", aAddress, "dev", aName])
-        try ip(["-n", b, "addr", "add", bAddress, "dev", bName])
-        try ip(["-n", a, "link", "set", aName, "up"])
-        try ip(["-n", b, "link", "set", bName, "up"])
+    func link(_ a: String, _ aName: String, _ aAddress: String, _ b: String, _ bName: String, _ bAddress: String) async throws {
+        try await ip(["link", "add", aName, "type", "veth", "peer", "name", bName])
+        try await ip(["link", "set", aName, "netns", a])
+        try await ip(["link", "set", bName, "netns", b])
+        try await ip(["-n", a, "addr", "add", aAddress, "dev", aName])
+        try await ip(["-n", b, "addr", "add", bAddress, "dev", bName])
+        try await ip(["-n", a, "link", "set", aName, "up"])
+        try await ip(["-n", b, "link", "set", bName, "up"])
     }
 
-    func ip(_ arguments: [String]) throws {
+    /// Runs `ip` on a thread of its own: a blocking spawn and wait on the shared pool (two
+    /// threads here) held the monitors' tasks back for seconds while other suites ran.
+    func ip(_ arguments: [String]) async throws {
+        typealias Outcome = Result<(status: Int32, output: String), TetherError>
+        let result = try await withCheckedContinuation { (done: CheckedContinuation<Outcome, Never>) in
+            Thread {
+                do throws(TetherError) {
+                    done.resume(returning: .success(try ChildProcess.run(try Executable.find("ip", package: "iproute2"), arguments)))
+                } catch {
+                    done.resume(returning: .failure(error))
+                }
+            }.start()
+        }.get()
+        guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.output)") }
+    }
+
+    private func ipNow(_ arguments: [String]) throws {
         let result = try ChildProcess.run(try Executable.find("ip", package: "iproute2"), arguments)
         guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.output)") }
     }
 
     func remove() {
-        for namespace in made.reversed() { _ = try? ip(["netns", "del", namespace]) }
+        for namespace in made.reversed() { _ = try? ipNow(["netns", "del", namespace]) }
         made = []
     }
 }
@@ -58,7 +74,8 @@ struct NBDServer {
     let endpoint: NBDEndpoint
     let file: String
 
-    static func start(export: String, size: Int, address: String = "127.0.0.1", port: Int, namespace: String? = nil) async throws -> NBDServer {
+    static func start(export: String, size: Int, address: String = "127.0.0.1", port: Int,
+                      namespace: String? = nil) async throws -> NBDServer {
         let file = "/tmp/health-io-\(UUID().uuidString.prefix(8)).raw"
         _ = FileManager.default.createFile(atPath: file, contents: nil)
         try FileHandle(forWritingTo: URL(fileURLWithPath: file)).truncate(atOffset: UInt64(size))
@@ -66,7 +83,8 @@ struct NBDServer {
         let arguments = ["-f", "raw", "-t", "-e", "16", "-b", address, "-p", "\(port)", "-x", export, "--cache=writeback", file]
         let process: ChildProcess
         if let namespace {
-            process = try await ChildProcess.start(try Executable.find("ip", package: "iproute2"), ["netns", "exec", namespace, qemuNBD] + arguments)
+            let ip = try Executable.find("ip", package: "iproute2")
+            process = try await ChildProcess.start(ip, ["netns", "exec", namespace, qemuNBD] + arguments)
         } else {
             process = try await ChildProcess.start(qemuNBD, arguments)
         }
@@ -93,7 +111,9 @@ struct NBDServer {
 }
 
 /// An in-process TCP server on loopback that does whatever a test says with each connection:
-/// garbage, silence, a cut reply.
+/// garbage, silence, a cut reply. The server alone closes the connections (in `stop`): a behavior
+/// that closed its descriptor after a sleep once closed a number another test's socket had been
+/// given since (a netlink socket then read NBD greetings, and a child's pidfd went missing).
 final class FakeServer: @unchecked Sendable {
     let port: UInt16
     private let listener: Int32

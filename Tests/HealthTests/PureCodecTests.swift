@@ -101,9 +101,11 @@ struct HeartbeatRecordTests {
     }
 
     @Test func namesMustFitTheRecord() {
-        #expect(throws: TetherError.self) { try HeartbeatRecord(writer: HeartbeatWriter(host: "", path: 0), sequence: 1, time: Date()).encoded() }
+        let empty = HeartbeatRecord(writer: HeartbeatWriter(host: "", path: 0), sequence: 1, time: Date())
+        #expect(throws: TetherError.self) { try empty.encoded() }
         let long = String(repeating: "h", count: 256)
-        #expect(throws: TetherError.self) { try HeartbeatRecord(writer: HeartbeatWriter(host: long, path: 0), sequence: 1, time: Date()).encoded() }
+        let tooLong = HeartbeatRecord(writer: HeartbeatWriter(host: long, path: 0), sequence: 1, time: Date())
+        #expect(throws: TetherError.self) { try tooLong.encoded() }
     }
 }
 
