@@ -36,14 +36,15 @@ public final class AgentHealth: HealthSource, Service {
     let links = LinkMonitor()
     let monitors: [NetworkRole: NetworkHealthMonitor]
     let paths: [(datastore: String, uri: String, monitor: DatastorePathMonitor)]
-    /// Called with every path that changed state (the agent moves its VMs' disks off a dead one).
-    let pathChanged: @Sendable (String, String, HealthState) async -> Void
+    /// Called with every path that changed state, and for a path down, its last success (the
+    /// agent moves its VMs' disks off a dead one, or their VMs off the host).
+    let pathChanged: @Sendable (String, String, HealthState, Date?) async -> Void
     private let book = Book()
     /// Where the host's own view is written on every change, for operators on the host.
     let reportFile: String?
 
     public init(host: String, networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], settings: Settings = Settings(),
-                reportFile: String?, logger: Logger, pathChanged: @escaping @Sendable (String, String, HealthState) async -> Void) {
+                reportFile: String?, logger: Logger, pathChanged: @escaping @Sendable (String, String, HealthState, Date?) async -> Void) {
         self.host = host
         self.networks = networks.compactMapValues(\.address)
         self.datastores = datastores
@@ -102,7 +103,10 @@ public final class AgentHealth: HealthSource, Service {
                                       metadata: ["reason": "\(change.reason ?? "-")"])
                         self.book.pathChanged(path.uri, at: change.time)
                         self.changed()
-                        await self.pathChanged(path.datastore, path.uri, change.state == .up ? .up : .down)
+                        let up = change.state == .up
+                        // Down is declared `downAfter` after the last success.
+                        let lastSuccess = up ? nil : change.time.addingTimeInterval(-self.settings.path.downAfter.timeInterval)
+                        await self.pathChanged(path.datastore, path.uri, up ? .up : .down, lastSuccess)
                     }
                 }
             }

@@ -69,10 +69,17 @@ extension HostAgentService {
     }
 
     public func startMigration(vm name: String, to address: HostPort, target: String) async throws(TetherError) {
+        try await startMigration(vm: name, to: address, target: target, maxBandwidth: nil)
+    }
+
+    /// A live migration (of a paused VM: its state) to `address`, optionally capped below the
+    /// configured bandwidth.
+    func startMigration(vm name: String, to address: HostPort, target: String, maxBandwidth: Int?) async throws(TetherError) {
         guard let vm = vms[name] else { throw TetherError(.notFound, "\(settings.host) does not run \(name)") }
         if let migration = vm.migration, !migration.status.isFinished { return }
         let machine = vm.machine
         var options = settings.migration
+        if let maxBandwidth { options.maxBandwidthBytesPerSecond = maxBandwidth }
         if let tls = settings.migrationTLS {
             options.tls = tls
             options.targetName = target
@@ -130,35 +137,5 @@ extension HostAgentService {
         VMRecord.remove(name, in: settings.stateDirectory)
         await dropChannels(of: name)
         logger.info("abandoned incoming VM", metadata: ["vm": "\(name)"])
-    }
-}
-
-extension HostAgentService {
-    /// A datastore path changed state. A VM whose disk is on a path that went down moves its disk
-    /// to another path of this host that is up, keeping its memory: QEMU mirrors onto the new
-    /// path, drops the old nodes, and resumes a VM the failed IO had paused, whose held request
-    /// is then issued over the new path (shared/notes/qemu-storage-faults.md).
-    public func pathChanged(datastore: String, path: String, to state: HealthState) async {
-        pathStates[path] = state
-        logger.notice("datastore path \(state.rawValue)", metadata: ["datastore": "\(datastore)", "path": "\(path)"])
-        guard state == .down, let store = settings.datastores.first(where: { $0.name == datastore }),
-              let dead = try? NBDPath(parsing: path) else { return }
-        for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
-            guard !switchingDisks.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
-            guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
-                logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
-                continue
-            }
-            switchingDisks.insert(name)
-            defer { switchingDisks.remove(name) }
-            do {
-                let done = try await vm.machine.switchDiskPath(to: to)
-                logger.notice("disk moved to another path", metadata: ["vm": "\(name)", "from": "\(path)", "to": "\(target)",
-                                                                      "pivotMs": "\(done.pivotMs)", "totalMs": "\(done.totalMs)",
-                                                                      "before": "\(done.stateBefore)", "after": "\(done.stateAfter)"])
-            } catch {
-                logger.error("could not move the disk to another path: \(error)", metadata: ["vm": "\(name)", "to": "\(target)"])
-            }
-        }
     }
 }

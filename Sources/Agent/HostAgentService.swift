@@ -48,6 +48,10 @@ public actor HostAgentService: HostAgent {
     var pathStates: [String: HealthState] = [:]
     /// VMs whose disk is moving to another path now.
     var switchingDisks: Set<String> = []
+    /// Datastores this host has lost every path to, since their last success.
+    var storageLostSince: [String: Date] = [:]
+    /// Where this host's own faults are reported (the controller).
+    var faultReporter: FaultReporter?
     let exporterRecord: ExporterRecord
 
     public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger, driver: any VirtualMachineDriver = QEMUDriver(),

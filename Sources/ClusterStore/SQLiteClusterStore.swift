@@ -85,7 +85,7 @@ public final class SQLiteClusterStore: ClusterStore {
 
     public func begin(_ payload: OperationRecord.Payload, at time: Date) async throws(TetherError) -> OperationRecord {
         let draft = OperationRecord(id: "", payload: payload, created: time)
-        let kind = draft.kind, vm = draft.attachment.vm, device = draft.attachment.device.description
+        let kind = draft.kind, vm = draft.vm, device = draft.subject
         let migrates = draft.migrationTarget != nil
         return try await write("journal a new \(kind.rawValue) of \(device)") { db in
             let busy = { (other: String) in

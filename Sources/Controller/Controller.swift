@@ -51,6 +51,8 @@ public actor Controller {
     /// Health changes and journal steps, for `tether events`.
     var events = EventLog()
     var attachments: [String: DeviceAttachment] = [:]
+    /// Faults seen from the outside and acted on (`HOST/FAULT`), until they clear.
+    var actedOn: Set<String> = []
     var model: WarmModel?
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
     /// Live migration progress per operation, as the source's agent last reported it.
@@ -129,11 +131,10 @@ public actor Controller {
     /// migration, where the VM runs): rebuilding it would cost milliseconds per attach at
     /// 1,000 hosts, on the next request's path.
     func applyToModel(_ operation: OperationRecord) {
-        guard var warm = model, let v = warm.index.vmIndex(operation.attachment.vm) else {
-            model = nil
+        guard var warm = model, let v = warm.index.vmIndex(operation.vm), let device = operation.attachment?.device else {
+            model = nil   // a failover: the registrations say where the VM runs now
             return
         }
-        let device = operation.attachment.device
         switch operation.kind {
         case .attach:
             if let target = operation.migrationTarget.flatMap(warm.index.hostIndex) {
@@ -141,7 +142,10 @@ public actor Controller {
                 warm.index.relocate(v, to: target)
             }
             warm.index.setOwner(of: device, to: v)
-            warm.owner[device] = operation.attachment.vm
+            warm.owner[device] = operation.vm
+        case .failover:
+            model = nil
+            return
         case .detach:
             warm.index.setOwner(of: device, to: nil)
             warm.owner[device] = nil

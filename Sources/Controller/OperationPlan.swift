@@ -18,10 +18,16 @@ public enum OperationStep: String, Sendable, CaseIterable {
     case stopExport = "stop-export"
     /// Undo only: quit a target that still waits for a VM that never came.
     case abandonIncoming = "abandon-incoming"
+    /// Failover: send the VM's state to the target (taking its disk off a datastore the source
+    /// cannot reach first), and follow the migration to the end.
+    case evacuate
+    /// Failover: run the VM on the target, issuing there the requests that failed on the source.
+    case resume
 
     public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: [.closeChannel, .stopExport]
+        case .failover: [.prepareIncoming, .evacuate, .resume, .releaseSource]
         case .attach(_, let decision):
             decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]
         }
@@ -33,6 +39,9 @@ public enum OperationStep: String, Sendable, CaseIterable {
     public static func undo(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: []
+        // A VM whose state reached the target runs there (resume and release go forwards); one
+        // whose state did not stays, paused or running, on its host, and the target is quit.
+        case .failover: [.abandonIncoming]
         case .attach(_, let decision): decision.action == .migrate ? [.abandonIncoming, .closeChannel, .stopExport] : [.closeChannel, .stopExport]
         }
     }

@@ -120,8 +120,7 @@ extension Controller {
     /// One step's agent calls; answers what to journal: a line for people, and what later
     /// steps need.
     private func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (String?, StepOutput?) {
-        let attachment = operation.attachment
-        let vm = attachment.vm
+        let vm = operation.vm
         switch step {
         case .prepareIncoming:
             let (source, target) = try migrationEnds(operation)
@@ -137,6 +136,9 @@ extension Controller {
                 guard let forwarded = attachments[end.session] else { continue }
                 _ = try await agent(for: end.deviceHost).export(ExportRequest(session: end.session, device: forwarded.device.id,
                                                                               local: false, allow: [target.host]))
+            }
+            if here.status == .postmigrate {
+                throw TetherError(.internalError, "\(vm)'s state already left \(source.host), but \(target.host) does not run it")
             }
             let address = try await target.prepareIncoming(IncomingRequest(launch: launch, source: source.host, registration: here.registration,
                                                                            channels: here.channels))
@@ -155,6 +157,28 @@ extension Controller {
                 throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
             }
 
+        case .evacuate:
+            guard let order = operation.failover else { throw TetherError(.internalError, "\(operation.id) is not a failover") }
+            switch operation.output(of: OperationStep.prepareIncoming.rawValue) {
+            case .alreadyMoved:
+                return ("nothing to do", nil)
+            case .incoming(let address):
+                let (source, target) = try migrationEnds(operation)
+                let request = EvacuateRequest(vm: vm, to: address, target: target.host, leaveStorage: order.leavesStorage)
+                let report = try await follow(vm, from: source, to: target, operation: operation.id) { () throws(TetherError) in
+                    try await source.evacuate(request)
+                }
+                let how = order.leavesStorage ? "took its disk off the datastore, sent its state" : "migrated"
+                return ("\(how) to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? ""), .migrated(report))
+            default:
+                throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
+            }
+
+        case .resume:
+            let (_, target) = try migrationEnds(operation)
+            let state = try await target.resume(vm: vm)
+            return ("\(vm) \(state.operatorWord) on \(target.host)", nil)
+
         case .releaseSource:
             let (source, target) = try migrationEnds(operation)
             guard let state = try await source.vm(vm) else { return ("\(source.host) has no copy of \(vm) left", nil) }
@@ -165,12 +189,14 @@ extension Controller {
             return ("quit the stopped copy on \(source.host)", nil)
 
         case .export:
+            let attachment = try attachmentOf(operation)
             let local = attachment.vmHost == attachment.device.host
             let address = try await agent(for: attachment.device.host).export(
                 ExportRequest(session: attachment.id, device: attachment.device.id, local: local, allow: [attachment.vmHost]))
             return ("exported at \(address)" + (local ? "" : " behind TLS, for \(attachment.vmHost)"), .exported(address))
 
         case .channel:
+            let attachment = try attachmentOf(operation)
             guard case .exported(let address) = operation.output(of: OperationStep.export.rawValue) else {
                 throw TetherError(.internalError, "the journal of \(operation.id) has no export address for \(attachment.id)")
             }
@@ -187,39 +213,54 @@ extension Controller {
 
     /// Steps that take something away; each is a no-op where there is nothing to take.
     private func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) {
-        let attachment = operation.attachment
         switch step {
         case .closeChannel:
+            let attachment = try attachmentOf(operation)
             try await agent(for: attachment.vmHost).closeChannel(session: attachment.id, vm: attachment.vm)
         case .stopExport:
+            let attachment = try attachmentOf(operation)
             try await agent(for: attachment.device.host).stopExport(session: attachment.id)
         case .abandonIncoming:
             // A target still waiting for the VM is quit; one that runs it keeps it.
             guard let target = operation.migrationTarget else { return }
             let agent = try agent(for: target)
-            if let state = try await agent.vm(attachment.vm), state.status == .inmigrate {
-                try await agent.abandonIncoming(vm: attachment.vm)
+            if let state = try await agent.vm(operation.vm), state.status == .inmigrate {
+                try await agent.abandonIncoming(vm: operation.vm)
             }
-        case .prepareIncoming, .migrate, .releaseSource, .export, .channel:
+        case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume:
             throw TetherError(.internalError, "\(step.rawValue) has no undo of its own")
         }
     }
 
     private func migrationEnds(_ operation: OperationRecord) throws(TetherError) -> (source: any HostAgent, target: any HostAgent) {
-        guard let target = operation.migrationTarget, let source = operation.decision?.vmHost else {
+        guard let target = operation.migrationTarget, let source = operation.migrationSource else {
             throw TetherError(.internalError, "\(operation.id) is not a migration")
         }
         return (try agent(for: source), try agent(for: target))
+    }
+
+    private func attachmentOf(_ operation: OperationRecord) throws(TetherError) -> DeviceAttachment {
+        guard let attachment = operation.attachment else { throw TetherError(.internalError, "\(operation.id) concerns no device") }
+        return attachment
     }
 
     /// Starts the migration unless one already runs (a restarted controller finds it under way),
     /// then follows the source's reports to the end.
     private func migrate(_ vm: String, from source: any HostAgent, to target: any HostAgent, at address: HostPort,
                          operation: String) async throws(TetherError) -> MigrationReport {
+        try await follow(vm, from: source, to: target, operation: operation) { () throws(TetherError) in
+            try await source.startMigration(vm: vm, to: address, target: target.host)
+        }
+    }
+
+    /// Starts the VM's move with `start` unless one already runs or ended (a restarted controller
+    /// finds it under way, or done), then follows the source's reports to the end.
+    private func follow(_ vm: String, from source: any HostAgent, to target: any HostAgent, operation: String,
+                        start: () async throws(TetherError) -> Void) async throws(TetherError) -> MigrationReport {
         let state = try await source.vm(vm)
         let under = state?.migration.map { !$0.status.isFinished } ?? false
         if !under && state?.status != .postmigrate {
-            try await source.startMigration(vm: vm, to: address, target: target.host)
+            try await start()
         }
         while true {
             guard let state = try await source.vm(vm) else { throw TetherError(.io, "\(source.host) lost \(vm) during its migration") }

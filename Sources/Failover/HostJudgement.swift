@@ -56,6 +56,9 @@ public enum HostJudgement {
         public var datastores: [DatastoreReport]
         /// Neither dead nor without its agent.
         public var up: Bool
+        /// The datastores on which its peers see its heartbeat records stop advancing (and none
+        /// sees them advance): the outside view of a lost storage network.
+        public var heartbeatsStopped: [String] = []
     }
 
     /// Judges every host; `peers` are the other hosts' reports, heard or not (a stale report
@@ -100,6 +103,7 @@ public enum HostJudgement {
             report.datastores.first { $0.name == name } ?? DatastoreReport(name: name, paths: [])
         }
         var storageLost = false
+        var heartbeatsStopped: [String] = []
         for store in datastores where !store.paths.isEmpty {
             let down = store.paths.filter { $0.state == .down }
             if down.count == store.paths.count {
@@ -108,13 +112,17 @@ public enum HostJudgement {
             } else if !down.isEmpty {
                 reasons.append("datastore \(store.name): path \(down.map(\.uri).joined(separator: ", ")) down")
             }
-            let stoppedFor = peers.filter { $0.value.datastores.first { $0.name == store.name }?.peers[e.host] == false }.keys.sorted()
+            let views = peers.compactMapValues { $0.datastores.first { $0.name == store.name }?.peers[e.host] }
+            let stoppedFor = views.filter { !$0.value }.keys.sorted()
             if !stoppedFor.isEmpty {
                 reasons.append("its heartbeat records on \(store.name) stopped advancing, as \(stoppedFor.joined(separator: ", ")) see")
+                if !views.values.contains(true) { heartbeatsStopped.append(store.name) }
             }
         }
         let verdict: HostVerdict = storageLost ? .storageLost : (reasons.isEmpty ? .healthy : .degraded)
-        return Judged(condition: HostCondition(verdict, reasons: reasons), networks: networks, datastores: datastores, up: true)
+        var judged = Judged(condition: HostCondition(verdict, reasons: reasons), networks: networks, datastores: datastores, up: true)
+        judged.heartbeatsStopped = heartbeatsStopped
+        return judged
     }
 
     /// Not heard by the controller: what its peers and the datastores say of it.

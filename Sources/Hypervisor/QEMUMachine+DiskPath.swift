@@ -77,8 +77,9 @@ extension QEMUMachine {
                               resumeAttempts: attempts.count)
     }
 
-    /// The network disk's top node and where it leads, from `query-block`.
-    func networkDiskNode() async throws -> (node: String, location: (path: NBDPath, export: String))? {
+    /// The disk device's top node, its filename and its size, from `query-block`; nil when the VM
+    /// has no such device.
+    func diskDeviceNode() async throws -> (node: String, file: String, size: Int64)? {
         let devices = try await qmp.execute("query-block").array ?? []
         let device = devices.first { entry in
             let qdev = entry["qdev"]?.string ?? ""
@@ -87,6 +88,15 @@ extension QEMUMachine {
         guard let device else { return nil }
         guard let inserted = device["inserted"], let node = inserted["node-name"]?.string, let file = inserted["file"]?.string else {
             throw TetherError(.internalError, "\(name)'s disk device \(NetworkDisk.deviceID) has no block node")
+        }
+        return (node, file, inserted["image"]?["virtual-size"]?.int ?? 0)
+    }
+
+    /// The network disk's top node and where it leads, from `query-block`.
+    func networkDiskNode() async throws -> (node: String, location: (path: NBDPath, export: String))? {
+        guard let (node, file, _) = try await diskDeviceNode() else { return nil }
+        if node == DiskSink.names.top {
+            throw TetherError(.unsupported, "\(name)'s disk is off its datastore (on the local sink, to be moved): it has no path")
         }
         guard let location = NetworkDisk.location(ofNodeFilename: file) else {
             throw TetherError(.unsupported, "\(name)'s disk \(NetworkDisk.deviceID) is not on an NBD path (\(file))")
@@ -121,7 +131,7 @@ extension QEMUMachine {
     /// Mirrors `source` onto `target` with nothing to copy (both are the same export) and
     /// completes the job, which puts `target` in `source`'s place under the device. The job is
     /// not dismissed automatically, so its outcome (and error) can be read.
-    private func mirror(from source: String, onto target: String, job: String, timeout: Duration) async throws {
+    func mirror(from source: String, onto target: String, job: String, timeout: Duration) async throws {
         try await qmp.execute("blockdev-mirror", ["job-id": .string(job), "device": .string(source), "target": .string(target),
                                                   "sync": "none", "auto-dismiss": false], timeout: timeout)
         do {
@@ -138,7 +148,7 @@ extension QEMUMachine {
         }
         // The device must now read and write through `target`; a job that concluded without
         // pivoting leaves `source` there.
-        guard let top = try await networkDiskNode()?.node, top == target else {
+        guard let top = try await diskDeviceNode()?.node, top == target else {
             throw TetherError(.internalError, "the mirror job \(job) ended, but the disk is not on \(target)")
         }
     }
@@ -177,7 +187,7 @@ extension QEMUMachine {
     /// have is skipped. Deleting an NBD node flushes it first; on a connection that has failed
     /// that returns at once, on one whose path died unnoticed it waits for TCP to give up
     /// (bounded by `tcp_retries2`).
-    private func removeNodes(_ names: [String], timeout: Duration) async {
+    func removeNodes(_ names: [String], timeout: Duration) async {
         for node in names { _ = try? await qmp.execute("blockdev-del", ["node-name": .string(node)], timeout: timeout) }
     }
 

@@ -43,6 +43,14 @@ public protocol VirtualMachineControl: Sendable {
     /// path failed (paused in `io-error`; resumed after, the failed request issued again).
     @discardableResult
     func switchDiskPath(to path: NBDPath) async throws -> DiskPathSwitch
+    /// Takes the network disk off its datastore (out of reach) onto a local sink that fails every
+    /// request, pausing the VM: it can then be migrated, its failed requests travelling with it.
+    /// False when it was off already.
+    @discardableResult
+    func leaveStorage(stepTimeout: Duration) async throws -> Bool
+    /// Runs a VM that arrived paused or in `io-error`, issuing its held requests here.
+    @discardableResult
+    func resumeAfterMove(timeout: Duration) async throws -> VMRunState
     /// The IO errors QEMU reports on the VM's disks from now on.
     func diskIOErrors() -> AsyncStream<DiskIOError>
     func reset() async throws

@@ -1,15 +1,5 @@
 import TetherModel
 
-/// How a VM gets to its new host.
-public enum MoveMode: String, Sendable, Codable {
-    /// Live migration: the VM keeps running; its memory crosses a network.
-    case live
-    /// Stop, save the full state, carry it over a network, resume.
-    case suspendResume = "suspend-resume"
-    /// Start it afresh from its disk: nothing crosses from the old host.
-    case restart
-}
-
 /// One VM to place: where it is, how it would move, and which hosts are out of the question.
 public struct MoveRequest: Sendable {
     public var vm: Int

@@ -39,6 +39,15 @@ public struct AgentClient: HostAgent {
         try await api.post("/v1/agent/vms/abandon", VMRequest(vm: vm))
     }
 
+    public func evacuate(_ request: EvacuateRequest) async throws(TetherError) {
+        try await api.post("/v1/agent/evacuations", request)
+    }
+
+    public func resume(vm: String) async throws(TetherError) -> VMRunState {
+        let reply: AgentVMState = try await api.post("/v1/agent/vms/resume", VMRequest(vm: vm))
+        return reply.status
+    }
+
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
         let reply: AddressReply = try await api.post("/v1/agent/exports", request)
         return reply.address

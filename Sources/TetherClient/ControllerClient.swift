@@ -15,6 +15,11 @@ public struct ControllerClient: Sendable {
         try await api.post("/v1/agents/\(host)/heartbeat", beat)
     }
 
+    /// Reports a fault this host's agent saw; the controller plans and journals the failovers.
+    public func reportFault(_ report: FaultReport) async throws(TetherError) -> FaultReply {
+        try await api.post("/v1/faults", report)
+    }
+
     public func attach(_ request: AttachRequest) async throws(TetherError) -> AttachResponse {
         try await api.post("/v1/attachments", request)
     }

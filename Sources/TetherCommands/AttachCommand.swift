@@ -40,7 +40,7 @@ struct AttachCommand: AsyncParsableCommand {
         let seconds = finished.updated.timeIntervalSince(finished.created)
         switch finished.state {
         case .completed:
-            if !json { print("attached \(finished.attachment.device) to \(finished.attachment.vm) on \(finished.attachment.vmHost) (\(finished.id), \(String(format: "%.1f", seconds)) s)") }
+            if !json, let a = finished.attachment { print("attached \(a.device) to \(a.vm) on \(a.vmHost) (\(finished.id), \(String(format: "%.1f", seconds)) s)") }
         default:
             throw TetherError(.io, "\(finished.id) \(finished.state.rawValue): \(finished.error ?? "no reason given")")
         }
@@ -65,7 +65,7 @@ struct DetachCommand: AsyncParsableCommand {
             for operation in reply.operations {
                 let finished = try await OperationFollower.follow(client, operation.id)
                 if finished.state == .completed {
-                    print("detached \(finished.attachment.device) from \(finished.attachment.vm) (\(finished.id))")
+                    print("detached \(finished.subject) from \(finished.vm) (\(finished.id))")
                 } else {
                     failed.append("\(finished.id) \(finished.state.rawValue): \(finished.error ?? "no reason given")")
                 }

@@ -59,7 +59,7 @@ enum StatusText {
         if status.operations.isEmpty { out += "  none\n" }
         for op in status.operations {
             let last = op.steps.last.map { "\($0.step) \($0.phase.rawValue)" } ?? "journaled"
-            out += "  \(op.id) \(op.kind.rawValue) \(op.attachment.device) -> \(op.attachment.vm): \(last)\n"
+            out += "  \(op.id) \(op.kind.rawValue) \(op.summary): \(last)\n"
         }
         return out
     }

@@ -36,6 +36,16 @@ public enum AgentRoutes {
             try await agent.abandonIncoming(vm: try await APIBody.decode(VMRequest.self, from: request).vm)
             return APIBody.noContent()
         }
+        v1.post("evacuations") { request, _ in
+            try await agent.evacuate(try await APIBody.decode(EvacuateRequest.self, from: request))
+            return Response(status: .accepted)
+        }
+        v1.post("vms/resume") { request, _ in
+            let name = try await APIBody.decode(VMRequest.self, from: request).vm
+            _ = try await agent.resume(vm: name)
+            guard let state = try await agent.vm(name) else { throw TetherError(.notFound, "\(agent.host) does not run \(name)") }
+            return try APIBody.json(state)
+        }
         v1.post("exports") { request, _ in
             let export = try await APIBody.decode(ExportRequest.self, from: request)
             return try APIBody.json(AddressReply(address: try await agent.export(export)))

@@ -22,6 +22,12 @@ public enum ControllerRoutes {
             let beat = try await APIBody.decode(Heartbeat.self, from: request)
             return try APIBody.json(try await controller.heartbeat(host: host, beat))
         }
+        // An agent's fault (self-triggered failover): only the host itself may report it.
+        v1.post("faults") { request, context in
+            let report = try await APIBody.decode(FaultReport.self, from: request)
+            try await context.requirePeer(named: report.host)
+            return try APIBody.json(try await controller.reportFault(report, trigger: .selfTriggered))
+        }
         v1.post("attachments") { request, _ in
             let attach = try await APIBody.decode(AttachRequest.self, from: request)
             let response = try await controller.attach(attach)

@@ -34,8 +34,11 @@ public enum AgentDaemon {
         let controller = ControllerClient(APIClient(.tls(section.controller), identity: identity))
         let health = AgentHealth(host: section.host, networks: section.networks, datastores: section.datastores,
                                  settings: AgentHealth.Settings(period: .milliseconds(Int(section.heartbeatSeconds * 1000))),
-                                 reportFile: "\(section.stateDirectory)/health.json", logger: logger) { datastore, path, state in
-            await agent.pathChanged(datastore: datastore, path: path, to: state)
+                                 reportFile: "\(section.stateDirectory)/health.json", logger: logger) { datastore, path, state, lastSuccess in
+            await agent.pathChanged(datastore: datastore, path: path, to: state, lastSuccess: lastSuccess)
+        }
+        if section.selfTriggeredFailover {
+            await agent.reportFaults { report throws(TetherError) in try await controller.reportFault(report) }
         }
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),

@@ -19,6 +19,7 @@ struct HealthWatch: Service {
             var lastProbe: [String: ContinuousClock.Instant] = [:]
             while !Task.isCancelled {
                 let silent = await controller.evaluateHealth()
+                await controller.actOnHealth()
                 let now = ContinuousClock.now
                 await withTaskGroup(of: Void.self) { group in
                     for (host, address) in silent where (lastProbe[host].map { now - $0 > .seconds(1) } ?? true) {

@@ -87,11 +87,14 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var eventsSocket: String? = AgentEvents.defaultSocket
         /// Follow libusb hotplug too (off where libusb's netlink monitor sees nothing).
         public var libusbHotplug: Bool = true
+        /// Report this host's own faults to the controller as they are seen (the self-triggered
+        /// flows); off, only the controller's outside view starts a failover.
+        public var selfTriggeredFailover: Bool = true
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
             case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
-            case eventsSocket, libusbHotplug
+            case eventsSocket, libusbHotplug, selfTriggeredFailover
         }
 
         public init(from decoder: any Decoder) throws {
@@ -115,6 +118,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             vms = try c.decodeIfPresent([VMSection].self, forKey: .vms) ?? vms
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
             libusbHotplug = try c.decodeIfPresent(Bool.self, forKey: .libusbHotplug) ?? libusbHotplug
+            selfTriggeredFailover = try c.decodeIfPresent(Bool.self, forKey: .selfTriggeredFailover) ?? selfTriggeredFailover
             if c.contains(.eventsSocket) {
                 eventsSocket = try c.decodeNil(forKey: .eventsSocket) ? nil : try c.decode(String.self, forKey: .eventsSocket)
             }

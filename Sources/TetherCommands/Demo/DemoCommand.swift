@@ -75,7 +75,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard let operation = response.operation else { throw TetherError(.unsupported, "no operation for \(device): \(d.reasons.joined(separator: "; "))") }
         let finished = try await follow(client, operation.id, timeline)
         guard finished.state == .completed else { throw TetherError(.io, "\(finished.id) \(finished.state.rawValue): \(finished.error ?? "")") }
-        timeline.say("done: \(finished.attachment.device) is attached to \(finished.attachment.vm) on \(finished.attachment.vmHost) (\(finished.id), journaled)")
+        timeline.say("done: \(finished.subject) is attached to \(finished.vm) on \(finished.attachment?.vmHost ?? "?") (\(finished.id), journaled)")
     }
 
     private func follow(_ client: ControllerClient, _ id: String, _ timeline: Timeline) async throws -> OperationRecord {

@@ -25,10 +25,18 @@ extension OperationRecord {
     /// removes its attachment. An operation that did not complete changes nothing.
     public func attachmentChanges(given current: some Sequence<DeviceAttachment>) -> AttachmentChanges {
         guard state == .completed else { return AttachmentChanges() }
-        switch kind {
-        case .detach:
+        switch payload {
+        case .detach(let attachment, _):
             return AttachmentChanges(removed: [attachment.id])
-        case .attach:
+        case .failover(let order):
+            // The VM's forwarded devices follow it; their channels now end on its new host.
+            guard order.movesState else { return AttachmentChanges() }
+            return AttachmentChanges(saved: current.filter { $0.vm == order.vm && $0.vmHost != order.target }.map {
+                var moved = $0
+                moved.vmHost = order.target
+                return moved
+            })
+        case .attach(let attachment, _):
             var saved: [DeviceAttachment] = []
             if let target = migrationTarget {
                 for var other in current where other.vm == attachment.vm && other.id != attachment.id && other.vmHost != target {

@@ -10,6 +10,9 @@ public struct ClusterEvent: Sendable, Equatable, Codable {
         case host
         /// A journaled operation began, stepped or ended.
         case operation
+        /// A fault was reported (by a host's agent) or seen (by the controller), and what was
+        /// done about it: failovers begun or joined, VMs no host could take.
+        case fault
     }
 
     /// Grows by one per event, from 1; `GET /v1/events?after=N` returns those after N.

@@ -16,8 +16,24 @@ public protocol HostAgent: Sendable {
     func release(vm: String, movedTo host: String?) async throws(TetherError)
     /// Quits a VM that waits for a migration (inmigrate): the undo of `prepareIncoming`.
     func abandonIncoming(vm: String) async throws(TetherError)
+    /// A failover's move of a local VM: its disk off an unreachable datastore if asked, then its
+    /// state to `request.to`, where `request.target` waits for it.
+    func evacuate(_ request: EvacuateRequest) async throws(TetherError)
+    /// Runs a VM that arrived paused or with failed requests held; answers its state after.
+    func resume(vm: String) async throws(TetherError) -> VMRunState
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort
     func stopExport(session: String) async throws(TetherError)
     func openChannel(_ request: ChannelRequest) async throws(TetherError)
     func closeChannel(session: String, vm: String?) async throws(TetherError)
+}
+
+extension HostAgent {
+    /// Agents that take no part in failover (test fakes) say so.
+    public func evacuate(_ request: EvacuateRequest) async throws(TetherError) {
+        throw TetherError(.unsupported, "the agent of \(host) cannot move \(request.vm) for a failover")
+    }
+
+    public func resume(vm: String) async throws(TetherError) -> VMRunState {
+        throw TetherError(.unsupported, "the agent of \(host) cannot resume \(vm) for a failover")
+    }
 }

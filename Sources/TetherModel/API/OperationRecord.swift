@@ -5,13 +5,15 @@ import Foundation
 /// with what the next steps need from it, so a controller that restarts knows exactly what to
 /// finish or undo without remembering anything.
 public struct OperationRecord: Sendable, Equatable {
-    public enum Kind: String, Sendable, Codable { case attach, detach }
+    public enum Kind: String, Sendable, Codable { case attach, detach, failover }
 
     /// What the operation is asked to do: the kind with the values only that kind has. An attach
-    /// carries its placement decision; a detach only its reason. (Failover kinds come here too.)
+    /// carries its placement decision; a detach only its reason; a failover its fault, evidence
+    /// and move.
     public enum Payload: Sendable, Equatable {
         case attach(DeviceAttachment, decision: AttachDecision)
         case detach(DeviceAttachment, reason: String)
+        case failover(FailoverOrder)
     }
 
     public enum State: String, Sendable, Codable {
@@ -49,13 +51,38 @@ public struct OperationRecord: Sendable, Equatable {
         switch payload {
         case .attach: .attach
         case .detach: .detach
+        case .failover: .failover
         }
     }
 
-    /// The attachment the operation makes or ends.
-    public var attachment: DeviceAttachment {
+    /// The attachment the operation makes or ends; nil for a failover.
+    public var attachment: DeviceAttachment? {
         switch payload {
         case .attach(let attachment, _), .detach(let attachment, _): attachment
+        case .failover: nil
+        }
+    }
+
+    /// A failover's order; nil for every other kind.
+    public var failover: FailoverOrder? {
+        if case .failover(let order) = payload { return order }
+        return nil
+    }
+
+    /// The VM the operation concerns.
+    public var vm: String {
+        switch payload {
+        case .attach(let attachment, _), .detach(let attachment, _): attachment.vm
+        case .failover(let order): order.vm
+        }
+    }
+
+    /// What the journal keeps one running operation per: the device of an attach or detach; for
+    /// a failover, the VM itself (so that two triggers of one fault run one failover).
+    public var subject: String {
+        switch payload {
+        case .attach(let attachment, _), .detach(let attachment, _): attachment.device.description
+        case .failover(let order): "failover/\(order.vm)"
         }
     }
 
@@ -65,10 +92,26 @@ public struct OperationRecord: Sendable, Equatable {
         return nil
     }
 
-    /// The host the VM moves to, for an attach that migrates it.
+    /// The host the VM moves to, for an attach that migrates it or a failover.
     public var migrationTarget: String? {
+        if let order = failover { return order.target }
         guard let decision, decision.action == .migrate else { return nil }
         return decision.targetHost
+    }
+
+    /// The host the VM leaves, for an operation that moves it.
+    public var migrationSource: String? {
+        if let order = failover { return order.from }
+        guard let decision, decision.action == .migrate else { return nil }
+        return decision.vmHost
+    }
+
+    /// What the operation does, in a line: `1-3 -> vm-1`, or `vm-a: storage (self), host-a -> host-b, suspend-resume`.
+    public var summary: String {
+        switch payload {
+        case .attach(let a, _), .detach(let a, _): "\(a.device) -> \(a.vm)"
+        case .failover(let o): "\(o.vm): \(o.fault.rawValue) (\(o.trigger.rawValue)), \(o.from) -> \(o.target), \(o.mode.rawValue)"
+        }
     }
 
     /// The output of the last time `step` was done, if it was.
@@ -79,7 +122,7 @@ public struct OperationRecord: Sendable, Equatable {
 
 extension OperationRecord: Codable {
     enum CodingKeys: String, CodingKey {
-        case id, kind, attachment, decision, reason, state, steps, error, created, updated, progress
+        case id, kind, attachment, decision, reason, failover, state, steps, error, created, updated, progress
     }
 
     /// Flat on the wire (`kind`, `attachment`, then the kind's own keys), as journals written
@@ -87,10 +130,14 @@ extension OperationRecord: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
-        let attachment = try c.decode(DeviceAttachment.self, forKey: .attachment)
         switch try c.decode(Kind.self, forKey: .kind) {
-        case .attach: payload = .attach(attachment, decision: try c.decode(AttachDecision.self, forKey: .decision))
-        case .detach: payload = .detach(attachment, reason: try c.decodeIfPresent(String.self, forKey: .reason) ?? "detach requested")
+        case .attach:
+            payload = .attach(try c.decode(DeviceAttachment.self, forKey: .attachment), decision: try c.decode(AttachDecision.self, forKey: .decision))
+        case .detach:
+            payload = .detach(try c.decode(DeviceAttachment.self, forKey: .attachment),
+                              reason: try c.decodeIfPresent(String.self, forKey: .reason) ?? "detach requested")
+        case .failover:
+            payload = .failover(try c.decode(FailoverOrder.self, forKey: .failover))
         }
         state = try c.decode(State.self, forKey: .state)
         steps = try c.decode([StepRecord].self, forKey: .steps)
@@ -104,10 +151,11 @@ extension OperationRecord: Codable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(id, forKey: .id)
         try c.encode(kind, forKey: .kind)
-        try c.encode(attachment, forKey: .attachment)
+        try c.encodeIfPresent(attachment, forKey: .attachment)
         switch payload {
         case .attach(_, let decision): try c.encode(decision, forKey: .decision)
         case .detach(_, let reason): try c.encode(reason, forKey: .reason)
+        case .failover(let order): try c.encode(order, forKey: .failover)
         }
         try c.encode(state, forKey: .state)
         try c.encode(steps, forKey: .steps)

@@ -1,0 +1,108 @@
+import Foundation
+import Hypervisor
+import TetherModel
+
+/// The agent's part of the failover flows: seeing its own storage faults (self-triggered) and
+/// reporting them, and carrying out the controller's moves (evacuate a VM, resume one that
+/// arrived).
+extension HostAgentService {
+    public typealias FaultReporter = @Sendable (FaultReport) async throws(TetherError) -> FaultReply
+
+    /// Where this host's own faults go (the controller); none: the controller's outside view
+    /// alone starts failovers.
+    public func reportFaults(to reporter: @escaping FaultReporter) {
+        faultReporter = reporter
+    }
+
+    /// A datastore path changed state. A VM whose disk is on a path that went down moves its disk
+    /// to another path of this host that is up, keeping its memory: QEMU mirrors onto the new
+    /// path, drops the old nodes, and resumes a VM the failed IO had paused, whose held request
+    /// is then issued over the new path (shared/notes/qemu-storage-faults.md). When every path
+    /// of the datastore is down, the host has lost its storage: its VMs on that datastore must
+    /// leave it, and the fault goes to the controller.
+    public func pathChanged(datastore: String, path: String, to state: HealthState, lastSuccess: Date? = nil) async {
+        pathStates[path] = state
+        logger.notice("datastore path \(state.rawValue)", metadata: ["datastore": "\(datastore)", "path": "\(path)"])
+        guard let store = settings.datastores.first(where: { $0.name == datastore }) else { return }
+        let allDown = !store.paths.isEmpty && store.paths.allSatisfy { pathStates[$0] == .down }
+        if !allDown { storageLostSince[datastore] = nil }
+        guard state == .down, let dead = try? NBDPath(parsing: path) else { return }
+        if allDown {
+            if storageLostSince[datastore] == nil {
+                storageLostSince[datastore] = lastSuccess ?? Date()
+                await reportStorageLost(store, since: lastSuccess)
+            }
+            return
+        }
+        for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
+            guard !switchingDisks.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
+            guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
+                logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
+                continue
+            }
+            switchingDisks.insert(name)
+            defer { switchingDisks.remove(name) }
+            do {
+                let done = try await vm.machine.switchDiskPath(to: to)
+                logger.notice("disk moved to another path", metadata: ["vm": "\(name)", "from": "\(path)", "to": "\(target)",
+                                                                      "pivotMs": "\(done.pivotMs)", "totalMs": "\(done.totalMs)",
+                                                                      "before": "\(done.stateBefore)", "after": "\(done.stateAfter)"])
+            } catch {
+                logger.error("could not move the disk to another path: \(error)", metadata: ["vm": "\(name)", "to": "\(target)"])
+            }
+        }
+    }
+
+    /// Every path of `store` is down on this host: its VMs on that datastore still run in memory
+    /// (or wait in io-error) and must be suspended and moved to a host that reaches the storage.
+    private func reportStorageLost(_ store: DatastoreAccess, since lastSuccess: Date?) async {
+        let affected = vms.filter { $0.value.launch?.datastoreDisk?.datastore == store.name }.keys.sorted()
+        let when = lastSuccess.map { " since \($0.formatted(.iso8601))" } ?? ""
+        let evidence = ["\(settings.host): every path to datastore \(store.name) down\(when) (\(store.paths.joined(separator: ", ")))"]
+        logger.error("storage lost", metadata: ["datastore": "\(store.name)", "vms": "\(affected.joined(separator: ","))"])
+        guard let faultReporter, !affected.isEmpty else { return }
+        do {
+            let reply = try await faultReporter(FaultReport(host: settings.host, fault: .storage, vms: affected, evidence: evidence,
+                                                            faultAt: lastSuccess))
+            logger.notice("failover asked", metadata: ["started": "\(reply.started)", "joined": "\(reply.joined)",
+                                                       "unplaced": "\(reply.unplaced.map(\.vm))"])
+        } catch {
+            // The controller's own view (the heartbeat records stop) starts the failover then.
+            logger.error("could not report the storage fault to the controller: \(error)")
+        }
+    }
+
+    public func evacuate(_ request: EvacuateRequest) async throws(TetherError) {
+        let name = request.vm
+        guard let vm = vms[name] else { throw TetherError(.notFound, "\(settings.host) does not run \(name)") }
+        if let migration = vm.migration, !migration.status.isFinished { return }
+        guard !switchingDisks.contains(name) else {
+            throw TetherError(.busy, "\(name)'s disk is being moved on \(settings.host); ask again shortly")
+        }
+        if request.leaveStorage {
+            switchingDisks.insert(name)
+            defer { switchingDisks.remove(name) }
+            let started = ContinuousClock.now
+            do {
+                let left = try await vm.machine.leaveStorage(stepTimeout: .seconds(15))
+                logger.notice("disk taken off its datastore", metadata: ["vm": "\(name)", "ms": "\((ContinuousClock.now - started).timeInterval * 1000)",
+                                                                       "already": "\(!left)"])
+            } catch {
+                throw TetherError(.io, "\(name)'s disk could not be taken off its datastore on \(settings.host)", cause: "\(error)")
+            }
+        }
+        try await startMigration(vm: name, to: request.to, target: request.target, maxBandwidth: request.maxBandwidthBytesPerSecond)
+    }
+
+    public func resume(vm name: String) async throws(TetherError) -> VMRunState {
+        guard let vm = vms[name] else { throw TetherError(.notFound, "\(settings.host) does not run \(name)") }
+        do {
+            let state = try await vm.machine.resumeAfterMove(timeout: .seconds(10))
+            vms[name]?.incoming = nil
+            logger.notice("resumed VM", metadata: ["vm": "\(name)", "state": "\(state)"])
+            return state
+        } catch {
+            throw TetherError(.io, "\(name) could not be resumed on \(settings.host)", cause: "\(error)")
+        }
+    }
+}
