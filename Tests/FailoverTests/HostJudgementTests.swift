@@ -60,6 +60,23 @@ import Testing
         #expect(both.condition.verdict == .storageLost)
         #expect(both.condition.reasons.contains { $0.contains("every path down") })
         #expect(both.condition.reasons.contains { $0.contains("stopped advancing") && $0.contains("host-b") })
+        #expect(both.heartbeatsStopped == ["ds1"], "no peer sees host-a's records advance")
+    }
+
+    /// The outside view of a lost storage network (the controller's trigger): peers see the host's
+    /// records stop while it is heard; one peer that still sees them advance is not that.
+    @Test func recordsStoppedForEveryPeerIsTheOutsideViewOfStorageLoss() throws {
+        let now = Self.t0
+        let a = Self.evidence("host-a", heard: now, report: Self.report("host-a", at: now))
+        let stopped = try #require(judgeA(a, b: Self.report("host-b", at: now, recordsStopped: ["host-a"]),
+                                          c: Self.report("host-c", at: now, recordsStopped: ["host-a"]), at: now))
+        #expect(stopped.heartbeatsStopped == ["ds1"])
+        #expect(stopped.up)
+        let mixed = try #require(judgeA(a, b: Self.report("host-b", at: now, recordsStopped: ["host-a"]),
+                                        c: Self.report("host-c", at: now, recordsAdvancing: ["host-a"]), at: now))
+        #expect(mixed.heartbeatsStopped.isEmpty, "host-c still sees them advance: a peer's own path, not host-a's storage")
+        let fine = try #require(judgeA(a, b: Self.report("host-b", at: now), c: Self.report("host-c", at: now), at: now))
+        #expect(fine.heartbeatsStopped.isEmpty)
     }
 
     @Test func aNetworkDownOnAHeardHostIsDegradedWithItsPeers() throws {

@@ -16,7 +16,7 @@ actor SimulatedHosts {
     var runningTwice: [String] = []
     private var failures: [String: [TetherError]] = [:]
     private var hang: (call: String, when: Hang)?
-    private var migrations: [String: (target: String, polls: Int)] = [:]
+    private var migrations: [String: (target: String, polls: Int, live: Bool)] = [:]
 
     init(vms: [String: [String: VMRunState]]) { self.vms = vms }
 
@@ -67,10 +67,13 @@ actor SimulatedHosts {
         if var m = migrations[vm], status != .inmigrate, vms[host]?[vm] != nil, m.target != host {
             m.polls += 1
             migrations[vm] = m
-            if m.polls >= 2 {
+            if m.polls == 2 {
                 vms[host]?[vm] = .postmigrate
-                vms[m.target]?[vm] = .running
+                // A paused source (its disk taken off dead storage) arrives paused.
+                vms[m.target]?[vm] = m.live ? .running : .paused
                 checkInvariant()
+            }
+            if m.polls >= 2 {
                 migration = MigrationReport(status: .completed, transferredBytes: 128 << 20, totalBytes: 128 << 20, downtimeMs: 12)
             } else {
                 migration = MigrationReport(status: .active, transferredBytes: 64 << 20, totalBytes: 128 << 20)
@@ -87,9 +90,24 @@ actor SimulatedHosts {
     }
 
     func migrate(_ host: String, _ vm: String, to target: HostPort) throws(TetherError) {
-        guard vms[host]?[vm] == .running else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        guard let status = vms[host]?[vm], [.running, .paused].contains(status) else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
         guard vms[target.host]?[vm] == .inmigrate else { throw TetherError(.io, "nobody waits at \(target)") }
-        if migrations[vm] == nil { migrations[vm] = (target.host, 0) }
+        if migrations[vm] == nil { migrations[vm] = (target.host, 0, status == .running) }
+    }
+
+    /// A failover's move: with `leaveStorage`, the VM is paused first (its disk off the datastore).
+    func evacuate(_ host: String, _ request: EvacuateRequest) throws(TetherError) {
+        if migrations[request.vm] != nil { return }
+        if request.leaveStorage, let status = vms[host]?[request.vm], [.running, .ioError].contains(status) {
+            vms[host]?[request.vm] = .paused
+        }
+        try migrate(host, request.vm, to: request.to)
+    }
+
+    func resume(_ host: String, _ vm: String) throws(TetherError) -> VMRunState {
+        guard let status = vms[host]?[vm] else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        if status == .paused || status == .ioError { vms[host]?[vm] = .running }
+        return vms[host]?[vm] ?? status
     }
 
     func release(_ host: String, _ vm: String) throws(TetherError) {
@@ -129,6 +147,16 @@ struct SimulatedAgent: HostAgent {
     func startMigration(vm: String, to target: HostPort, target targetHost: String) async throws(TetherError) {
         try await world.perform("startMigration:\(host)") { () throws(TetherError) in () }
         try await world.migrate(host, vm, to: target)
+    }
+
+    func evacuate(_ request: EvacuateRequest) async throws(TetherError) {
+        try await world.perform("evacuate:\(host)") { () throws(TetherError) in () }
+        try await world.evacuate(host, request)
+    }
+
+    func resume(vm: String) async throws(TetherError) -> VMRunState {
+        try await world.perform("resume:\(host)") { () throws(TetherError) in () }
+        return try await world.resume(host, vm)
     }
 
     func release(vm: String, movedTo target: String?) async throws(TetherError) {

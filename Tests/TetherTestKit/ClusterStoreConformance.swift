@@ -60,6 +60,7 @@ public struct ClusterStoreConformance: Sendable {
         case aCompletedDetachRemovesTheAttachment
         case registrationsAreReplacedPerHost
         case concurrentWritersKeepTheRules
+        case oneFailoverPerVMAndItsDevicesFollowIt
 
         public var testDescription: String { rawValue }
     }
@@ -74,6 +75,7 @@ public struct ClusterStoreConformance: Sendable {
         case .aCompletedDetachRemovesTheAttachment: try await aCompletedDetachRemovesTheAttachment()
         case .registrationsAreReplacedPerHost: try await registrationsAreReplacedPerHost()
         case .concurrentWritersKeepTheRules: try await concurrentWritersKeepTheRules()
+        case .oneFailoverPerVMAndItsDevicesFollowIt: try await oneFailoverPerVMAndItsDevicesFollowIt()
         }
     }
 
@@ -139,6 +141,38 @@ public struct ClusterStoreConformance: Sendable {
         #expect(try await store.attachments() == [sameVM], "a rolled-back attach leaves no attachment")
         let again = try await store.begin(.attach(sameDevice, decision: Self.decision(sameDevice)), at: Self.t0)
         #expect(again.state == .running)
+    }
+
+    public static func failover(vm: String = "vm-1", from: String = "host-a", to: String = "host-c",
+                                trigger: FailoverTrigger = .selfTriggered) -> FailoverOrder {
+        FailoverOrder(vm: vm, fault: .storage, trigger: trigger, from: from, target: to, mode: .suspendResume, via: .migration,
+                      evidence: ["host-a: every path to datastore ds1 down"], reasons: ["host-c chosen: most free memory"],
+                      faultAt: t0.addingTimeInterval(-2), detectedAt: t0)
+    }
+
+    /// A failover takes its whole VM, and one fault seen twice (by the host and by the controller)
+    /// runs once: the second begin is refused, naming the first. It reads back whole, and once
+    /// it completed, the VM's forwarded devices end on its new host.
+    public func oneFailoverPerVMAndItsDevicesFollowIt() async throws {
+        let store = try await open()
+        let forwarded = Self.attachment(device: "host-b/2-1")
+        try await store.finish(try await store.begin(.attach(forwarded, decision: Self.decision(forwarded)), at: Self.t0).id,
+                               as: .completed, error: nil, at: Self.t0)
+        let first = try await store.begin(.failover(Self.failover()), at: Self.t0)
+        await #expect(throws: TetherError(.busy, "\(first.id) is still running for failover/vm-1 or vm-1; wait for it (tether status) and try again")) {
+            try await store.begin(.failover(Self.failover(trigger: .external)), at: Self.t0)
+        }
+        let other = Self.attachment(device: "host-e/1-1")
+        await #expect(throws: TetherError.self, "no attach on a VM that is failing over") {
+            try await store.begin(.attach(other, decision: Self.decision(other)), at: Self.t0)
+        }
+        let another = try await store.begin(.failover(Self.failover(vm: "vm-2")), at: Self.t0)
+        let read = try #require(try await store.operation(first.id))
+        #expect(read.failover == Self.failover() && read.attachment == nil && read.kind == .failover)
+        #expect(read.migrationSource == "host-a" && read.migrationTarget == "host-c")
+        try await store.finish(first.id, as: .completed, error: nil, at: Self.t0)
+        try await store.finish(another.id, as: .rolledBack, error: "no target", at: Self.t0)
+        #expect(try await store.attachments().map(\.vmHost) == ["host-c"], "the forwarded device's channel ends on vm-1's new host")
     }
 
     /// The one rule for what follows a VM: a completed migration moves its other attachments.

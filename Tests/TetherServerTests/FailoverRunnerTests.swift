@@ -1,0 +1,103 @@
+import ClusterStore
+import Foundation
+import Testing
+import TetherClient
+import TetherModel
+@testable import Controller
+
+/// A failover as the controller runs it, against simulated hosts: a storage fault reported by
+/// host-a's agent becomes one journaled operation that suspends vm-a (disk off the datastore),
+/// carries its state to host-b and resumes it there; the same fault seen again joins it; and a
+/// controller that dies at any step finishes it after a restart, the VM never running twice.
+struct FailoverRunnerTests {
+    let path: String
+    let world = SimulatedHosts(vms: ["host-a": ["vm-a": .running], "host-b": [:]])
+
+    init() throws { path = try ClusterFixtures.temporaryStore().1 }
+
+    func controller() async throws -> Controller {
+        let world = self.world
+        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
+            SimulatedAgent(host: registration.host, world: world)
+        }
+        Task { await controller.runOperations() }
+        return controller
+    }
+
+    func registered() async throws -> Controller {
+        let controller = try await controller()
+        try await controller.register(ClusterFixtures.hostA)
+        try await controller.register(ClusterFixtures.hostB)
+        return controller
+    }
+
+    func finished(_ controller: Controller, _ id: String) async throws -> OperationRecord {
+        for _ in 0..<500 {
+            let record = try await controller.operation(id)
+            if record.state.isFinished { return record }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TetherError(.timeout, "\(id) did not finish")
+    }
+
+    static let storageLost = FaultReport(host: "host-a", fault: .storage, vms: ["vm-a"], evidence: ["host-a: every path to ds1 down"],
+                                         faultAt: Date(timeIntervalSince1970: 1_800_000_000))
+
+    @Test func aStorageFaultSuspendsMovesAndResumesTheVMOnce() async throws {
+        let controller = try await registered()
+        let reply = try await controller.reportFault(Self.storageLost, trigger: .selfTriggered)
+        let id = try #require(reply.started.first, "\(reply)")
+        #expect(reply.started.count == 1 && reply.unplaced.isEmpty)
+        let again = try await controller.reportFault(Self.storageLost, trigger: .external)
+        #expect(again.started.isEmpty && again.joined == [id], "the controller's own sighting joins the running failover: \(again)")
+        let record = try await finished(controller, id)
+        #expect(record.state == .completed, "\(record.error ?? "")")
+        let order = try #require(record.failover)
+        #expect(order.target == "host-b" && order.mode == .suspendResume && order.trigger == .selfTriggered)
+        #expect(order.reasons.contains { $0.contains("lost its storage network") }, "\(order.reasons)")
+        #expect(record.steps.filter { $0.phase == .done }.map(\.step) == ["prepare-incoming", "evacuate", "resume", "release-source"])
+        let calls = await world.calls
+        #expect(calls.contains("evacuate:host-a") && calls.contains("resume:host-b"))
+        let vms = await world.vms
+        #expect(await world.hosts(running: "vm-a") == ["host-b"], "\(vms) \(calls)")
+        #expect(await world.runningTwice.isEmpty)
+        let events = await controller.events(after: 0, wait: .zero).events
+        #expect(events.contains { $0.kind == .fault && $0.from == "self" && $0.to == "failover" })
+        #expect(events.contains { $0.kind == .fault && $0.from == "external" && $0.to == "joined" })
+    }
+
+    @Test func aFaultNoHostCanTakeIsReportedNotMoved() async throws {
+        let controller = try await controller()
+        try await controller.register(ClusterFixtures.hostA)
+        let reply = try await controller.reportFault(Self.storageLost, trigger: .selfTriggered)
+        #expect(reply.started.isEmpty)
+        #expect(reply.unplaced.map(\.vm) == ["vm-a"], "\(reply)")
+        #expect(await world.hosts(running: "vm-a") == ["host-a"])
+    }
+
+    @Test func aFaultOfAnUnknownHostIsAClearError() async throws {
+        let controller = try await registered()
+        await #expect(throws: TetherError(.notFound, "host 'host-z' has not registered; its faults cannot be acted on")) {
+            try await controller.reportFault(FaultReport(host: "host-z", fault: .storage, evidence: []), trigger: .selfTriggered)
+        }
+        await #expect(throws: TetherError.self) {
+            try await controller.reportFault(FaultReport(host: "host-a", fault: .ioPaths, evidence: []), trigger: .selfTriggered)
+        }
+    }
+
+    @Test(arguments: ["prepareIncoming:host-b", "evacuate:host-a", "resume:host-b", "release:host-a"], [SimulatedHosts.Hang.before, .after])
+    func aControllerThatDiesAtAnyStepOfAFailoverFinishesIt(_ call: String, _ when: SimulatedHosts.Hang) async throws {
+        let first = try await registered()
+        await world.hang(at: call, when)
+        let id = try #require(try await first.reportFault(Self.storageLost, trigger: .selfTriggered).started.first)
+        for _ in 0..<500 where !(await world.calls.contains(call)) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await world.calls.contains(call))
+        let second = try await controller()
+        #expect(try await second.recover() == [id])
+        let record = try await finished(second, id)
+        #expect(record.state == .completed, "\(record.error ?? "")")
+        #expect(await world.hosts(running: "vm-a") == ["host-b"])
+        #expect(await world.vms["host-a"]?["vm-a"] == nil, "the source's copy was released")
+        #expect(await world.runningTwice.isEmpty, "the VM never ran on two hosts")
+    }
+}
