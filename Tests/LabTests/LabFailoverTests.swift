@@ -15,6 +15,22 @@ struct LabFailoverTests {
     /// is suspended with its disk off the dead storage, its state carried to a host that reaches
     /// ds1, and resumed there; the write that failed on host-a is issued there.
     @Test func storageLostSelfTriggeredMovesTheVMWithItsMemory() async throws {
+        try await LabStorageLoss.run(trigger: .selfTriggered)
+    }
+}
+
+/// The same fault with host-a's agent silent about it: the controller sees host-a's heartbeat
+/// records stop advancing on ds1 (its peers read them) while host-a still answers on management,
+/// and starts the failover itself.
+@Suite(.serialized, .requires(SharedLab.canRun, "root, QEMU, iproute2, qemu-storage-daemon and the built tetherd"), .sharedLabWithoutSelfTrigger)
+struct LabExternalFailoverTests {
+    @Test func storageLostSeenFromOutsideMovesTheVMWithItsMemory() async throws {
+        try await LabStorageLoss.run(trigger: .external)
+    }
+}
+
+enum LabStorageLoss {
+    static func run(trigger: FailoverTrigger) async throws {
         try await SharedLab.waitFor("vm-a running on host-a with both paths up", within: .seconds(60)) { status in
             status.vms.first { $0.name == "vm-a" }.map { $0.state == "running" && $0.host == "host-a" } == true
                 && status.hosts.first { $0.name == "host-a" }?.datastores.first?.paths.map(\.state) == [.up, .up]
@@ -30,7 +46,7 @@ struct LabFailoverTests {
         let moved = try await SharedLab.waitFor("vm-a running on another host", within: .seconds(40)) { status in
             status.vms.first { $0.name == "vm-a" }.map { $0.state == "running" && $0.host != "host-a" } == true
         }
-        print("storage lost on host-a: vm-a running elsewhere \(moved) after the fault (\(ContinuousClock.now - fault) incl. polling)")
+        print("storage lost on host-a (\(trigger.rawValue)): vm-a running elsewhere \(moved) after the fault (\(ContinuousClock.now - fault) incl. polling)")
         try await Task.sleep(for: .seconds(1))
         sampling.cancel()
         let samples = await sampling.value
@@ -43,7 +59,9 @@ struct LabFailoverTests {
 
         let events = try await LabProbe.events()
         let fault0 = events.first { $0.kind == .fault && $0.host == "host-a" && $0.subject == "storage" }
-        #expect(fault0?.from == "self", "the fault was reported by host-a's own agent: \(String(describing: fault0))")
+        #expect(fault0?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(String(describing: fault0))")
+        #expect(!events.contains { $0.kind == .fault && $0.host == "host-a" && $0.from != trigger.rawValue && $0.to == "failover" },
+                "one trigger only began a failover")
         #expect(fault0?.to == "failover")
         #expect(events.contains { $0.kind == .operation && $0.to == "release-source done" })
 

@@ -19,10 +19,12 @@ struct SharedLab: SuiteTrait, TestScoping {
     }
 
     var isRecursive: Bool { false }
+    /// More arguments for `tether lab up`.
+    var upArguments: [String] = []
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         _ = try? await ProcessRunner.run(Tools.product("tether"), ["lab", "down", "--dir", Self.directory], timeout: 60)
-        let up = try await ProcessRunner.run(Tools.product("tether"), ["lab", "up", "--dir", Self.directory], timeout: 180)
+        let up = try await ProcessRunner.run(Tools.product("tether"), ["lab", "up", "--dir", Self.directory] + upArguments, timeout: 180)
         guard up.status == 0 else {
             Issue.record("tether lab up failed: \(up.stdout)\(up.stderr)")
             return
@@ -73,4 +75,6 @@ struct SharedLab: SuiteTrait, TestScoping {
 
 extension Trait where Self == SharedLab {
     static var sharedLab: SharedLab { SharedLab() }
+    /// A lab whose agents do not report their own faults: the controller's outside view alone.
+    static var sharedLabWithoutSelfTrigger: SharedLab { SharedLab(upArguments: ["--no-self-trigger"]) }
 }

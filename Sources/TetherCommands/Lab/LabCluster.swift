@@ -11,6 +11,8 @@ import TetherSystem
 struct LabCluster {
     let layout: LabLayout
     let binaries: String
+    /// Whether agents report their own faults (the self-triggered flows).
+    var selfTriggeredFailover = true
     var processes: LabProcesses { LabProcesses(layout: layout) }
     var network: LabNetwork { LabNetwork(layout) }
 
@@ -108,7 +110,7 @@ struct LabCluster {
         try LabConfigurations.controller(layout).write(toFile: "\(layout.controllerDirectory)/tetherd.yaml", atomically: true, encoding: .utf8)
         for (i, host) in layout.hosts.enumerated() {
             try FileManager.default.createDirectory(atPath: layout.crashDirectory(host), withIntermediateDirectories: true)
-            try LabConfigurations.agent(layout, hostIndex: i).write(toFile: "\(layout.hostDirectory(host))/tetherd.yaml", atomically: true, encoding: .utf8)
+            try LabConfigurations.agent(layout, hostIndex: i, selfTriggered: selfTriggeredFailover).write(toFile: "\(layout.hostDirectory(host))/tetherd.yaml", atomically: true, encoding: .utf8)
         }
     }
 

@@ -21,11 +21,14 @@ struct LabCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Build the lab and start it; it runs until `tether lab down`.")
         @OptionGroup var location: Location
         @Option(help: "How many hosts (host-a, host-b, ...).") var hosts = 3
+        @Flag(help: "Agents do not report their own faults: only the controller's outside view starts a failover (to watch it alone).")
+        var noSelfTrigger = false
 
         func run() async throws {
             try await FailureReporting.run {
                 let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-                let cluster = LabCluster(layout: try LabLayout(directory: location.dir, hosts: hosts), binaries: binaries)
+                var cluster = LabCluster(layout: try LabLayout(directory: location.dir, hosts: hosts), binaries: binaries)
+                cluster.selfTriggeredFailover = !noSelfTrigger
                 let start = ContinuousClock.now
                 try cluster.checkNoneUp()
                 do {

@@ -15,7 +15,7 @@ enum LabConfigurations {
         """
     }
 
-    static func agent(_ layout: LabLayout, hostIndex i: Int) -> String {
+    static func agent(_ layout: LabLayout, hostIndex i: Int, selfTriggered: Bool = true) -> String {
         let host = layout.hosts[i]
         let a = layout.addresses(of: i)
         let vm = layout.vm(of: i)
@@ -39,6 +39,7 @@ enum LabConfigurations {
               stateDirectory: \(layout.hostDirectory(host))
               eventsSocket: null
               libusbHotplug: false
+              selfTriggeredFailover: \(selfTriggered)
               vms:
                 - {name: \(vm), cpus: 1, memoryMiB: 256, networkMbps: 100, datastore: \(LabLayout.datastore), disk: \(vm), panic: none}
 
