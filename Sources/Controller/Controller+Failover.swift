@@ -23,7 +23,7 @@ extension Controller {
         let wanted = Set(report.vms)
         for plan in plans {
             reply.notes += plan.notes
-            reply.unplaced += plan.unplaced.filter { wanted.isEmpty || wanted.contains($0.vm) }.map { FaultReply.Unplaced(vm: $0.vm, reasons: $0.reasons) }
+            reply.unplaced += plan.unplaced.filter { wanted.isEmpty || wanted.contains($0.vm) }
             for move in plan.moves where wanted.isEmpty || wanted.contains(move.vm) {
                 let order = FailoverOrder(vm: move.vm, fault: report.fault, trigger: trigger, from: move.from, target: move.targetHost,
                                           mode: move.mode, via: move.via.flatMap(NetworkRole.init(rawValue:)), evidence: report.evidence,

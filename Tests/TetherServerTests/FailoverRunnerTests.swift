@@ -10,47 +10,23 @@ import TetherModel
 /// carries its state to host-b and resumes it there; the same fault seen again joins it; and a
 /// controller that dies at any step finishes it after a restart, the VM never running twice.
 struct FailoverRunnerTests {
-    let path: String
-    let world = SimulatedHosts(vms: ["host-a": ["vm-a": .running], "host-b": [:]])
+    let cluster: SimulatedCluster
+    var world: SimulatedHosts { cluster.world }
 
-    init() throws { path = try ClusterFixtures.temporaryStore().1 }
+    init() throws { cluster = try SimulatedCluster() }
 
-    func controller() async throws -> Controller {
-        let world = self.world
-        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
-            SimulatedAgent(host: registration.host, world: world)
-        }
-        Task { await controller.runOperations() }
-        return controller
-    }
-
-    func registered() async throws -> Controller {
-        let controller = try await controller()
-        try await controller.register(ClusterFixtures.hostA)
-        try await controller.register(ClusterFixtures.hostB)
-        return controller
-    }
-
-    func finished(_ controller: Controller, _ id: String) async throws -> OperationRecord {
-        for _ in 0..<500 {
-            let record = try await controller.operation(id)
-            if record.state.isFinished { return record }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TetherError(.timeout, "\(id) did not finish")
-    }
 
     static let storageLost = FaultReport(host: "host-a", fault: .storage, vms: ["vm-a"], evidence: ["host-a: every path to ds1 down"],
                                          faultAt: Date(timeIntervalSince1970: 1_800_000_000))
 
     @Test func aStorageFaultSuspendsMovesAndResumesTheVMOnce() async throws {
-        let controller = try await registered()
+        let controller = try await cluster.registered()
         let reply = try await controller.reportFault(Self.storageLost, trigger: .selfTriggered)
         let id = try #require(reply.started.first, "\(reply)")
         #expect(reply.started.count == 1 && reply.unplaced.isEmpty)
         let again = try await controller.reportFault(Self.storageLost, trigger: .external)
         #expect(again.started.isEmpty && again.joined == [id], "the controller's own sighting joins the running failover: \(again)")
-        let record = try await finished(controller, id)
+        let record = try await cluster.finished(controller, id)
         #expect(record.state == .completed, "\(record.error ?? "")")
         let order = try #require(record.failover)
         #expect(order.target == "host-b" && order.mode == .suspendResume && order.trigger == .selfTriggered)
@@ -67,7 +43,7 @@ struct FailoverRunnerTests {
     }
 
     @Test func aFaultNoHostCanTakeIsReportedNotMoved() async throws {
-        let controller = try await controller()
+        let controller = try await cluster.controller()
         try await controller.register(ClusterFixtures.hostA)
         let reply = try await controller.reportFault(Self.storageLost, trigger: .selfTriggered)
         #expect(reply.started.isEmpty)
@@ -76,7 +52,7 @@ struct FailoverRunnerTests {
     }
 
     @Test func aFaultOfAnUnknownHostIsAClearError() async throws {
-        let controller = try await registered()
+        let controller = try await cluster.registered()
         await #expect(throws: TetherError(.notFound, "host 'host-z' has not registered; its faults cannot be acted on")) {
             try await controller.reportFault(FaultReport(host: "host-z", fault: .storage, evidence: []), trigger: .selfTriggered)
         }
@@ -87,14 +63,14 @@ struct FailoverRunnerTests {
 
     @Test(arguments: ["prepareIncoming:host-b", "evacuate:host-a", "resume:host-b", "release:host-a"], [SimulatedHosts.Hang.before, .after])
     func aControllerThatDiesAtAnyStepOfAFailoverFinishesIt(_ call: String, _ when: SimulatedHosts.Hang) async throws {
-        let first = try await registered()
+        let first = try await cluster.registered()
         await world.hang(at: call, when)
         let id = try #require(try await first.reportFault(Self.storageLost, trigger: .selfTriggered).started.first)
         for _ in 0..<500 where !(await world.calls.contains(call)) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await world.calls.contains(call))
-        let second = try await controller()
+        let second = try await cluster.controller()
         #expect(try await second.recover() == [id])
-        let record = try await finished(second, id)
+        let record = try await cluster.finished(second, id)
         #expect(record.state == .completed, "\(record.error ?? "")")
         #expect(await world.hosts(running: "vm-a") == ["host-b"])
         #expect(await world.vms["host-a"]?["vm-a"] == nil, "the source's copy was released")

@@ -9,37 +9,14 @@ import TetherModel
 /// failure undone, a silent agent retried, and a controller that dies at any step finishing the
 /// job after a restart on the same journal, with the VM running on exactly one host throughout.
 struct OperationRunnerTests {
-    let path: String
-    let world = SimulatedHosts(vms: ["host-a": ["vm-a": .running], "host-b": [:]])
+    let cluster: SimulatedCluster
+    var world: SimulatedHosts { cluster.world }
 
-    init() throws { path = try ClusterFixtures.temporaryStore().1 }
+    init() throws { cluster = try SimulatedCluster() }
 
-    /// A controller on the test's journal, with its operation runner going (as tetherd's service
-    /// group runs it). A controller "killed" by a hung call simply stays stuck there.
-    func controller() async throws -> Controller {
-        let world = self.world
-        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
-            SimulatedAgent(host: registration.host, world: world)
-        }
-        Task { await controller.runOperations() }
-        return controller
-    }
-
-    func registered() async throws -> Controller {
-        let controller = try await controller()
-        try await controller.register(ClusterFixtures.hostA)
-        try await controller.register(ClusterFixtures.hostB)
-        return controller
-    }
-
-    func finished(_ controller: Controller, _ id: String) async throws -> OperationRecord {
-        for _ in 0..<500 {
-            let record = try await controller.operation(id)
-            if record.state.isFinished { return record }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw TetherError(.timeout, "\(id) did not finish")
-    }
+    func controller() async throws -> Controller { try await cluster.controller() }
+    func registered() async throws -> Controller { try await cluster.registered() }
+    func finished(_ controller: Controller, _ id: String) async throws -> OperationRecord { try await cluster.finished(controller, id) }
 
     static let dongle = AttachRequest(container: "c1", device: .product(vendorId: "1a86", productId: "7523", serial: nil))
     static let webcam = AttachRequest(container: "c1", device: .product(vendorId: "046d", productId: "0825", serial: nil))

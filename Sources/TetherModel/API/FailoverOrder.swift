@@ -96,22 +96,13 @@ public struct FaultReport: Sendable, Equatable, Codable {
 /// What the controller did with a fault: the operations it began, the ones already running for
 /// the same VMs that this report joined, and the VMs no host could take (with why).
 public struct FaultReply: Sendable, Equatable, Codable {
-    public struct Unplaced: Sendable, Equatable, Codable {
-        public var vm: String
-        public var reasons: [String]
-
-        public init(vm: String, reasons: [String]) {
-            self.vm = vm
-            self.reasons = reasons
-        }
-    }
-
     public var started: [String]
     public var joined: [String]
-    public var unplaced: [Unplaced]
+    /// As `tether plan --fail` lists them: one reason per host that was rejected.
+    public var unplaced: [FailoverPlan.Unplaced]
     public var notes: [String]
 
-    public init(started: [String] = [], joined: [String] = [], unplaced: [Unplaced] = [], notes: [String] = []) {
+    public init(started: [String] = [], joined: [String] = [], unplaced: [FailoverPlan.Unplaced] = [], notes: [String] = []) {
         self.started = started
         self.joined = joined
         self.unplaced = unplaced

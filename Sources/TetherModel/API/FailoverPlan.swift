@@ -1,5 +1,3 @@
-import TetherModel
-
 /// `tether plan --fail`: where each affected VM goes, how, and over which network.
 public struct FailoverPlan: Sendable, Equatable, Codable {
     public struct Move: Sendable, Equatable, Codable {
