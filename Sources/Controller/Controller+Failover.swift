@@ -92,19 +92,16 @@ extension Controller {
     public func actOnHealth() async {
         for (host, judged) in health.judged.sorted(by: { $0.key < $1.key }) {
             let stopped = judged.heartbeatsStopped
-            let fault: FaultKind? = judged.up && !judged.condition.verdict.isSilent && !stopped.isEmpty ? .storage : nil
             let key = "\(host)/storage"
-            guard let fault else {
+            guard judged.up, !judged.condition.verdict.isSilent, !stopped.isEmpty else {
                 actedOn.remove(key)
                 continue
             }
-            guard !actedOn.contains(key) else { continue }
-            actedOn.insert(key)
+            guard actedOn.insert(key).inserted else { continue }
             let evidence = ["its heartbeat records stopped advancing on \(stopped.joined(separator: ", ")), as its peers see, "
                             + "while it answers on management"]
-            _ = try? await reportFault(FaultReport(host: host, fault: fault, evidence: evidence,
-                                                   faultAt: health.reports[host]?.datastores.compactMap { $0.paths.compactMap(\.lastSuccess).max() }.max()),
-                                       trigger: .external)
+            let lastWrite = health.reports[host]?.datastores.flatMap(\.paths).compactMap(\.lastSuccess).max()
+            _ = try? await reportFault(FaultReport(host: host, fault: .storage, evidence: evidence, faultAt: lastWrite), trigger: .external)
         }
     }
 }

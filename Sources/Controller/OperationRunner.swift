@@ -145,30 +145,23 @@ extension Controller {
             let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
             return ("\(target.host) waits for \(vm) at \(address)" + following, .incoming(address))
 
-        case .migrate:
+        case .migrate, .evacuate:
             switch operation.output(of: OperationStep.prepareIncoming.rawValue) {
             case .alreadyMoved:
                 return ("nothing to do", nil)
             case .incoming(let address):
                 let (source, target) = try migrationEnds(operation)
-                let report = try await migrate(vm, from: source, to: target, at: address, operation: operation.id)
-                return ("migrated to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? ""), .migrated(report))
-            default:
-                throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
-            }
-
-        case .evacuate:
-            guard let order = operation.failover else { throw TetherError(.internalError, "\(operation.id) is not a failover") }
-            switch operation.output(of: OperationStep.prepareIncoming.rawValue) {
-            case .alreadyMoved:
-                return ("nothing to do", nil)
-            case .incoming(let address):
-                let (source, target) = try migrationEnds(operation)
-                let request = EvacuateRequest(vm: vm, to: address, target: target.host, leaveStorage: order.leavesStorage)
+                // An attach migrates a running VM; a failover may first take its disk off a
+                // datastore the source no longer reaches.
+                let leavesStorage = operation.failover?.leavesStorage ?? false
                 let report = try await follow(vm, from: source, to: target, operation: operation.id) { () throws(TetherError) in
-                    try await source.evacuate(request)
+                    if step == .evacuate {
+                        try await source.evacuate(EvacuateRequest(vm: vm, to: address, target: target.host, leaveStorage: leavesStorage))
+                    } else {
+                        try await source.startMigration(vm: vm, to: address, target: target.host)
+                    }
                 }
-                let how = order.leavesStorage ? "took its disk off the datastore, sent its state" : "migrated"
+                let how = leavesStorage ? "took its disk off the datastore, sent its state" : "migrated"
                 return ("\(how) to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? ""), .migrated(report))
             default:
                 throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
@@ -242,15 +235,6 @@ extension Controller {
     private func attachmentOf(_ operation: OperationRecord) throws(TetherError) -> DeviceAttachment {
         guard let attachment = operation.attachment else { throw TetherError(.internalError, "\(operation.id) concerns no device") }
         return attachment
-    }
-
-    /// Starts the migration unless one already runs (a restarted controller finds it under way),
-    /// then follows the source's reports to the end.
-    private func migrate(_ vm: String, from source: any HostAgent, to target: any HostAgent, at address: HostPort,
-                         operation: String) async throws(TetherError) -> MigrationReport {
-        try await follow(vm, from: source, to: target, operation: operation) { () throws(TetherError) in
-            try await source.startMigration(vm: vm, to: address, target: target.host)
-        }
     }
 
     /// Starts the VM's move with `start` unless one already runs or ended (a restarted controller

@@ -198,12 +198,24 @@ extension QEMUMachine {
     /// to three times.
     private func resumeAfterSwitch(stateBefore: VMRunState, pausedHere: Bool, timeout: Duration) async throws
         -> (VMRunState, (count: Int, resumedAt: ContinuousClock.Instant?)) {
-        var state = try await status()
+        let state = try await status()
         let resumable = state == .ioError || (pausedHere && state == .paused)
         guard resumable, stateBefore == .ioError || stateBefore == .running else { return (state, (0, nil)) }
+        let resumed = try await continueHeldRequests(timeout: timeout)
+        guard resumed.state != .ioError else {
+            throw TetherError(.io, "\(name)'s disk is on its new path, but the VM fell back to io-error after \(resumed.attempts) resumes")
+        }
+        return (resumed.state, (resumed.attempts, resumed.resumedAt))
+    }
+
+    /// `cont`, which issues the requests the device holds, then a 300 ms watch for a fall back to
+    /// `io-error`; again while it falls back (the first request can meet a connection still being
+    /// made), up to three times. Returns the state it ends in, the `cont`s sent and when the last went.
+    func continueHeldRequests(timeout: Duration) async throws -> (state: VMRunState, attempts: Int, resumedAt: ContinuousClock.Instant?) {
+        var state: VMRunState
         var attempts = 0
         var resumedAt: ContinuousClock.Instant?
-        while (state == .ioError || attempts == 0) && attempts < 3 {
+        repeat {
             attempts += 1
             resumedAt = .now
             try await qmp.execute("cont", timeout: timeout)
@@ -213,10 +225,7 @@ extension QEMUMachine {
                 try await Task.sleep(for: .milliseconds(20))
                 state = try await status()
             } while state != .ioError && ContinuousClock.now < watchUntil
-        }
-        guard state != .ioError else {
-            throw TetherError(.io, "\(name)'s disk is on its new path, but the VM fell back to io-error after \(attempts) resumes")
-        }
-        return (state, (attempts, resumedAt))
+        } while state == .ioError && attempts < 3
+        return (state, attempts, resumedAt)
     }
 }

@@ -53,9 +53,8 @@ extension QEMUMachine {
     }
 
     /// Runs a VM that arrived paused (its source was paused, or in `io-error` with a request held):
-    /// `cont`, which issues the held request over this host's path, then watches briefly, and
-    /// again while it falls back to `io-error` (the first request can meet a connection still
-    /// being made), up to three times. Returns the state it ends in.
+    /// `continueHeldRequests`, which issues the held request over this host's path. Returns the
+    /// state it ends in.
     @discardableResult
     public func resumeAfterMove(timeout: Duration = .seconds(10)) async throws -> VMRunState {
         let deadline = ContinuousClock.now + timeout
@@ -65,20 +64,14 @@ extension QEMUMachine {
             try await Task.sleep(for: .milliseconds(10))
             state = try await status()
         }
-        var attempts = 0
-        while state != .running {
-            guard [.paused, .ioError, .suspended].contains(state) else {
-                throw TetherError(.io, "\(name) arrived \(state); it cannot be resumed")
-            }
-            guard attempts < 3 else { throw TetherError(.io, "\(name) fell back to \(state) after \(attempts) resumes") }
-            attempts += 1
-            try await qmp.execute("cont", timeout: timeout)
-            let watchUntil = ContinuousClock.now + .milliseconds(300)
-            repeat {
-                try await Task.sleep(for: .milliseconds(20))
-                state = try await status()
-            } while state == .running && ContinuousClock.now < watchUntil
+        guard state != .running else { return state }
+        guard [.paused, .ioError, .suspended].contains(state) else {
+            throw TetherError(.io, "\(name) arrived \(state); it cannot be resumed")
         }
-        return state
+        let resumed = try await continueHeldRequests(timeout: timeout)
+        guard resumed.state == .running else {
+            throw TetherError(.io, "\(name) fell back to \(resumed.state) after \(resumed.attempts) resumes")
+        }
+        return resumed.state
     }
 }
