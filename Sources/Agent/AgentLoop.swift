@@ -48,6 +48,7 @@ public struct AgentLoop: Service {
                 _ = await agent.refreshDevices()
                 inventoried = .now
             }
+            await agent.checkStalledDisks()
             let current = await agent.registration()
             do {
                 if current != sent {

@@ -106,3 +106,65 @@ extension HostAgentService {
         }
     }
 }
+
+extension HostAgentService {
+    /// How long a VM may wait in `io-error` before its disk is judged stalled: the path probes'
+    /// time to call a path down and half a second, so that a whole storage network lost is told (and moved, as
+    /// `storage`) before one VM's paths are.
+    static let ioErrorGrace: Duration = .milliseconds(2500)
+
+    /// A VM paused in `io-error` with its host's paths up: its own connections failed. Each
+    /// path of the host that is up is tried (a fresh connection, even on the path in use); when
+    /// none takes the disk, every IO path of that VM has failed here, and the VM must move live
+    /// to a host whose path works (`io-paths`). Called every heartbeat round.
+    public func checkStalledDisks(at now: ContinuousClock.Instant = .now) async {
+        for (name, vm) in vms.sorted(by: { $0.key < $1.key }) {
+            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name),
+                  vm.migration.map(\.status.isFinished) ?? true else { continue }
+            guard (try? await vm.machine.status()) == .ioError else {
+                stalledSince[name] = nil
+                continue
+            }
+            let since = stalledSince[name] ?? now
+            stalledSince[name] = since
+            guard now - since >= Self.ioErrorGrace, storageLostSince[disk.datastore] == nil, !reportedStalls.contains(name),
+                  let store = settings.datastores.first(where: { $0.name == disk.datastore }) else { continue }
+            if await reopenDisk(name, vm.machine, over: store.paths.filter { pathStates[$0] == .up }) {
+                stalledSince[name] = nil
+                continue
+            }
+            reportedStalls.insert(name)
+            let waited = (now - since).timeInterval
+            let evidence = ["\(name) paused in io-error on \(settings.host) for \(String(format: "%.1f", waited)) s "
+                            + "while the host's paths to \(disk.datastore) answer; reopening the disk over each of them failed"]
+            logger.error("every IO path of the VM failed", metadata: ["vm": "\(name)"])
+            guard let faultReporter else { continue }
+            do {
+                let reply = try await faultReporter(FaultReport(host: settings.host, fault: .ioPaths, vms: [name], evidence: evidence,
+                                                                faultAt: Date().addingTimeInterval(-waited)))
+                logger.notice("failover asked", metadata: ["started": "\(reply.started)", "joined": "\(reply.joined)"])
+            } catch {
+                reportedStalls.remove(name)   // asked again next round
+                logger.error("could not report the VM's lost IO paths to the controller: \(error)")
+            }
+        }
+        for name in reportedStalls where vms[name] == nil { reportedStalls.remove(name) }
+    }
+
+    /// Tries each path in turn; true once the disk is on one and the VM runs again.
+    private func reopenDisk(_ name: String, _ machine: any VirtualMachineControl, over paths: [String]) async -> Bool {
+        switchingDisks.insert(name)
+        defer { switchingDisks.remove(name) }
+        for uri in paths {
+            guard let path = try? NBDPath(parsing: uri) else { continue }
+            do {
+                let done = try await machine.switchDiskPath(to: path)
+                logger.notice("stalled disk reopened", metadata: ["vm": "\(name)", "path": "\(uri)", "after": "\(done.stateAfter)"])
+                if done.stateAfter == .running { return true }
+            } catch {
+                logger.warning("reopening the stalled disk failed: \(error)", metadata: ["vm": "\(name)", "path": "\(uri)"])
+            }
+        }
+        return false
+    }
+}

@@ -50,6 +50,9 @@ public actor HostAgentService: HostAgent {
     var switchingDisks: Set<String> = []
     /// Datastores this host has lost every path to, since their last success.
     var storageLostSince: [String: Date] = [:]
+    /// VMs seen paused in io-error, since when; and those reported as having lost every IO path.
+    var stalledSince: [String: ContinuousClock.Instant] = [:]
+    var reportedStalls: Set<String> = []
     /// Where this host's own faults are reported (the controller).
     var faultReporter: FaultReporter?
     let exporterRecord: ExporterRecord
