@@ -9,13 +9,55 @@ import Testing
 /// The failover flows in a real lab (shared/spec/ha.md): a fault injected from outside, the VM
 /// moved by Tether, and the guest's own evidence checked on the datastore: its sequence has no
 /// gap and never went back (memory intact), and no two QEMUs ran the VM at any sampled moment.
+/// Each test takes the VM where it is, so the order of the tests does not matter.
 @Suite(.serialized, .requires(SharedLab.canRun, "root, QEMU, iproute2, qemu-storage-daemon and the built tetherd"), .sharedLab)
 struct LabFailoverTests {
-    /// Storage network lost on host-a (both storage links down), seen by host-a's own agent: vm-a
-    /// is suspended with its disk off the dead storage, its state carried to a host that reaches
-    /// ds1, and resumed there; the write that failed on host-a is issued there.
+    /// Storage network lost on vm-a's host (both storage links down), seen by the host's own
+    /// agent: vm-a is suspended with its disk off the dead storage, its state carried to a host
+    /// that reaches ds1, and resumed there; the write that failed is issued there.
     @Test func storageLostSelfTriggeredMovesTheVMWithItsMemory() async throws {
         try await LabStorageLoss.run(trigger: .selfTriggered)
+    }
+
+    /// Every IO path of vm-c lost on its host while the host's own paths answer (nftables in the
+    /// host's namespace drops vm-c's NBD connections and refuses new ones): the agent finds no
+    /// path that takes the disk again and vm-c moves live to a host whose path works; the write
+    /// that failed is issued there.
+    @Test(.requires(Tools.which("nft") != nil, "nft (Debian's nftables)"))
+    func ioPathsLostMovesTheVMLive() async throws {
+        let host = try await LabFailover.hostOf("vm-c")
+        try await LabFailover.expectMovedWithMemory("vm-c", from: host, fault: .ioPaths, trigger: .selfTriggered) {
+            try await LabIOPathFault.cut("vm-c", on: host)
+        } heal: {
+            try await LabIOPathFault.heal(on: host)
+        }
+        let status = try await SharedLab.status()
+        let paths = status.hosts.first { $0.name == host }?.datastores.first?.paths.map(\.state)
+        #expect(paths == [.up, .up], "\(host)'s own paths stayed up through the fault: \(String(describing: paths))")
+    }
+
+    /// vm-b's NBD connections broken but the storage still taking new ones: the agent reopens the
+    /// disk over a fresh connection and vm-b runs on where it was, no failover.
+    @Test(.requires(Tools.which("nft") != nil, "nft (Debian's nftables)"))
+    func ioPathBrokenButReopenableKeepsTheVMOnItsHost() async throws {
+        let host = try await LabFailover.hostOf("vm-b")
+        let before = try await LabProbe.sequence(of: "vm-b", atLeast: 50)
+        let firstEvent = try await LabProbe.events().last?.sequence ?? 0
+        try await LabIOPathFault.whileCut("vm-b", on: host, refuseNew: false) {
+            try await SharedLab.waitFor("vm-b paused on its failed IO", within: .seconds(20)) { status in
+                status.vms.first { $0.name == "vm-b" }?.state == "io-error"
+            }
+            let back = try await SharedLab.waitFor("vm-b running again", within: .seconds(20)) { status in
+                status.vms.first { $0.name == "vm-b" }?.state == "running"
+            }
+            print("io-error on \(host), disk reopened: vm-b running again \(back) after it was seen paused")
+        }
+        let status = try await SharedLab.status()
+        #expect(status.vms.first { $0.name == "vm-b" }?.host == host, "vm-b stayed on \(host)")
+        let after = try await LabProbe.sequence(of: "vm-b", atLeast: (before.maximum ?? 0) + 50)
+        #expect(after.isContinuous, "\(after.verdict)")
+        let events = try await LabProbe.events().filter { $0.sequence > firstEvent }
+        #expect(!events.contains { $0.kind == .fault || $0.kind == .operation }, "no failover: \(events)")
     }
 }
 
@@ -31,44 +73,72 @@ struct LabExternalFailoverTests {
 
 enum LabStorageLoss {
     static func run(trigger: FailoverTrigger) async throws {
-        try await SharedLab.waitFor("vm-a running on host-a with both paths up", within: .seconds(60)) { status in
-            status.vms.first { $0.name == "vm-a" }.map { $0.state == "running" && $0.host == "host-a" } == true
-                && status.hosts.first { $0.name == "host-a" }?.datastores.first?.paths.map(\.state) == [.up, .up]
+        let host = try await LabFailover.hostOf("vm-a")
+        try await LabFailover.expectMovedWithMemory("vm-a", from: host, fault: .storage, trigger: trigger) {
+            try await SharedLab.link(host, "st0", up: false)
+            try await SharedLab.link(host, "st1", up: false)
+        } heal: {
+            try await SharedLab.link(host, "st0", up: true)
+            try await SharedLab.link(host, "st1", up: true)
+            try await SharedLab.waitFor("\(host)'s paths up again") { status in
+                status.hosts.first { $0.name == host }?.datastores.first?.paths.map(\.state) == [.up, .up]
+            }
         }
-        let before = try await LabProbe.sequence(of: "vm-a", atLeast: 50)
+    }
+}
+
+enum LabFailover {
+    /// The host the VM runs on once it runs with its host's paths up.
+    static func hostOf(_ vm: String) async throws -> String {
+        var host = ""
+        try await SharedLab.waitFor("\(vm) running with its host's paths up", within: .seconds(60)) { status in
+            guard let record = status.vms.first(where: { $0.name == vm }), record.state == "running" else { return false }
+            let on = record.host
+            host = on
+            return status.hosts.first { $0.name == on }?.datastores.first?.paths.map(\.state) == [.up, .up]
+        }
+        return host
+    }
+
+    /// Injects the fault, waits for the VM to run elsewhere, and checks what the guest and the
+    /// controller say: never two running copies, the guest's sequence continuous and grown, one
+    /// fault event of that kind from that trigger, and the failover's last step done.
+    static func expectMovedWithMemory(_ vm: String, from host: String, fault kind: FaultKind, trigger: FailoverTrigger,
+                                      inject: () async throws -> Void, heal: () async throws -> Void) async throws {
+        let before = try await LabProbe.sequence(of: vm, atLeast: 50)
         #expect(before.isContinuous, "\(before.verdict)")
-        let sampler = RunningCopies(vm: "vm-a", hosts: ["host-a", "host-b", "host-c"])
+        let firstEvent = try await LabProbe.events().last?.sequence ?? 0
+        let sampler = RunningCopies(vm: vm, hosts: SharedLab.layout.hosts)
         let sampling = Task { await sampler.sample(until: .seconds(40)) }
 
-        let fault = ContinuousClock.now
-        try await SharedLab.link("host-a", "st0", up: false)
-        try await SharedLab.link("host-a", "st1", up: false)
-        let moved = try await SharedLab.waitFor("vm-a running on another host", within: .seconds(40)) { status in
-            status.vms.first { $0.name == "vm-a" }.map { $0.state == "running" && $0.host != "host-a" } == true
+        let start = ContinuousClock.now
+        try await inject()
+        let moved: Duration
+        do {
+            moved = try await SharedLab.waitFor("\(vm) running on another host", within: .seconds(40)) { status in
+                status.vms.first { $0.name == vm }.map { $0.state == "running" && $0.host != host } == true
+            }
+        } catch {
+            try? await heal()
+            throw error
         }
-        print("storage lost on host-a (\(trigger.rawValue)): vm-a running elsewhere \(moved) after the fault (\(ContinuousClock.now - fault) incl. polling)")
+        print("\(kind.rawValue) fault on \(host) (\(trigger.rawValue)): \(vm) running elsewhere \(moved) after the fault (\(ContinuousClock.now - start) incl. polling)")
         try await Task.sleep(for: .seconds(1))
         sampling.cancel()
         let samples = await sampling.value
         #expect(samples.count > 20, "the sampler looked \(samples.count) times")
-        #expect(samples.allSatisfy { $0 <= 1 }, "two copies of vm-a ran at once: \(samples)")
+        #expect(samples.allSatisfy { $0 <= 1 }, "two copies of \(vm) ran at once: \(samples)")
 
-        let after = try await LabProbe.sequence(of: "vm-a", atLeast: (before.maximum ?? 0) + 100)
+        let after = try await LabProbe.sequence(of: vm, atLeast: (before.maximum ?? 0) + 100)
         #expect(after.isContinuous, "the sequence on the image has a gap or restarted: \(after.verdict)")
         #expect((after.maximum ?? 0) > (before.maximum ?? 0), "the counter went on from where it was: \(before.maximum ?? 0) -> \(after.maximum ?? 0)")
 
-        let events = try await LabProbe.events()
-        let fault0 = events.first { $0.kind == .fault && $0.host == "host-a" && $0.subject == "storage" }
-        #expect(fault0?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(String(describing: fault0))")
-        #expect(!events.contains { $0.kind == .fault && $0.host == "host-a" && $0.from != trigger.rawValue && $0.to == "failover" },
-                "one trigger only began a failover")
-        #expect(fault0?.to == "failover")
+        let events = try await LabProbe.events().filter { $0.sequence > firstEvent }
+        let faults = events.filter { $0.kind == .fault && $0.host == host && $0.subject == kind.rawValue }
+        #expect(faults.first?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(faults)")
+        #expect(faults.first?.to == "failover", "\(faults)")
+        #expect(faults.filter { $0.to == "failover" }.count == 1, "one sighting began the failover: \(faults)")
         #expect(events.contains { $0.kind == .operation && $0.to == "release-source done" })
-
-        try await SharedLab.link("host-a", "st0", up: true)
-        try await SharedLab.link("host-a", "st1", up: true)
-        try await SharedLab.waitFor("host-a's paths up again") { status in
-            status.hosts.first { $0.name == "host-a" }?.datastores.first?.paths.map(\.state) == [.up, .up]
-        }
+        try await heal()
     }
 }
