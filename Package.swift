@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient", "Health", "Failover",
+                "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient", "Health", "Failover", "Placement", "ClusterStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -278,7 +278,7 @@ let package = Package(
             dependencies: [
                 "TetherTestKit",
                 "TetherServer", "Controller", "Agent", "TetherHTTP", "TetherSystem", "Lab", "Channel",
-                "TetherClient", "ClusterStore", "Placement", "TetherModel", "TetherTestSupport", "Hypervisor",
+                "TetherClient", "ClusterStore", "Placement", "Failover", "TetherModel", "TetherTestSupport", "Hypervisor",
                 "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd", "TetherCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

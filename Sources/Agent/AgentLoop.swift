@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ServiceLifecycle
 import TetherClient
@@ -25,10 +26,13 @@ public struct AgentLoop: Service {
     /// What the host measures of its networks and paths, sent with every heartbeat; it learns
     /// its peers from the controller's answers.
     let health: (any HealthSource)?
+    /// Where the cluster view goes, and whose moves made without the controller are handed back.
+    let peerFailover: PeerFailover?
 
     public init(agent: HostAgentService, controller: ControllerClient, interval: Duration, changes: DeviceChanges,
-                health: (any HealthSource)? = nil, logger: Logger) {
+                health: (any HealthSource)? = nil, peerFailover: PeerFailover? = nil, logger: Logger) {
         self.agent = agent
+        self.peerFailover = peerFailover
         self.health = health
         self.controller = controller
         self.interval = interval
@@ -56,8 +60,11 @@ public struct AgentLoop: Service {
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
                 } else {
-                    let reply = try await controller.heartbeat(host: current.host, Heartbeat(health: await health?.report()))
+                    let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest)
+                    let reply = try await controller.heartbeat(host: current.host, beat)
                     await health?.updatePeers(reply.peers)
+                    await peerFailover?.heard(reply, at: Date())
+                    await handOverMoves()
                 }
             } catch where error.code == .notFound {
                 sent = nil   // the controller does not know this host: register next time round
@@ -79,5 +86,19 @@ public struct AgentLoop: Service {
         }
         changes.stop()
         await controller.api.close()
+    }
+
+    /// The moves this host finished on its own go to the controller's journal once it answers.
+    private func handOverMoves() async {
+        guard let peerFailover else { return }
+        let moves = await peerFailover.unreported()
+        guard !moves.isEmpty else { return }
+        do {
+            let adopted = try await controller.reportMoves(host: agent.host, moves)
+            await peerFailover.markReported(moves.map(\.id))
+            logger.notice("handed the moves made without the controller to it", metadata: ["journaled": "\(adopted)"])
+        } catch {
+            logger.warning("could not hand this host's own moves to the controller yet: \(error)")
+        }
     }
 }

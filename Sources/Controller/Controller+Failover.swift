@@ -14,28 +14,16 @@ extension Controller {
             throw TetherError(.notFound, "host '\(report.host)' has not registered; its faults cannot be acted on")
         }
         let time = now()
-        let index = ClusterIndex(measuredCluster())
-        var reply = FaultReply()
-        var plans: [FailoverPlan] = []
-        for failure in try Self.failures(report, index) {
-            plans.append(try FailoverPlanner.plan(failure, index))
-        }
-        let wanted = Set(report.vms)
-        for plan in plans {
-            reply.notes += plan.notes
-            reply.unplaced += plan.unplaced.filter { wanted.isEmpty || wanted.contains($0.vm) }
-            for move in plan.moves where wanted.isEmpty || wanted.contains(move.vm) {
-                let order = FailoverOrder(vm: move.vm, fault: report.fault, trigger: trigger, from: move.from, target: move.targetHost,
-                                          mode: move.mode, via: move.via.flatMap(NetworkRole.init(rawValue:)), evidence: report.evidence,
-                                          reasons: move.reasons, faultAt: report.faultAt, detectedAt: time)
-                do {
-                    let record = try await store.begin(.failover(order), at: time)
-                    reply.started.append(record.id)
-                    launch(record)
-                } catch where error.code == .busy {
-                    let running = try? await store.unfinishedOperations().first { $0.vm == move.vm }
-                    reply.joined.append(running?.id ?? move.vm)
-                }
+        let planned = try FaultOrders(report, trigger: trigger, on: ClusterIndex(measuredCluster()), at: time)
+        var reply = FaultReply(unplaced: planned.unplaced, notes: planned.notes)
+        for order in planned.orders {
+            do {
+                let record = try await store.begin(.failover(order), at: time)
+                reply.started.append(record.id)
+                launch(record)
+            } catch where error.code == .busy {
+                let running = try? await store.unfinishedOperations().first { $0.vm == order.vm }
+                reply.joined.append(running?.id ?? order.vm)
             }
         }
         var detail = report.evidence
@@ -50,21 +38,6 @@ extension Controller {
             ControllerMetrics.detected("failover-\(report.fault.rawValue)", after: time.timeIntervalSince(faultAt))
         }
         return reply
-    }
-
-    /// The placement engine's failures for a report: a host's fault, or one per VM.
-    static func failures(_ report: FaultReport, _ index: ClusterIndex) throws(TetherError) -> [Failure] {
-        switch report.fault {
-        case .host: return [.host(report.host, lost: [])]
-        case .storage: return [.host(report.host, lost: [.storage])]
-        case .management: return [.host(report.host, lost: [.management])]
-        case .migrationAndVM: return [.host(report.host, lost: [.migration, .vm])]
-        case .ioPaths, .crash:
-            guard !report.vms.isEmpty else {
-                throw TetherError(.invalidArgument, "a \(report.fault.rawValue) fault names its VMs")
-            }
-            return report.vms.map { report.fault == .crash ? .crash(vm: $0) : .ioPaths(vm: $0) }
-        }
     }
 
     /// The cluster as last measured: what the agents registered, with each network the
@@ -89,11 +62,30 @@ extension Controller {
     /// datastore heartbeat records its peers see stop advancing on every datastore it uses lost
     /// its storage (shared/spec/ha.md, externally triggered). Each is acted on once while it
     /// lasts; its own agent may have acted first, and is then joined.
+    /// The host's agent must have been heard this recently: records stop too when the agent
+    /// dies (its kernel and VMs alive), which is no storage fault; the heartbeat verdict takes
+    /// longer to say so than the records take to stop.
+    static let agentHeardWithin: TimeInterval = 1.5
+    /// And heard without a gap for this long: an agent that just (re)started writes its records
+    /// again, but its peers need their read period and the down time to see them advance.
+    static let recordsSettle: TimeInterval = 5
+
+    /// A heartbeat or registration came: the agent is heard, since its first one after a gap.
+    func markHeard(_ host: String) {
+        let time = now()
+        let continuous = lastHeartbeat[host].map { time.timeIntervalSince($0) < Self.agentHeardWithin } ?? false
+        if !continuous || heardSince[host] == nil { heardSince[host] = time }
+        lastHeartbeat[host] = time
+    }
+
     public func actOnHealth() async {
+        let time = now()
         for (host, judged) in health.judged.sorted(by: { $0.key < $1.key }) {
             let stopped = judged.heartbeatsStopped
             let key = "\(host)/storage"
-            guard judged.up, !judged.condition.verdict.isSilent, !stopped.isEmpty else {
+            let agentHeard = (lastHeartbeat[host].map { time.timeIntervalSince($0) < Self.agentHeardWithin } ?? false)
+                && (heardSince[host].map { time.timeIntervalSince($0) >= Self.recordsSettle } ?? false)
+            guard judged.up, agentHeard, !judged.condition.verdict.isSilent, !stopped.isEmpty else {
                 actedOn.remove(key)
                 continue
             }

@@ -46,6 +46,8 @@ public actor Controller {
     let connect: AgentConnector
     var registrations: [String: AgentRegistration] = [:]
     var lastHeartbeat: [String: Date] = [:]
+    /// Since when each host's agent has been heard without a gap (`markHeard`).
+    var heardSince: [String: Date] = [:]
     /// Each host's last health report, and what the controller concluded from all of them.
     var health = HealthBook()
     /// Health changes and journal steps, for `tether events`.
@@ -53,6 +55,8 @@ public actor Controller {
     var attachments: [String: DeviceAttachment] = [:]
     /// Faults seen from the outside and acted on (`HOST/FAULT`), until they clear.
     var actedOn: Set<String> = []
+    /// The cluster view pushed to agents, and when it was made (`Controller+View.swift`).
+    var pushedView: (at: Date, view: ClusterView)?
     var model: WarmModel?
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
     /// Live migration progress per operation, as the source's agent last reported it.
@@ -93,8 +97,9 @@ public actor Controller {
         try registration.validate()
         try await store.saveRegistration(registration)
         registrations[registration.host] = registration
-        lastHeartbeat[registration.host] = now()
+        markHeard(registration.host)
         model = nil
+        pushedView = nil   // a host or VM came, went or moved: the next heartbeat carries it
     }
 
     @discardableResult
@@ -102,7 +107,7 @@ public actor Controller {
         guard var registration = registrations[host] else {
             throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
         }
-        lastHeartbeat[host] = now()
+        markHeard(host)
         if let report = beat.health { health.reports[host] = report }
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
@@ -111,9 +116,8 @@ public actor Controller {
             registrations[host] = registration
             model = nil
         }
-        return HeartbeatReply(peers: registrations.values.filter { $0.host != host }.sorted { $0.host < $1.host }.map { r in
-            PeerHost(host: r.host, addresses: r.networks.compactMapValues(\.address))
-        })
+        let view = currentView()
+        return HeartbeatReply(peers: view.hosts.filter { $0.host != host }, view: beat.viewDigest == view.digest ? nil : view)
     }
 
     /// The agent of `host`, connected once per address it registered.
@@ -259,10 +263,17 @@ public actor Controller {
                               condition: health.conditions[r.host] ?? verdict?.condition ?? HostCondition(.healthy),
                               networks: verdict?.networks ?? [:], datastores: verdict?.datastores ?? [])
         }
-        let vms = sorted.flatMap { r in
+        let reported = sorted.flatMap { r in
             r.vms.filter(\.status.occupiesHost).map {
                 VMStatus(name: $0.name, host: r.host, state: $0.status.operatorWord, monitor: $0.monitor)
             }
+        }
+        // A host the controller cannot hear still lists the VMs it last had; one of them now
+        // reported by a host it hears has moved (its host moved it on its own, management lost).
+        // Two heard hosts with the same VM are both shown: that must never be hidden.
+        let heard = Set(hosts.filter(\.up).map(\.name))
+        let vms = reported.filter { vm in
+            heard.contains(vm.host) || !reported.contains { $0.name == vm.name && heard.contains($0.host) }
         }.sorted { $0.name < $1.name }
         return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
                              operations: operations)

@@ -1,3 +1,4 @@
+import Failover
 import Foundation
 import ServiceLifecycle
 import TetherModel
@@ -43,62 +44,26 @@ extension Controller {
     }
 
     /// Performs the machine's actions for one operation until it has finished, or until the
-    /// task is cancelled (shutdown): then it stops between two actions, and the journal holds
-    /// everything a successor needs.
+    /// task is cancelled (shutdown).
     func drive(_ id: String) async {
-        guard var record = try? await store.operation(id), record.state == .running else { return }
-        var machine = OperationStateMachine(record, timing: settings.timing)
-        var action = machine.start(at: now())
-        while !Task.isCancelled {
-            switch action {
-            case .none:
-                return
-            case .journal(let step):
-                guard let updated = try? await store.record(step, in: id) else {
-                    // The journal cannot be written: acting on would break "journaled before done".
-                    // The operation stays running there; a restarted controller drives it on.
-                    return
-                }
-                record = updated
-                settings.journaled(record, step)
-                events.append(ClusterEvent(at: step.at, kind: .operation, host: nil, subject: record.id, from: record.kind.rawValue,
-                                           to: "\(step.step) \(step.phase.rawValue)", detail: step.detail.map { [$0] } ?? []))
-                action = machine.journaled(at: now())
-            case .call(let step):
-                let started = ContinuousClock.now
-                do {
-                    let (detail, output) = try await perform(step, record)
-                    ControllerMetrics.stepTook(step, ContinuousClock.now - started)
-                    guard !Task.isCancelled else { return }
-                    action = machine.stepSucceeded(detail: detail, output: output, at: now())
-                } catch {
-                    guard !Task.isCancelled else { return }
-                    action = machine.stepFailed(error, at: now())
-                }
-            case .wait(let duration):
-                try? await Task.sleep(for: duration)
-                action = machine.waited()
-            case .undo(let step):
-                do {
-                    try await undo(step, record)
-                    guard !Task.isCancelled else { return }
-                    action = machine.undoSucceeded(at: now())
-                } catch {
-                    guard !Task.isCancelled else { return }
-                    action = machine.undoFailed(error, at: now())
-                }
-            case .finish(let state, let error):
-                await finish(record, as: state, error: error)
-                action = machine.finished()
-            }
-        }
+        guard let record = try? await store.operation(id), record.state == .running else { return }
+        await OperationDriver.drive(record, timing: settings.timing, by: ControllerSteps(controller: self))
+    }
+
+    /// Writes a step record, tells the event log and the test hooks.
+    func journal(_ step: StepRecord, in record: OperationRecord) async -> OperationRecord? {
+        guard let updated = try? await store.record(step, in: record.id) else { return nil }
+        settings.journaled(updated, step)
+        events.append(ClusterEvent(at: step.at, kind: .operation, host: nil, subject: updated.id, from: updated.kind.rawValue,
+                                   to: "\(step.step) \(step.phase.rawValue)", detail: step.detail.map { [$0] } ?? []))
+        return updated
     }
 
     /// A completed operation's changes reach memory before the store is asked: the store's
     /// write suspends this actor, and a request served meanwhile must not see the operation
     /// finished without its attachment (status reads the journal first, then memory). Should the
     /// write fail, memory is read back from the store.
-    private func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
+    func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
         progress[operation.id] = nil
         if state == .completed {
             var completed = operation
@@ -119,67 +84,28 @@ extension Controller {
 
     /// One step's agent calls; answers what to journal: a line for people, and what later
     /// steps need.
-    private func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (String?, StepOutput?) {
-        let vm = operation.vm
+    func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (detail: String?, output: StepOutput?) {
+        let started = ContinuousClock.now
+        defer { ControllerMetrics.stepTook(step, ContinuousClock.now - started) }
         switch step {
         case .prepareIncoming:
-            let (source, target) = try migrationEnds(operation)
-            if let there = try await target.vm(vm), there.status != .inmigrate {
-                return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
+            let moving = try migrationSteps(operation)
+            return try await moving.prepareIncoming { here throws(TetherError) in
+                try await self.letDevicesFollow(here, to: moving.target.host)
             }
-            guard let here = try await source.vm(vm) else { throw TetherError(.notFound, "\(source.host) no longer runs \(vm)") }
-            guard let launch = here.launch else {
-                throw TetherError(.unsupported, "\(source.host) adopted \(vm) and does not know how it was started; it cannot be migrated")
-            }
-            // The devices forwarded to the VM follow it: their relays accept its new host.
-            for end in here.channels {
-                guard let forwarded = attachments[end.session] else { continue }
-                _ = try await agent(for: end.deviceHost).export(ExportRequest(session: end.session, device: forwarded.device.id,
-                                                                              local: false, allow: [target.host]))
-            }
-            if here.status == .postmigrate {
-                throw TetherError(.internalError, "\(vm)'s state already left \(source.host), but \(target.host) does not run it")
-            }
-            let address = try await target.prepareIncoming(IncomingRequest(launch: launch, source: source.host, registration: here.registration,
-                                                                           channels: here.channels))
-            let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
-            return ("\(target.host) waits for \(vm) at \(address)" + following, .incoming(address))
 
         case .migrate, .evacuate:
-            switch operation.output(of: OperationStep.prepareIncoming.rawValue) {
-            case .alreadyMoved:
-                return ("nothing to do", nil)
-            case .incoming(let address):
-                let (source, target) = try migrationEnds(operation)
-                // An attach migrates a running VM; a failover may first take its disk off a
-                // datastore the source no longer reaches.
-                let leavesStorage = operation.failover?.leavesStorage ?? false
-                let report = try await follow(vm, from: source, to: target, operation: operation.id) { () throws(TetherError) in
-                    if step == .evacuate {
-                        try await source.evacuate(EvacuateRequest(vm: vm, to: address, target: target.host, leaveStorage: leavesStorage))
-                    } else {
-                        try await source.startMigration(vm: vm, to: address, target: target.host)
-                    }
-                }
-                let how = leavesStorage ? "took its disk off the datastore, sent its state" : "migrated"
-                return ("\(how) to \(target.host)" + (report.downtimeMs.map { ", downtime \($0) ms" } ?? ""), .migrated(report))
-            default:
-                throw TetherError(.internalError, "the journal of \(operation.id) has no incoming address for \(vm)")
+            let id = operation.id
+            return try await migrationSteps(operation).send(operation.output(of: OperationStep.prepareIncoming.rawValue), evacuate: step == .evacuate,
+                                                            leaveStorage: operation.failover?.leavesStorage ?? false) { report in
+                await self.setProgress(id, report)
             }
 
         case .resume:
-            let (_, target) = try migrationEnds(operation)
-            let state = try await target.resume(vm: vm)
-            return ("\(vm) \(state.operatorWord) on \(target.host)", nil)
+            return (try await migrationSteps(operation).resume(), nil)
 
         case .releaseSource:
-            let (source, target) = try migrationEnds(operation)
-            guard let state = try await source.vm(vm) else { return ("\(source.host) has no copy of \(vm) left", nil) }
-            guard state.status == .postmigrate else {
-                throw TetherError(.internalError, "\(vm) is \(state.status) on \(source.host) after its migration; it must not run twice")
-            }
-            try await source.release(vm: vm, movedTo: target.host)
-            return ("quit the stopped copy on \(source.host)", nil)
+            return (try await migrationSteps(operation).releaseSource(), nil)
 
         case .export:
             let attachment = try attachmentOf(operation)
@@ -195,8 +121,8 @@ extension Controller {
             }
             let local = attachment.vmHost == attachment.device.host
             try await agent(for: attachment.vmHost).openChannel(
-                ChannelRequest(session: attachment.id, vm: vm, from: address, deviceHost: attachment.device.host, local: local))
-            return ("\(vm) on \(attachment.vmHost) has the device", nil)
+                ChannelRequest(session: attachment.id, vm: operation.vm, from: address, deviceHost: attachment.device.host, local: local))
+            return ("\(operation.vm) on \(attachment.vmHost) has the device", nil)
 
         case .closeChannel, .stopExport, .abandonIncoming:
             try await undo(step, operation)
@@ -205,7 +131,7 @@ extension Controller {
     }
 
     /// Steps that take something away; each is a no-op where there is nothing to take.
-    private func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) {
+    func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) {
         switch step {
         case .closeChannel:
             let attachment = try attachmentOf(operation)
@@ -214,51 +140,50 @@ extension Controller {
             let attachment = try attachmentOf(operation)
             try await agent(for: attachment.device.host).stopExport(session: attachment.id)
         case .abandonIncoming:
-            // A target still waiting for the VM is quit; one that runs it keeps it.
-            guard let target = operation.migrationTarget else { return }
-            let agent = try agent(for: target)
-            if let state = try await agent.vm(operation.vm), state.status == .inmigrate {
-                try await agent.abandonIncoming(vm: operation.vm)
-            }
+            guard operation.migrationTarget != nil else { return }
+            try await migrationSteps(operation).abandonIncoming()
         case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume:
             throw TetherError(.internalError, "\(step.rawValue) has no undo of its own")
         }
     }
 
-    private func migrationEnds(_ operation: OperationRecord) throws(TetherError) -> (source: any HostAgent, target: any HostAgent) {
+    private func migrationSteps(_ operation: OperationRecord) throws(TetherError) -> MigrationSteps {
         guard let target = operation.migrationTarget, let source = operation.migrationSource else {
             throw TetherError(.internalError, "\(operation.id) is not a migration")
         }
-        return (try agent(for: source), try agent(for: target))
+        return MigrationSteps(vm: operation.vm, source: try agent(for: source), target: try agent(for: target))
+    }
+
+    /// The devices forwarded to a VM that moves follow it: their relays accept its new host.
+    func letDevicesFollow(_ vm: AgentVMState, to host: String) async throws(TetherError) {
+        for end in vm.channels {
+            guard let forwarded = attachments[end.session] else { continue }
+            _ = try await agent(for: end.deviceHost).export(ExportRequest(session: end.session, device: forwarded.device.id,
+                                                                          local: false, allow: [host]))
+        }
+    }
+
+    func setProgress(_ operation: String, _ report: MigrationReport) {
+        progress[operation] = report
     }
 
     private func attachmentOf(_ operation: OperationRecord) throws(TetherError) -> DeviceAttachment {
         guard let attachment = operation.attachment else { throw TetherError(.internalError, "\(operation.id) concerns no device") }
         return attachment
     }
+}
 
-    /// Starts the VM's move with `start` unless one already runs or ended (a restarted controller
-    /// finds it under way, or done), then follows the source's reports to the end.
-    private func follow(_ vm: String, from source: any HostAgent, to target: any HostAgent, operation: String,
-                        start: () async throws(TetherError) -> Void) async throws(TetherError) -> MigrationReport {
-        let state = try await source.vm(vm)
-        let under = state?.migration.map { !$0.status.isFinished } ?? false
-        if !under && state?.status != .postmigrate {
-            try await start()
-        }
-        while true {
-            guard let state = try await source.vm(vm) else { throw TetherError(.io, "\(source.host) lost \(vm) during its migration") }
-            if let report = state.migration {
-                progress[operation] = report
-                if report.status == .completed { return report }
-                if report.status.isFailure {
-                    throw TetherError(.unsupported, "migration of \(vm) to \(target.host) \(report.status): \(report.error ?? "no reason given")")
-                }
-            } else if state.status == .postmigrate {
-                return MigrationReport(status: .completed, transferredBytes: 0, totalBytes: 0)
-            }
-            try? await Task.sleep(for: .milliseconds(100))
-            if Task.isCancelled { throw TetherError(.interrupted, "the controller is shutting down") }
-        }
+/// The controller as `OperationDriver` sees it.
+struct ControllerSteps: OperationPerformer {
+    let controller: Controller
+
+    func now() -> Date { controller.now() }
+    func journal(_ step: StepRecord, in operation: OperationRecord) async -> OperationRecord? { await controller.journal(step, in: operation) }
+    func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (detail: String?, output: StepOutput?) {
+        try await controller.perform(step, operation)
+    }
+    func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) { try await controller.undo(step, operation) }
+    func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
+        await controller.finish(operation, as: state, error: error)
     }
 }

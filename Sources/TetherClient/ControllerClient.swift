@@ -20,6 +20,12 @@ public struct ControllerClient: Sendable {
         try await api.post("/v1/faults", report)
     }
 
+    /// Hands the controller the moves this host made on its own while it was out of reach
+    /// (management lost), for its journal; answers the ids it journaled them under.
+    public func reportMoves(host: String, _ moves: [OperationRecord]) async throws(TetherError) -> [String] {
+        try await api.post("/v1/agents/\(host)/moves", moves)
+    }
+
     public func attach(_ request: AttachRequest) async throws(TetherError) -> AttachResponse {
         try await api.post("/v1/attachments", request)
     }

@@ -5,6 +5,11 @@ import TetherModel
 /// names in `callers` (the controller's) are served.
 public enum AgentRoutes {
     public static func router(_ agent: any HostAgent, callers: Set<String>) -> Router<APIContext> {
+        router(agent) { callers }
+    }
+
+    /// Callers that change: the controller and, on the listener for peers, the cluster's hosts.
+    public static func router(_ agent: any HostAgent, callers: @escaping @Sendable () async -> Set<String>) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: CallerCheck(callers: callers))
@@ -70,12 +75,15 @@ public enum AgentRoutes {
 /// Over TLS, only the listed certificate names get through (the controller's); the local unix
 /// socket, when there is one, is guarded by its file permissions.
 struct CallerCheck: RouterMiddleware {
-    let callers: Set<String>
+    let callers: @Sendable () async -> Set<String>
 
     func handle(_ request: Request, context: APIContext, next: (Request, APIContext) async throws -> Response) async throws -> Response {
-        if let names = await context.peerNames(), !names.contains(where: callers.contains) {
-            throw TetherError(.permissionDenied, "certificate \(names.isEmpty ? "without a name" : names.joined(separator: ", ")) "
-                              + "may not call this agent; it serves \(callers.sorted().joined(separator: ", "))")
+        if let names = await context.peerNames() {
+            let callers = await callers()
+            guard names.contains(where: callers.contains) else {
+                throw TetherError(.permissionDenied, "certificate \(names.isEmpty ? "without a name" : names.joined(separator: ", ")) "
+                                  + "may not call this agent; it serves \(callers.sorted().joined(separator: ", "))")
+            }
         }
         return try await next(request, context)
     }

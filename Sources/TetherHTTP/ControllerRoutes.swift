@@ -22,6 +22,13 @@ public enum ControllerRoutes {
             let beat = try await APIBody.decode(Heartbeat.self, from: request)
             return try APIBody.json(try await controller.heartbeat(host: host, beat))
         }
+        // Moves a host made on its own while it could not reach the controller.
+        v1.post("agents/:host/moves") { request, context in
+            let host = try context.parameters.require("host")
+            try await context.requirePeer(named: host)
+            let moves = try await APIBody.decode([OperationRecord].self, from: request)
+            return try APIBody.json(try await controller.adoptMoves(of: host, moves))
+        }
         // An agent's fault (self-triggered failover): only the host itself may report it.
         v1.post("faults") { request, context in
             let report = try await APIBody.decode(FaultReport.self, from: request)

@@ -40,6 +40,12 @@ public enum AgentDaemon {
         if section.selfTriggeredFailover {
             await agent.reportFaults { report throws(TetherError) in try await controller.reportFault(report) }
         }
+        let peerFailover = try PeerFailover(agent: agent, stateDirectory: section.stateDirectory, connectPeer: { peer in
+            // A peer's agent on its migration address: what still connects two hosts whose
+            // management network is gone.
+            guard let address = peer.addresses[.migration], let port = peer.agentPort else { return nil }
+            return AgentClient(APIClient(.tls(HostPort(host: address, port: port)), identity: identity, timeout: .seconds(20)), host: peer.host)
+        }, silence: section.heartbeatSeconds * 4, logger: logger)
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
@@ -47,14 +53,29 @@ public enum AgentDaemon {
                         logger: logger),
             AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval,
                       changes: DeviceChanges.watch(logger: logger, events: section.eventsSocket, libusbHotplug: section.libusbHotplug),
-                      health: health, logger: logger),
+                      health: health, peerFailover: peerFailover, logger: logger),
             health,
         ]
+        if section.selfTriggeredFailover {
+            // Management lost is only ever seen by the host itself: without self-triggered
+            // flows, its VMs stay where they are.
+            services.append(PeerFailoverWatch(failover: peerFailover, health: health))
+        }
+        if let peerListen = section.effectivePeerListen {
+            // The cluster's hosts may call this one here: a host that lost its management
+            // network moves its VMs by asking its targets itself.
+            let controllerName = section.controllerName
+            services.append(Application(router: AgentRoutes.router(agent) { await peerFailover.callers(besides: controllerName) },
+                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                                        configuration: .init(address: .hostname(peerListen.host, port: peerListen.port), serverName: "tetherd-agent-peers"),
+                                        logger: logger))
+        }
         if let metrics = section.metrics {
             services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
                                         logger: logger))
         }
-        logger.notice("agent ready", metadata: ["host": "\(section.host)", "listen": "\(section.listen)", "controller": "\(section.controller)"])
+        logger.notice("agent ready", metadata: ["host": "\(section.host)", "listen": "\(section.listen)", "controller": "\(section.controller)",
+                                                "peers": "\(section.effectivePeerListen.map(\.description) ?? "on listen")"])
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -90,11 +90,22 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// Report this host's own faults to the controller as they are seen (the self-triggered
         /// flows); off, only the controller's outside view starts a failover.
         public var selfTriggeredFailover: Bool = true
+        /// Where the other hosts' agents reach this one when a management network is lost (a
+        /// host moving its own VMs asks its targets directly). Default: the migration address,
+        /// at `listen`'s port, unless `listen` already takes every address.
+        public var peerListen: HostPort?
+
+        /// The second listener's address, if there is one.
+        public var effectivePeerListen: HostPort? {
+            if let peerListen { return peerListen }
+            guard listen.host != "0.0.0.0", let address = networks[.migration]?.address, address != listen.host else { return nil }
+            return HostPort(host: address, port: listen.port)
+        }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
             case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
-            case eventsSocket, libusbHotplug, selfTriggeredFailover
+            case eventsSocket, libusbHotplug, selfTriggeredFailover, peerListen
         }
 
         public init(from decoder: any Decoder) throws {
@@ -119,6 +130,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
             libusbHotplug = try c.decodeIfPresent(Bool.self, forKey: .libusbHotplug) ?? libusbHotplug
             selfTriggeredFailover = try c.decodeIfPresent(Bool.self, forKey: .selfTriggeredFailover) ?? selfTriggeredFailover
+            peerListen = try c.decodeIfPresent(HostPort.self, forKey: .peerListen)
             if c.contains(.eventsSocket) {
                 eventsSocket = try c.decodeNil(forKey: .eventsSocket) ? nil : try c.decode(String.self, forKey: .eventsSocket)
             }

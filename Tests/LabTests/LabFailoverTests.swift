@@ -61,6 +61,32 @@ struct LabFailoverTests {
     }
 }
 
+extension LabFailoverTests {
+    /// vm-b's host loses its management network (mgmt0 down): no controller, no peer on
+    /// management, peers on migration. The host moves its VMs itself, placed on the cluster view
+    /// the controller pushed, asking the targets' agents directly over the migration network;
+    /// the controller, which hears it no more, does not act, and journals the moves when the
+    /// host reaches it again.
+    @Test func managementLostTheHostMovesItsVMsItself() async throws {
+        let host = try await LabFailover.hostOf("vm-b")
+        let others = try await SharedLab.status().vms.filter { $0.host == host && $0.name != "vm-b" }.map(\.name)
+        try await LabFailover.expectMovedWithMemory("vm-b", from: host, fault: .management, trigger: .selfTriggered) {
+            try await SharedLab.link(host, "mgmt0", up: false)
+        } heal: {
+            try await SharedLab.link(host, "mgmt0", up: true)
+        }
+        let status = try await SharedLab.status()
+        for vm in others {
+            #expect(status.vms.first { $0.name == vm }.map { $0.host != host && $0.state == "running" } == true, "\(vm) left \(host) too")
+        }
+        let events = try await LabProbe.events()
+        #expect(!events.contains { $0.kind == .fault && $0.host == host && $0.from == FailoverTrigger.external.rawValue },
+                "the controller did not act on \(host) itself")
+        let journaled = events.filter { $0.kind == .fault && $0.subject == "management" }.flatMap(\.detail)
+        #expect(journaled.contains { $0.contains("on its own") && $0.contains("journaled here") }, "\(journaled)")
+    }
+}
+
 /// The same fault with host-a's agent silent about it: the controller sees host-a's heartbeat
 /// records stop advancing on ds1 (its peers read them) while host-a still answers on management,
 /// and starts the failover itself.
@@ -133,12 +159,20 @@ enum LabFailover {
         #expect(after.isContinuous, "the sequence on the image has a gap or restarted: \(after.verdict)")
         #expect((after.maximum ?? 0) > (before.maximum ?? 0), "the counter went on from where it was: \(before.maximum ?? 0) -> \(after.maximum ?? 0)")
 
-        let events = try await LabProbe.events().filter { $0.sequence > firstEvent }
+        // Healed first: a host that moved its VMs on its own hands the moves over once it
+        // reaches the controller again.
+        try await heal()
+        var events: [ClusterEvent] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            events = try await LabProbe.events().filter { $0.sequence > firstEvent }
+            if events.contains(where: { $0.kind == .operation && $0.to == "release-source done" }) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
         let faults = events.filter { $0.kind == .fault && $0.host == host && $0.subject == kind.rawValue }
         #expect(faults.first?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(faults)")
         #expect(faults.first?.to == "failover", "\(faults)")
         #expect(faults.filter { $0.to == "failover" }.count == 1, "one sighting began the failover: \(faults)")
         #expect(events.contains { $0.kind == .operation && $0.to == "release-source done" })
-        try await heal()
     }
 }

@@ -7,7 +7,9 @@ import Testing
 
 /// Health measured in a real lab (shared/spec/ha.md): links taken down with `ip link set`, and
 /// what the controller concludes. One lab for the whole suite; each test puts back what it broke.
-@Suite(.serialized, .requires(SharedLab.canRun, "root, QEMU, iproute2, qemu-storage-daemon and the built tetherd"), .sharedLab)
+/// Its agents do not act on their own faults, so that the VMs stay put and each test sees
+/// health alone (the flows are LabFailoverTests').
+@Suite(.serialized, .requires(SharedLab.canRun, "root, QEMU, iproute2, qemu-storage-daemon and the built tetherd"), .sharedLabWithoutSelfTrigger)
 struct LabHealthTests {
     @Test func theLabComesUpHealthy() async throws {
         let status = try await SharedLab.waitFor("three healthy hosts with every network and path up") { status in

@@ -100,10 +100,13 @@ public struct Heartbeat: Sendable, Equatable, Codable {
     public var networks: [NetworkRole: NetworkLink]?
     /// What the host measures of its networks, paths and peers; nil: an agent without health monitors.
     public var health: HostHealthReport?
+    /// The digest of the cluster view the agent holds; the reply carries the view when it differs.
+    public var viewDigest: String?
 
-    public init(networks: [NetworkRole: NetworkLink]? = nil, health: HostHealthReport? = nil) {
+    public init(networks: [NetworkRole: NetworkLink]? = nil, health: HostHealthReport? = nil, viewDigest: String? = nil) {
         self.networks = networks
         self.health = health
+        self.viewDigest = viewDigest
     }
 }
 
@@ -112,16 +115,25 @@ public struct Heartbeat: Sendable, Equatable, Codable {
 public struct HeartbeatReply: Sendable, Equatable, Codable {
     /// Every other registered host with its address on each network.
     public var peers: [PeerHost]
+    /// The cluster as placement sees it, when the agent's copy is not this one.
+    public var view: ClusterView?
 
-    public init(peers: [PeerHost]) { self.peers = peers }
+    public init(peers: [PeerHost], view: ClusterView? = nil) {
+        self.peers = peers
+        self.view = view
+    }
 }
 
 public struct PeerHost: Sendable, Equatable, Codable {
     public var host: String
     public var addresses: [NetworkRole: String]
+    /// The port its agent serves on: on management (the controller's calls) and, for its peers
+    /// when management is lost, on its migration address.
+    public var agentPort: Int?
 
-    public init(host: String, addresses: [NetworkRole: String]) {
+    public init(host: String, addresses: [NetworkRole: String], agentPort: Int? = nil) {
         self.host = host
         self.addresses = addresses
+        self.agentPort = agentPort
     }
 }

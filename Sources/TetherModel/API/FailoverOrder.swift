@@ -51,6 +51,10 @@ public struct FailoverOrder: Sendable, Equatable, Codable {
     /// When the evidence says the fault began (the last good measure), for detection and recovery times.
     public var faultAt: Date?
     public var detectedAt: Date
+    /// The host whose agent ran it, with the controller out of its reach (management lost), and
+    /// the id it had in that agent's journal; nil: the controller ran it.
+    public var ranBy: String?
+    public var ranAs: String?
 
     public init(vm: String, fault: FaultKind, trigger: FailoverTrigger, from: String, target: String, mode: MoveMode,
                 via: NetworkRole?, evidence: [String], reasons: [String], faultAt: Date?, detectedAt: Date) {

@@ -1,0 +1,244 @@
+import ClusterStore
+import Failover
+import Foundation
+import Logging
+import Placement
+import ServiceLifecycle
+import TetherModel
+
+/// A host moving its own VMs while its controller is out of reach (management network lost,
+/// shared/spec/ha.md): it places them with `tether plan`'s engine on the cluster view the
+/// controller last pushed, journals one failover per VM in its own journal
+/// (`stateDirectory/journal.sqlite`, the controller's store and state machine), and drives the
+/// steps against the targets' agents directly, over the migration network and mutual TLS. When
+/// the controller answers again, the finished operations are handed to it for its journal.
+public actor PeerFailover {
+    /// An agent client for a peer, reached on its migration address; nil when it has none.
+    public typealias PeerConnector = @Sendable (PeerHost) -> (any HostAgent)?
+
+    let agent: HostAgentService
+    let journal: SQLiteClusterStore
+    let connectPeer: PeerConnector
+    let timing: OperationStateMachine.Timing
+    let logger: Logger
+    let clock: @Sendable () -> Date
+    private let viewFile: String
+    private let reportedFile: String
+    private(set) var view: ClusterView?
+    private var controllerHeardAt: Date?
+    private var watch: ManagementLossWatch
+    private var peers: [String: any HostAgent] = [:]
+    private var reported: Set<String>
+    private var acting: Task<Void, Never>?
+
+    public init(agent: HostAgentService, stateDirectory: String, connectPeer: @escaping PeerConnector, silence: TimeInterval = 2,
+                timing: OperationStateMachine.Timing = .init(stepDeadline: 30), logger: Logger,
+                now: @escaping @Sendable () -> Date = { Date() }) throws(TetherError) {
+        self.agent = agent
+        self.connectPeer = connectPeer
+        self.timing = timing
+        self.logger = logger
+        self.clock = now
+        watch = ManagementLossWatch(silence: silence)
+        journal = try SQLiteClusterStore(path: "\(stateDirectory)/journal.sqlite")
+        viewFile = "\(stateDirectory)/cluster-view.json"
+        reportedFile = "\(stateDirectory)/journal-reported"
+        view = FileManager.default.contents(atPath: viewFile).flatMap { try? JSONDecoder().decode(ClusterView.self, from: $0) }
+        reported = Set(((try? String(contentsOfFile: reportedFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init))
+    }
+
+    public var viewDigest: String? { view?.digest }
+
+    /// Who may call this agent on its listener for peers: the controller and the cluster's hosts.
+    public func callers(besides controller: String) -> Set<String> {
+        Set((view?.hosts.map(\.host) ?? []) + [controller]).subtracting([agent.host])
+    }
+
+    /// The controller answered a heartbeat: it is in reach, and its view may be new. The view is
+    /// kept on disk (JSON, and the cluster file beside it for `tether plan`), so that an agent
+    /// restarted while cut off still has it.
+    public func heard(_ reply: HeartbeatReply, at time: Date) {
+        controllerHeardAt = time
+        guard let new = reply.view, new != view else { return }
+        view = new
+        do {
+            try JSONEncoder().encode(new).write(to: URL(fileURLWithPath: viewFile), options: .atomic)
+            try new.cluster.write(toFile: viewFile.replacingOccurrences(of: ".json", with: ".yaml"), atomically: true, encoding: .utf8)
+        } catch {
+            logger.warning("could not keep the cluster view on disk: \(error)")
+        }
+    }
+
+    /// One look at the host's health (every 250 ms): management lost starts the move of every
+    /// VM, once per loss.
+    public func observe(_ health: HostHealthReport?) async {
+        let observation = ManagementLossWatch.Observation(now: clock(), controllerHeardAt: controllerHeardAt,
+                                                          management: health?.networks[.management]?.state ?? .unknown,
+                                                          migration: health?.networks[.migration]?.state ?? .unknown)
+        switch watch.observe(observation) {
+        case .none:
+            break
+        case .recovered:
+            logger.notice("the controller answers again: management is back")
+        case .failOver(let since, let evidence):
+            logger.error("management network lost: this host moves its VMs itself", metadata: ["evidence": "\(evidence)"])
+            guard acting == nil else { return }
+            acting = Task {
+                await self.failOver(since: since, evidence: evidence)
+                self.acted()
+            }
+        }
+    }
+
+    private func acted() { acting = nil }
+
+    /// Plans and journals one failover per VM of this host, then drives them one at a time (each
+    /// migration has the migration network to itself).
+    @discardableResult
+    public func failOver(since: Date, evidence: [String]) async -> [OperationRecord] {
+        guard let view else {
+            logger.error("management lost but no cluster view was ever received: the VMs stay")
+            return []
+        }
+        let time = clock()
+        let planned: FaultOrders
+        do {
+            var cluster = try ClusterFile.decode(view.cluster, name: "the cluster view")
+            for h in cluster.hosts.indices where cluster.hosts[h].name == agent.host {
+                cluster.hosts[h].networks[.management]?.up = false
+            }
+            let report = FaultReport(host: agent.host, fault: .management, evidence: evidence, faultAt: since)
+            planned = try FaultOrders(report, trigger: .selfTriggered, on: ClusterIndex(cluster), at: time)
+        } catch {
+            logger.error("management lost, and the move could not be planned: \(error)")
+            return []
+        }
+        for unplaced in planned.unplaced {
+            logger.error("management lost: a VM has nowhere to go", metadata: ["vm": "\(unplaced.vm)", "why": "\(unplaced.reasons)"])
+        }
+        var begun: [OperationRecord] = []
+        for var order in planned.orders {
+            order.ranBy = agent.host
+            do {
+                begun.append(try await journal.begin(.failover(order), at: time))
+            } catch {
+                logger.error("could not journal the move of \(order.vm): it stays: \(error)")
+            }
+        }
+        for record in begun { await drive(record) }
+        var finished: [OperationRecord] = []
+        for record in begun { if let done = try? await journal.operation(record.id) { finished.append(done) } }
+        return finished
+    }
+
+    /// What a restarted agent does first: drives every unfinished move in its journal to its end.
+    public func recover() async {
+        guard let unfinished = try? await journal.unfinishedOperations(), !unfinished.isEmpty else { return }
+        logger.notice("finishing the moves this host began", metadata: ["operations": "\(unfinished.map(\.id))"])
+        for record in unfinished { await drive(record) }
+    }
+
+    func drive(_ record: OperationRecord) async {
+        await OperationDriver.drive(record, timing: timing, by: PeerSteps(failover: self))
+    }
+
+    /// Finished operations the controller has not been given yet.
+    public func unreported() async -> [OperationRecord] {
+        let recent = (try? await journal.recentOperations(limit: 200)) ?? []
+        return recent.filter { $0.state.isFinished && !reported.contains($0.id) }.sorted { $0.created < $1.created }
+    }
+
+    public func markReported(_ ids: [String]) {
+        reported.formUnion(ids)
+        try? reported.sorted().joined(separator: "\n").write(toFile: reportedFile, atomically: true, encoding: .utf8)
+    }
+
+    // MARK: the steps
+
+    func record(_ step: StepRecord, in operation: OperationRecord) async -> OperationRecord? {
+        do {
+            let updated = try await journal.record(step, in: operation.id)
+            logger.notice("move \(step.step) \(step.phase.rawValue)", metadata: ["operation": "\(operation.id)", "vm": "\(operation.vm)",
+                                                                               "detail": "\(step.detail ?? "")"])
+            return updated
+        } catch {
+            logger.error("the journal cannot be written; the move stops here: \(error)")
+            return nil
+        }
+    }
+
+    func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
+        _ = try? await journal.finish(operation.id, as: state, error: error, at: clock())
+        logger.notice("move \(state.rawValue)", metadata: ["operation": "\(operation.id)", "vm": "\(operation.vm)"])
+    }
+
+    func steps(_ operation: OperationRecord) throws(TetherError) -> MigrationSteps {
+        guard let target = operation.migrationTarget else { throw TetherError(.internalError, "\(operation.id) is not a migration") }
+        return MigrationSteps(vm: operation.vm, source: agent, target: try peer(target))
+    }
+
+    private func peer(_ host: String) throws(TetherError) -> any HostAgent {
+        if let known = peers[host] { return known }
+        guard let entry = view?.hosts.first(where: { $0.host == host }), let client = connectPeer(entry) else {
+            throw TetherError(.notFound, "no way to reach \(host)'s agent on the migration network in the cluster view")
+        }
+        peers[host] = client
+        return client
+    }
+}
+
+/// The agent's own moves as `OperationDriver` sees them: a failover's steps with this host as
+/// the source; the migration goes over the migration network, as an attach's does.
+struct PeerSteps: OperationPerformer {
+    let failover: PeerFailover
+
+    func now() -> Date { failover.clock() }
+    func journal(_ step: StepRecord, in operation: OperationRecord) async -> OperationRecord? { await failover.record(step, in: operation) }
+    func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
+        await failover.finish(operation, as: state, error: error)
+    }
+
+    func perform(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) -> (detail: String?, output: StepOutput?) {
+        let moving = try await failover.steps(operation)
+        switch step {
+        case .prepareIncoming:
+            return try await moving.prepareIncoming()
+        case .evacuate, .migrate:
+            return try await moving.send(operation.output(of: OperationStep.prepareIncoming.rawValue), evacuate: true,
+                                         leaveStorage: operation.failover?.leavesStorage ?? false)
+        case .resume:
+            return (try await moving.resume(), nil)
+        case .releaseSource:
+            return (try await moving.releaseSource(), nil)
+        case .abandonIncoming:
+            try await moving.abandonIncoming()
+            return (nil, nil)
+        case .export, .channel, .closeChannel, .stopExport:
+            throw TetherError(.unsupported, "a host moving its own VMs does not \(step.rawValue)")
+        }
+    }
+
+    func undo(_ step: OperationStep, _ operation: OperationRecord) async throws(TetherError) {
+        guard step == .abandonIncoming else { throw TetherError(.internalError, "\(step.rawValue) has no undo of its own") }
+        try await failover.steps(operation).abandonIncoming()
+    }
+}
+
+/// Looks at the host's health every 250 ms for a lost management network.
+public struct PeerFailoverWatch: Service {
+    let failover: PeerFailover
+    let health: any HealthSource
+
+    public init(failover: PeerFailover, health: any HealthSource) {
+        self.failover = failover
+        self.health = health
+    }
+
+    public func run() async throws {
+        await failover.recover()
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            await failover.observe(await health.report())
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+    }
+}

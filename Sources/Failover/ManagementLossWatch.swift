@@ -1,0 +1,57 @@
+import Foundation
+import TetherModel
+
+/// A host's own judgement that it lost its management network (shared/spec/ha.md): no answer
+/// from the controller for `silence`, no peer answering on management, and peers answering on
+/// migration. The host then moves its VMs itself, over migration, with the cluster view it last
+/// got. Pure: the agent feeds what it measured and the time; the watch says when to act, once
+/// per loss, and when the controller is heard again.
+public struct ManagementLossWatch: Sendable {
+    public struct Observation: Sendable, Equatable {
+        public var now: Date
+        /// When the controller last answered; nil: never since the agent started.
+        public var controllerHeardAt: Date?
+        public var management: HealthState
+        public var migration: HealthState
+
+        public init(now: Date, controllerHeardAt: Date?, management: HealthState, migration: HealthState) {
+            self.now = now
+            self.controllerHeardAt = controllerHeardAt
+            self.management = management
+            self.migration = migration
+        }
+    }
+
+    public enum Action: Sendable, Equatable {
+        case none
+        /// Move the host's VMs over migration; the fault began at `since`.
+        case failOver(since: Date, evidence: [String])
+        /// The controller answers again: the loss is over.
+        case recovered
+    }
+
+    /// How long the controller may stay silent: the spec's 2 s to call a network down.
+    public var silence: TimeInterval
+    private var acted = false
+
+    public init(silence: TimeInterval = 2) { self.silence = silence }
+
+    public mutating func observe(_ o: Observation) -> Action {
+        guard let heard = o.controllerHeardAt else { return .none }
+        let silent = o.now.timeIntervalSince(heard)
+        if silent < silence {
+            defer { acted = false }
+            return acted ? .recovered : .none
+        }
+        // A host that hears nobody on migration either is isolated, not cut from management
+        // alone: fencing, not moving, is its answer. One that hears peers on management is not
+        // cut off from the cluster; the controller alone is gone.
+        guard !acted, o.management == .down, o.migration == .up || o.migration == .partial else { return .none }
+        acted = true
+        return .failOver(since: heard, evidence: [
+            String(format: "no answer from the controller for %.1f s", silent),
+            "no peer answers on the management network",
+            "peers answer on the migration network (\(o.migration.rawValue))",
+        ])
+    }
+}
