@@ -16,7 +16,8 @@ public actor PeerFailover {
     /// An agent client for a peer, reached on its migration address; nil when it has none.
     public typealias PeerConnector = @Sendable (PeerHost) -> (any HostAgent)?
 
-    let agent: HostAgentService
+    /// This host's agent: the source of every move.
+    let agent: any HostAgent
     let journal: SQLiteClusterStore
     let connectPeer: PeerConnector
     let timing: OperationStateMachine.Timing
@@ -31,7 +32,7 @@ public actor PeerFailover {
     private var reported: Set<String>
     private var acting: Task<Void, Never>?
 
-    public init(agent: HostAgentService, stateDirectory: String, connectPeer: @escaping PeerConnector, silence: TimeInterval = 2,
+    public init(agent: any HostAgent, stateDirectory: String, connectPeer: @escaping PeerConnector, silence: TimeInterval = 2,
                 timing: OperationStateMachine.Timing = .init(stepDeadline: 30), logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }) throws(TetherError) {
         self.agent = agent
