@@ -290,7 +290,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LabTests",
-            dependencies: ["Lab", "TetherTestKit", "TetherTestSupport", "Hypervisor", "TetherModel", "TetherSystem"],
+            dependencies: ["Lab", "TetherTestKit", "TetherTestSupport", "Hypervisor", "TetherModel", "TetherSystem", "TetherClient"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -53,6 +53,7 @@ public struct AgentLoop: Service {
                 inventoried = .now
             }
             await agent.checkStalledDisks()
+            if let health { await agent.checkNetworks(await health.report()) }
             let current = await agent.registration()
             do {
                 if current != sent {

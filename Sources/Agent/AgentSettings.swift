@@ -27,6 +27,8 @@ public struct AgentSettings: Sendable {
     public var migrationTLS: MigrationTLS?
     /// How often to heartbeat.
     public var heartbeatInterval: Duration
+    /// Where crashed guests' crash files and memory dumps go, one folder per crash.
+    public var crashDirectory: String
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
                 networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], stateDirectory: String, vms: [ManagedVMConfiguration],
@@ -45,6 +47,7 @@ public struct AgentSettings: Sendable {
         self.migration = migration
         self.migrationTLS = migrationTLS
         self.heartbeatInterval = heartbeatInterval
+        self.crashDirectory = "\(stateDirectory)/crash"
     }
 }
 

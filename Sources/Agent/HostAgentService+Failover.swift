@@ -8,10 +8,13 @@ import TetherModel
 extension HostAgentService {
     public typealias FaultReporter = @Sendable (FaultReport) async throws(TetherError) -> FaultReply
 
-    /// Where this host's own faults go (the controller); none: the controller's outside view
-    /// alone starts failovers.
-    public func reportFaults(to reporter: @escaping FaultReporter) {
+    /// Where this host's own faults go (the controller). `seenFromOutsideToo: false` leaves the
+    /// faults the controller can see itself (storage lost, migration and VM networks lost) to its
+    /// outside view; those only the host sees (a VM's IO paths, a crashed guest) are reported
+    /// whatever it says.
+    public func reportFaults(seenFromOutsideToo: Bool = true, to reporter: @escaping FaultReporter) {
         faultReporter = reporter
+        reportsOutsideFaults = seenFromOutsideToo
     }
 
     /// A datastore path changed state. A VM whose disk is on a path that went down moves its disk
@@ -35,7 +38,7 @@ extension HostAgentService {
             return
         }
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
-            guard !switchingDisks.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
+            guard !switchingDisks.contains(name), !fenced.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
             guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
                 logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
                 continue
@@ -60,7 +63,7 @@ extension HostAgentService {
         let when = lastSuccess.map { " since \($0.formatted(.iso8601))" } ?? ""
         let evidence = ["\(settings.host): every path to datastore \(store.name) down\(when) (\(store.paths.joined(separator: ", ")))"]
         logger.error("storage lost", metadata: ["datastore": "\(store.name)", "vms": "\(affected.joined(separator: ","))"])
-        guard let faultReporter, !affected.isEmpty else { return }
+        guard let faultReporter, reportsOutsideFaults, !affected.isEmpty else { return }
         do {
             let reply = try await faultReporter(FaultReport(host: settings.host, fault: .storage, vms: affected, evidence: evidence,
                                                             faultAt: lastSuccess))
@@ -119,7 +122,8 @@ extension HostAgentService {
     /// to a host whose path works (`io-paths`). Called every heartbeat round.
     public func checkStalledDisks(at now: ContinuousClock.Instant = .now) async {
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) {
-            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name),
+            // A fenced VM waits for the cluster's word: resuming it could run it twice.
+            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), !fenced.contains(name),
                   vm.migration.map(\.status.isFinished) ?? true else { continue }
             guard (try? await vm.machine.status()) == .ioError else {
                 stalledSince[name] = nil
@@ -166,5 +170,34 @@ extension HostAgentService {
             }
         }
         return false
+    }
+}
+
+extension HostAgentService {
+    /// The migration and VM networks both down on this host (no link, no peer): its VMs are cut
+    /// off from their users and cannot move the usual way. The controller, still reached on
+    /// management, moves them over a migration path on the management network. Reported once
+    /// per loss; called every heartbeat round.
+    public func checkNetworks(_ report: HostHealthReport) async {
+        let lost = report.networks[.migration]?.state == .down && report.networks[.vm]?.state == .down
+        guard lost else {
+            reportedNetworkLoss = false
+            return
+        }
+        guard !reportedNetworkLoss, reportsOutsideFaults, let faultReporter else { return }
+        let affected = vms.filter { $0.value.registration.status.occupiesHost }.keys.sorted()
+        guard !affected.isEmpty else { return }
+        reportedNetworkLoss = true
+        let since = [report.networks[.migration]?.since, report.networks[.vm]?.since].compactMap { $0 }.max()
+        let evidence = ["\(settings.host): migration and VM networks down (no link or no peer answers on either)"]
+        logger.error("migration and VM networks lost", metadata: ["vms": "\(affected.joined(separator: ","))"])
+        do {
+            let reply = try await faultReporter(FaultReport(host: settings.host, fault: .migrationAndVM, vms: affected, evidence: evidence,
+                                                            faultAt: since))
+            logger.notice("failover asked", metadata: ["started": "\(reply.started)", "joined": "\(reply.joined)"])
+        } catch {
+            reportedNetworkLoss = false   // asked again next round
+            logger.error("could not report the lost migration and VM networks to the controller: \(error)")
+        }
     }
 }

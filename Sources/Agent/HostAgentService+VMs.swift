@@ -35,8 +35,12 @@ extension HostAgentService {
             if let incoming = vm.incoming, (try? await vm.machine.status()) == .inmigrate { return incoming }
             throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
         }
-        let port = try LocalPorts.free(on: settings.address(on: .migration))
-        let address = HostPort(host: settings.address(on: .migration), port: port)
+        let network = request.via ?? .migration
+        guard network == .migration || network == .management else {
+            throw TetherError(.invalidArgument, "a VM's state comes over the migration or the management network, not \(network.rawValue)")
+        }
+        let port = try LocalPorts.free(on: settings.address(on: network))
+        let address = HostPort(host: settings.address(on: network), port: port)
         do {
             let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory, datastores: settings.datastores, pathStates: pathStates),
                                                  in: settings.stateDirectory)
@@ -60,6 +64,7 @@ extension HostAgentService {
             let registration = request.registration ?? RegisteredVM(name: name, cpus: request.launch.cpus,
                                                                     memoryMiB: request.launch.memoryMiB, networkMbps: 0, datastore: "")
             vms[name] = ManagedVM(machine: machine, registration: registration, launch: request.launch, incoming: address)
+            watchGuest(name, machine)
             try? VMRecord(registration: registration, launch: request.launch, qmpSocket: nil).save(in: settings.stateDirectory)   // clears any tombstone
         } catch {
             throw TetherError(.io, "cannot start \(name) on \(settings.host) to receive it", cause: "\(error)")

@@ -53,8 +53,16 @@ public actor HostAgentService: HostAgent {
     /// VMs seen paused in io-error, since when; and those reported as having lost every IO path.
     var stalledSince: [String: ContinuousClock.Instant] = [:]
     var reportedStalls: Set<String> = []
+    /// The loss of the migration and VM networks was reported (until one of them is back).
+    var reportedNetworkLoss = false
+    /// Guests seen crashed, until restarted (`HostAgentService+Crash.swift`).
+    var crashes: [String: CrashSighting] = [:]
+    /// VMs paused because this host found itself isolated, until the cluster answers again.
+    var fenced: Set<String> = []
     /// Where this host's own faults are reported (the controller).
     var faultReporter: FaultReporter?
+    /// Whether faults the controller also sees from outside are reported (`selfTriggeredFailover`).
+    var reportsOutsideFaults = true
     let exporterRecord: ExporterRecord
 
     public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger, driver: any VirtualMachineDriver = QEMUDriver(),
@@ -74,6 +82,7 @@ public actor HostAgentService: HostAgent {
     public func start() async throws {
         try FileManager.default.createDirectory(atPath: settings.stateDirectory, withIntermediateDirectories: true)
         exporterRecord.stopLeftovers(logger: logger)
+        loadFenced()
         var records = VMRecord.all(in: settings.stateDirectory)
         for vm in settings.vms { records[vm.registration.name] = records[vm.registration.name] ?? VMRecord(vm) }
         for (name, record) in records.sorted(by: { $0.key < $1.key }) where vms[name] == nil {
@@ -98,6 +107,7 @@ public actor HostAgentService: HostAgent {
                 continue
             }
             vms[name] = ManagedVM(machine: machine, registration: record.registration, launch: record.launch)
+            watchGuest(name, machine)
             if record.launch != nil { try? record.save(in: settings.stateDirectory) }
         }
         _ = refreshDevices()
@@ -121,6 +131,9 @@ public actor HostAgentService: HostAgent {
         for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
             var entry = vm.registration
             entry.status = (try? await vm.machine.status()) ?? .unreachable
+            // A guest that crashed with QEMU's panic action `none` still "runs" (halted, or
+            // writing its crash files): it is crashed until it starts over.
+            if crashes[entry.name] != nil, entry.status == .running { entry.status = .guestPanicked }
             if vm.launch != nil { entry.monitor = "\(settings.stateDirectory)/\(entry.name).monitor.qmp" }
             registered.append(entry)
         }

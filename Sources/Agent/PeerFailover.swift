@@ -28,14 +28,24 @@ public actor PeerFailover {
     private(set) var view: ClusterView?
     private var controllerHeardAt: Date?
     private var watch: ManagementLossWatch
+    /// Fencing: nil when the host does not fence (`isolationResponse: none`).
+    private var isolation: IsolationWatch?
+    /// Whether the host moves its own VMs when management is lost (`selfTriggeredFailover`).
+    let movesOnOwn: Bool
+    /// This host's agent, for fencing (the moves need only `agent`).
+    let service: HostAgentService?
     private var peers: [String: any HostAgent] = [:]
     private var reported: Set<String>
     private var acting: Task<Void, Never>?
 
     public init(agent: any HostAgent, stateDirectory: String, connectPeer: @escaping PeerConnector, silence: TimeInterval = 2,
+                movesOnOwn: Bool = true, isolationDeadline: TimeInterval? = nil,
                 timing: OperationStateMachine.Timing = .init(stepDeadline: 30), logger: Logger,
                 now: @escaping @Sendable () -> Date = { Date() }) throws(TetherError) {
         self.agent = agent
+        self.service = agent as? HostAgentService
+        self.movesOnOwn = movesOnOwn
+        isolation = isolationDeadline.map { IsolationWatch(deadline: $0, silence: silence) }
         self.connectPeer = connectPeer
         self.timing = timing
         self.logger = logger
@@ -73,6 +83,8 @@ public actor PeerFailover {
     /// One look at the host's health (every 250 ms): management lost starts the move of every
     /// VM, once per loss.
     public func observe(_ health: HostHealthReport?) async {
+        await watchIsolation(health)
+        guard movesOnOwn else { return }
         let observation = ManagementLossWatch.Observation(now: clock(), controllerHeardAt: controllerHeardAt,
                                                           management: health?.networks[.management]?.state ?? .unknown,
                                                           migration: health?.networks[.migration]?.state ?? .unknown)
@@ -92,6 +104,28 @@ public actor PeerFailover {
     }
 
     private func acted() { acting = nil }
+
+    /// Fences the host's VMs when it is isolated, and lets them go when the controller answers
+    /// (quit where the view shows them on another host: restarted there meanwhile).
+    private func watchIsolation(_ health: HostHealthReport?) async {
+        guard var watch = isolation, let health, let service else { return }
+        let paths = health.datastores.flatMap(\.paths)
+        let observation = IsolationWatch.Observation(now: clock(), controllerHeardAt: controllerHeardAt,
+                                                     networks: health.networks.filter { $0.value.address != nil }.mapValues(\.state),
+                                                     anyPathUp: paths.contains { $0.state == .up },
+                                                     lastPathSuccess: paths.compactMap(\.lastSuccess).max())
+        let action = watch.observe(observation)
+        isolation = watch
+        switch action {
+        case .none:
+            break
+        case .fence(let evidence, let deadline):
+            _ = await service.fence(evidence: evidence, deadline: deadline)
+        case .release:
+            let placed = view.flatMap { try? ClusterFile.decode($0.cluster, name: "the cluster view") }?.vms ?? []
+            await service.releaseFenced(runningElsewhere: Dictionary(placed.map { ($0.name, $0.host) }) { first, _ in first })
+        }
+    }
 
     /// Plans and journals one failover per VM of this host, then drives them one at a time (each
     /// migration has the migration network to itself).
@@ -214,7 +248,7 @@ struct PeerSteps: OperationPerformer {
         case .abandonIncoming:
             try await moving.abandonIncoming()
             return (nil, nil)
-        case .export, .channel, .closeChannel, .stopExport:
+        case .export, .channel, .closeChannel, .stopExport, .collectCrash, .restart:
             throw TetherError(.unsupported, "a host moving its own VMs does not \(step.rawValue)")
         }
     }

@@ -16,7 +16,13 @@ extension Controller {
         let time = now()
         let planned = try FaultOrders(report, trigger: trigger, on: ClusterIndex(measuredCluster()), at: time)
         var reply = FaultReply(unplaced: planned.unplaced, notes: planned.notes)
+        var heldBack: [String] = []
         for order in planned.orders {
+            if order.fault == .crash, let note = await crashLimitReached(order.vm, at: time) {
+                heldBack.append(order.vm)
+                reply.notes.append(note)
+                continue
+            }
             do {
                 let record = try await store.begin(.failover(order), at: time)
                 reply.started.append(record.id)
@@ -32,12 +38,24 @@ extension Controller {
         detail += reply.unplaced.map { "\($0.vm) cannot be placed: \($0.reasons.joined(separator: "; "))" }
         detail += reply.notes
         events.append(ClusterEvent(at: time, kind: .fault, host: report.host, subject: report.fault.rawValue, from: trigger.rawValue,
-                                   to: reply.started.isEmpty ? (reply.joined.isEmpty ? "nothing to move" : "joined") : "failover",
+                                   to: !reply.started.isEmpty ? "failover" : !reply.joined.isEmpty ? "joined" : !heldBack.isEmpty ? "held back" : "nothing to move",
                                    detail: detail, detectionSeconds: report.faultAt.map { time.timeIntervalSince($0) }))
         if let faultAt = report.faultAt, !reply.started.isEmpty {
             ControllerMetrics.detected("failover-\(report.fault.rawValue)", after: time.timeIntervalSince(faultAt))
         }
         return reply
+    }
+
+    /// A guest that crashed `crashRestartLimit` times within `crashWindow` is not restarted
+    /// again (vSphere's VM monitoring does the same): it stays as it crashed, with its crash
+    /// files, until an operator looks. Answers why, or nil when it may restart.
+    func crashLimitReached(_ vm: String, at time: Date) async -> String? {
+        let since = time.addingTimeInterval(-settings.crashWindow)
+        let recent = (try? await store.recentOperations(limit: 500)) ?? []
+        let restarts = recent.filter { $0.vm == vm && $0.failover?.fault == .crash && $0.created >= since }.count
+        guard restarts >= settings.crashRestartLimit else { return nil }
+        return "\(vm) crashed \(restarts + 1) times within \(Int(settings.crashWindow)) s (restarts allowed: \(settings.crashRestartLimit)): "
+            + "held back, not restarted; it stays as it crashed until an operator restarts it"
     }
 
     /// The cluster as last measured: what the agents registered, with each network the
@@ -58,10 +76,6 @@ extension Controller {
                                        policy: settings.policy)
     }
 
-    /// The faults the controller sees from the outside, now: a host heard on management whose
-    /// datastore heartbeat records its peers see stop advancing on every datastore it uses lost
-    /// its storage (shared/spec/ha.md, externally triggered). Each is acted on once while it
-    /// lasts; its own agent may have acted first, and is then joined.
     /// The host's agent must have been heard this recently: records stop too when the agent
     /// dies (its kernel and VMs alive), which is no storage fault; the heartbeat verdict takes
     /// longer to say so than the records take to stop.
@@ -78,22 +92,37 @@ extension Controller {
         lastHeartbeat[host] = time
     }
 
+    /// The faults the controller sees from the outside, now (shared/spec/ha.md, externally
+    /// triggered), each acted on once while it lasts; the host's own agent may have acted
+    /// first, and is then joined:
+    /// - a host heard on management whose datastore heartbeat records its peers see stop
+    ///   advancing on a datastore lost its storage;
+    /// - a host heard on management whose migration and VM networks are both judged down
+    ///   lost them, and its VMs move over the management network.
     public func actOnHealth() async {
         let time = now()
         for (host, judged) in health.judged.sorted(by: { $0.key < $1.key }) {
-            let stopped = judged.heartbeatsStopped
-            let key = "\(host)/storage"
             let agentHeard = (lastHeartbeat[host].map { time.timeIntervalSince($0) < Self.agentHeardWithin } ?? false)
                 && (heardSince[host].map { time.timeIntervalSince($0) >= Self.recordsSettle } ?? false)
-            guard judged.up, agentHeard, !judged.condition.verdict.isSilent, !stopped.isEmpty else {
-                actedOn.remove(key)
-                continue
+            let heard = judged.up && agentHeard && !judged.condition.verdict.isSilent
+            var seen: [FaultReport] = []
+            let stopped = judged.heartbeatsStopped
+            if heard, !stopped.isEmpty {
+                let lastWrite = health.reports[host]?.datastores.flatMap(\.paths).compactMap(\.lastSuccess).max()
+                seen.append(FaultReport(host: host, fault: .storage, evidence: [
+                    "its heartbeat records stopped advancing on \(stopped.joined(separator: ", ")), as its peers see, while it answers on management",
+                ], faultAt: lastWrite))
             }
-            guard actedOn.insert(key).inserted else { continue }
-            let evidence = ["its heartbeat records stopped advancing on \(stopped.joined(separator: ", ")), as its peers see, "
-                            + "while it answers on management"]
-            let lastWrite = health.reports[host]?.datastores.flatMap(\.paths).compactMap(\.lastSuccess).max()
-            _ = try? await reportFault(FaultReport(host: host, fault: .storage, evidence: evidence, faultAt: lastWrite), trigger: .external)
+            let migration = judged.networks[.migration], vm = judged.networks[.vm]
+            if heard, migration?.state == .down, vm?.state == .down {
+                seen.append(FaultReport(host: host, fault: .migrationAndVM, evidence: [
+                    "its migration and VM networks are down (no link or no peer answers on either) while it answers on management",
+                ], faultAt: [migration?.since, vm?.since].compactMap { $0 }.max()))
+            }
+            for fault in FaultKind.allCases where !seen.contains(where: { $0.fault == fault }) { actedOn.remove("\(host)/\(fault.rawValue)") }
+            for report in seen where actedOn.insert("\(host)/\(report.fault.rawValue)").inserted {
+                _ = try? await reportFault(report, trigger: .external)
+            }
         }
     }
 }

@@ -22,6 +22,11 @@ public actor Controller {
         public var timing: OperationStateMachine.Timing
         /// When a host is heard, and when a silent one is dead.
         public var judgement = HostJudgement.Settings()
+        /// The share of the management network a move over it may take (its migration network lost).
+        public var managementMigrationPercent = 50
+        /// A guest restarted this many times after crashes within `crashWindow` is held back.
+        public var crashRestartLimit = 3
+        public var crashWindow: TimeInterval = 3600
         /// Called after every journal write (tests and fault injection: `tetherd` can kill
         /// itself at a chosen step, to prove that a restart finishes the job).
         public var journaled: @Sendable (OperationRecord, StepRecord) -> Void

@@ -90,14 +90,15 @@ extension Controller {
         switch step {
         case .prepareIncoming:
             let moving = try migrationSteps(operation)
-            return try await moving.prepareIncoming { here throws(TetherError) in
+            return try await moving.prepareIncoming(via: operation.failover?.via == .management ? .management : nil) { here throws(TetherError) in
                 try await self.letDevicesFollow(here, to: moving.target.host)
             }
 
         case .migrate, .evacuate:
             let id = operation.id
             return try await migrationSteps(operation).send(operation.output(of: OperationStep.prepareIncoming.rawValue), evacuate: step == .evacuate,
-                                                            leaveStorage: operation.failover?.leavesStorage ?? false) { report in
+                                                            leaveStorage: operation.failover?.leavesStorage ?? false,
+                                                            maxBandwidth: managementCap(operation)) { report in
                 await self.setProgress(id, report)
             }
 
@@ -106,6 +107,18 @@ extension Controller {
 
         case .releaseSource:
             return (try await migrationSteps(operation).releaseSource(), nil)
+
+        case .collectCrash:
+            let order = try crashOrder(operation)
+            return (try await agent(for: order.from).collectCrash(vm: operation.vm).summary, nil)
+
+        case .restart:
+            let order = try crashOrder(operation)
+            guard order.target == order.from else {
+                throw TetherError(.unsupported, "\(operation.vm) crashed on \(order.from), which is down; starting it on \(order.target) is not done yet")
+            }
+            let state = try await agent(for: order.target).restart(vm: operation.vm)
+            return ("\(operation.vm) \(state.operatorWord) again on \(order.target)", nil)
 
         case .export:
             let attachment = try attachmentOf(operation)
@@ -142,7 +155,7 @@ extension Controller {
         case .abandonIncoming:
             guard operation.migrationTarget != nil else { return }
             try await migrationSteps(operation).abandonIncoming()
-        case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume:
+        case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume, .collectCrash, .restart:
             throw TetherError(.internalError, "\(step.rawValue) has no undo of its own")
         }
     }
@@ -163,8 +176,21 @@ extension Controller {
         }
     }
 
+    /// A failover over the management network takes at most its configured share of the
+    /// slower end's management link; any other move is not capped here.
+    func managementCap(_ operation: OperationRecord) -> Int? {
+        guard let order = operation.failover, order.via == .management else { return nil }
+        let mbps = [order.from, order.target].compactMap { registrations[$0]?.networks[.management]?.mbps }.min() ?? 1000
+        return max(1, mbps * 1_000_000 / 8 * settings.managementMigrationPercent / 100)
+    }
+
     func setProgress(_ operation: String, _ report: MigrationReport) {
         progress[operation] = report
+    }
+
+    private func crashOrder(_ operation: OperationRecord) throws(TetherError) -> FailoverOrder {
+        guard let order = operation.failover, order.fault == .crash else { throw TetherError(.internalError, "\(operation.id) is not a crash's") }
+        return order
     }
 
     private func attachmentOf(_ operation: OperationRecord) throws(TetherError) -> DeviceAttachment {

@@ -18,7 +18,8 @@ public struct MigrationSteps: Sendable {
 
     /// Starts the VM on the target waiting for its state. `before` runs once the source's copy
     /// is known and before the target starts (the controller lets the VM's devices follow it).
-    public func prepareIncoming(before: @Sendable (AgentVMState) async throws(TetherError) -> Void = { _ throws(TetherError) in })
+    public func prepareIncoming(via network: NetworkRole? = nil,
+                                before: @Sendable (AgentVMState) async throws(TetherError) -> Void = { _ throws(TetherError) in })
         async throws(TetherError) -> (detail: String?, output: StepOutput?) {
         if let there = try await target.vm(vm), there.status != .inmigrate {
             return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
@@ -32,7 +33,7 @@ public struct MigrationSteps: Sendable {
             throw TetherError(.internalError, "\(vm)'s state already left \(source.host), but \(target.host) does not run it")
         }
         let address = try await target.prepareIncoming(IncomingRequest(launch: launch, source: source.host, registration: here.registration,
-                                                                       channels: here.channels))
+                                                                       channels: here.channels, via: network))
         let following = here.channels.isEmpty ? "" : ", with \(here.channels.map(\.session).joined(separator: ", ")) following it"
         return ("\(target.host) waits for \(vm) at \(address)" + following, .incoming(address))
     }

@@ -23,10 +23,16 @@ public enum OperationStep: String, Sendable, CaseIterable {
     case evacuate
     /// Failover: run the VM on the target, issuing there the requests that failed on the source.
     case resume
+    /// Crash: copy the guest's crash files off its disk once it stopped writing them (QEMU's
+    /// memory dump where it wrote none) into its host's crash directory.
+    case collectCrash = "collect-crash"
+    /// Crash: start the guest again from its disk.
+    case restart
 
     public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: [.closeChannel, .stopExport]
+        case .failover(let order) where order.fault == .crash: [.collectCrash, .restart]
         case .failover: [.prepareIncoming, .evacuate, .resume, .releaseSource]
         case .attach(_, let decision):
             decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]
@@ -41,6 +47,8 @@ public enum OperationStep: String, Sendable, CaseIterable {
         case .detach: []
         // A VM whose state reached the target runs there (resume and release go forwards); one
         // whose state did not stays, paused or running, on its host, and the target is quit.
+        // A crashed guest's collection and restart take nothing away: there is nothing to undo.
+        case .failover(let order) where order.fault == .crash: []
         case .failover: [.abandonIncoming]
         case .attach(_, let decision): decision.action == .migrate ? [.abandonIncoming, .closeChannel, .stopExport] : [.closeChannel, .stopExport]
         }

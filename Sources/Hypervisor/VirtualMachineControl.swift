@@ -53,6 +53,10 @@ public protocol VirtualMachineControl: Sendable {
     func resumeAfterMove(timeout: Duration) async throws -> VMRunState
     /// The IO errors QEMU reports on the VM's disks from now on.
     func diskIOErrors() -> AsyncStream<DiskIOError>
+    /// The guest's panics and watchdog firings from now on.
+    func guestTroubles() -> AsyncStream<GuestTrouble>
+    /// Write requests completed on the VM's disks so far.
+    func writeOperations() async throws -> Int64
     func reset() async throws
     func quit() async throws
     /// Stops the VM at once, without asking the guest (a target that never got its state).

@@ -33,13 +33,22 @@ public enum LabGuestImage {
     /// The crash record in sectors 4096 ... 4159 of the image at `path`.
     public static func crashRecord(of path: String) throws(TetherError) -> CrashRecord {
         let bytes = try read(path, through: LabGuest.crashSectors.upperBound)
+        return try crashRecord(inRegion: Array(bytes[(LabGuest.crashSectors.lowerBound * LabGuest.sectorSize)...]), from: path)
+    }
+
+    /// The crash record in a copy of the crash region alone (sectors 4096 ... 4159), as the
+    /// crash flow keeps it.
+    public static func crashRecord(inRegion bytes: [UInt8], from path: String) throws(TetherError) -> CrashRecord {
+        guard bytes.count >= LabGuest.crashSectors.count * LabGuest.sectorSize else {
+            throw TetherError(.invalidArgument, "\(path) holds \(bytes.count) bytes, not the \(LabGuest.crashSectors.count) sectors of a crash region")
+        }
         var present: [Int] = []
         var counters: [(index: Int, counter: UInt64)] = []
         var faults: [CrashRecord.Fault] = []
         var foreign: [Int] = []
         for sector in LabGuest.crashSectors {
             let index = sector - LabGuest.crashSectors.lowerBound
-            let start = sector * LabGuest.sectorSize
+            let start = index * LabGuest.sectorSize
             let content = bytes[start..<start + LabGuest.sectorSize]
             if content.allSatisfy({ $0 == 0 }) { continue }
             guard content.prefix(8).elementsEqual(LabGuest.crashMarker), content.dropFirst(20).allSatisfy({ $0 == 0 }) else {

@@ -48,6 +48,15 @@ public struct AgentClient: HostAgent {
         return reply.status
     }
 
+    public func collectCrash(vm: String) async throws(TetherError) -> CrashCollection {
+        try await api.post("/v1/agent/vms/crash", VMRequest(vm: vm))
+    }
+
+    public func restart(vm: String) async throws(TetherError) -> VMRunState {
+        let reply: AgentVMState = try await api.post("/v1/agent/vms/restart", VMRequest(vm: vm))
+        return reply.status
+    }
+
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
         let reply: AddressReply = try await api.post("/v1/agent/exports", request)
         return reply.address

@@ -51,6 +51,15 @@ public enum AgentRoutes {
             guard let state = try await agent.vm(name) else { throw TetherError(.notFound, "\(agent.host) does not run \(name)") }
             return try APIBody.json(state)
         }
+        v1.post("vms/crash") { request, _ in
+            try APIBody.json(try await agent.collectCrash(vm: try await APIBody.decode(VMRequest.self, from: request).vm))
+        }
+        v1.post("vms/restart") { request, _ in
+            let name = try await APIBody.decode(VMRequest.self, from: request).vm
+            _ = try await agent.restart(vm: name)
+            guard let state = try await agent.vm(name) else { throw TetherError(.notFound, "\(agent.host) does not run \(name)") }
+            return try APIBody.json(state)
+        }
         v1.post("exports") { request, _ in
             let export = try await APIBody.decode(ExportRequest.self, from: request)
             return try APIBody.json(AddressReply(address: try await agent.export(export)))

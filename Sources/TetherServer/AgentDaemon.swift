@@ -18,13 +18,14 @@ public enum AgentDaemon {
         let identity = try TLSIdentity(directory: section.tls.directory, name: section.tls.name ?? section.host)
         var migration = MigrationOptions(downtimeLimitMs: section.migrationDowntimeLimitMs)
         migration.maxBandwidthBytesPerSecond = section.migrationMaxBandwidthMBps.map { $0 * 1_000_000 }
-        let settings = AgentSettings(host: section.host, listen: section.listen, publicAddress: section.publicAddress,
+        var settings = AgentSettings(host: section.host, listen: section.listen, publicAddress: section.publicAddress,
                                      cpus: section.cpus ?? ProcessInfo.processInfo.activeProcessorCount,
                                      memoryMiB: section.memoryMiB ?? Int(ProcessInfo.processInfo.physicalMemory >> 20),
                                      networks: section.networks, datastores: section.datastores, stateDirectory: section.stateDirectory,
                                      vms: section.vms.map { $0.managed(datastores: section.datastores) }, exporterProgram: section.exporter, migration: migration,
                                      migrationTLS: MigrationTLS(clusterDirectory: section.tls.directory, name: section.tls.name ?? section.host),
                                      heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
+        if let crashDirectory = section.crashDirectory { settings.crashDirectory = crashDirectory }
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
         try await agent.start()
         let timeouts = StorageTimeouts.describe(retries: StorageTimeouts.tcpRetries2())
@@ -37,15 +38,16 @@ public enum AgentDaemon {
                                  reportFile: "\(section.stateDirectory)/health.json", logger: logger) { datastore, path, state, lastSuccess in
             await agent.pathChanged(datastore: datastore, path: path, to: state, lastSuccess: lastSuccess)
         }
-        if section.selfTriggeredFailover {
-            await agent.reportFaults { report throws(TetherError) in try await controller.reportFault(report) }
+        await agent.reportFaults(seenFromOutsideToo: section.selfTriggeredFailover) { report throws(TetherError) in
+            try await controller.reportFault(report)
         }
         let peerFailover = try PeerFailover(agent: agent, stateDirectory: section.stateDirectory, connectPeer: { peer in
             // A peer's agent on its migration address: what still connects two hosts whose
             // management network is gone.
             guard let address = peer.addresses[.migration], let port = peer.agentPort else { return nil }
             return AgentClient(APIClient(.tls(HostPort(host: address, port: port)), identity: identity, timeout: .seconds(20)), host: peer.host)
-        }, silence: section.heartbeatSeconds * 4, logger: logger)
+        }, silence: section.heartbeatSeconds * 4, movesOnOwn: section.selfTriggeredFailover,
+           isolationDeadline: section.isolationResponse == .pause ? section.isolationDeadlineSeconds : nil, logger: logger)
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
@@ -55,12 +57,10 @@ public enum AgentDaemon {
                       changes: DeviceChanges.watch(logger: logger, events: section.eventsSocket, libusbHotplug: section.libusbHotplug),
                       health: health, peerFailover: peerFailover, logger: logger),
             health,
+            // Fencing always; moving its own VMs on a lost management network only with
+            // self-triggered flows.
+            PeerFailoverWatch(failover: peerFailover, health: health),
         ]
-        if section.selfTriggeredFailover {
-            // Management lost is only ever seen by the host itself: without self-triggered
-            // flows, its VMs stay where they are.
-            services.append(PeerFailoverWatch(failover: peerFailover, health: health))
-        }
         if let peerListen = section.effectivePeerListen {
             // The cluster's hosts may call this one here: a host that lost its management
             // network moves its VMs by asking its targets itself.

@@ -23,6 +23,9 @@ public enum ControllerDaemon {
                                            heartbeatTimeout: section.heartbeatTimeoutSeconds, stepDeadline: section.stepDeadlineSeconds,
                                            journaled: FaultInjection.journalHook())
         settings.judgement = .init(heardWithin: section.heartbeatTimeoutSeconds, deadAfter: section.deadAfterSeconds)
+        settings.managementMigrationPercent = section.managementMigrationPercent
+        settings.crashRestartLimit = section.crashRestartLimit
+        settings.crashWindow = section.crashWindowSeconds
         let controller = try await Controller(store: store, settings: settings) { registration in
             AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
         }

@@ -37,9 +37,17 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var stepDeadlineSeconds: Double = 60
         /// Plain HTTP, for Prometheus: GET /metrics.
         public var metrics: HostPort?
+        /// A move over the management network (a host's migration network lost) takes at most
+        /// this share of that network, so that heartbeats and the API keep flowing.
+        public var managementMigrationPercent: Int = 50
+        /// A guest that crashed and was restarted this many times within `crashWindowSeconds`
+        /// is held back (left as it crashed, reported) at its next crash.
+        public var crashRestartLimit: Int = 3
+        public var crashWindowSeconds: Double = 3600
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
+            case managementMigrationPercent, crashRestartLimit, crashWindowSeconds
         }
 
         public init() {}
@@ -55,6 +63,17 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             deadAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .deadAfterSeconds) ?? deadAfterSeconds
             stepDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .stepDeadlineSeconds) ?? stepDeadlineSeconds
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
+            managementMigrationPercent = try c.decodeIfPresent(Int.self, forKey: .managementMigrationPercent) ?? managementMigrationPercent
+            crashRestartLimit = try c.decodeIfPresent(Int.self, forKey: .crashRestartLimit) ?? crashRestartLimit
+            crashWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .crashWindowSeconds) ?? crashWindowSeconds
+            guard crashRestartLimit >= 0, crashWindowSeconds > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .crashRestartLimit, in: c,
+                                                       debugDescription: "crashRestartLimit must be 0 or more and crashWindowSeconds more than 0")
+            }
+            guard (1...100).contains(managementMigrationPercent) else {
+                throw DecodingError.dataCorruptedError(forKey: .managementMigrationPercent, in: c,
+                                                       debugDescription: "managementMigrationPercent must be 1 to 100, not \(managementMigrationPercent)")
+            }
         }
     }
 
@@ -94,6 +113,16 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// host moving its own VMs asks its targets directly). Default: the migration address,
         /// at `listen`'s port, unless `listen` already takes every address.
         public var peerListen: HostPort?
+        /// Where crashed guests' crash files go, one folder per crash (default: stateDirectory/crash).
+        public var crashDirectory: String?
+        /// What an isolated host (no peer on any network, no datastore path, no controller) does
+        /// with its VMs: `pause` them (fencing, the default) or `none`.
+        public var isolationResponse: IsolationResponse = .pause
+        /// From its last contact, by when an isolated host has stopped its VMs; the controller
+        /// restarts them elsewhere only after the host is dead (10 s) and this has passed.
+        public var isolationDeadlineSeconds: Double = 6
+
+        public enum IsolationResponse: String, Sendable, Equatable, Decodable { case pause, none }
 
         /// The second listener's address, if there is one.
         public var effectivePeerListen: HostPort? {
@@ -105,7 +134,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
             case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
-            case eventsSocket, libusbHotplug, selfTriggeredFailover, peerListen
+            case eventsSocket, libusbHotplug, selfTriggeredFailover, peerListen, crashDirectory, isolationResponse, isolationDeadlineSeconds
         }
 
         public init(from decoder: any Decoder) throws {
@@ -131,6 +160,12 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             libusbHotplug = try c.decodeIfPresent(Bool.self, forKey: .libusbHotplug) ?? libusbHotplug
             selfTriggeredFailover = try c.decodeIfPresent(Bool.self, forKey: .selfTriggeredFailover) ?? selfTriggeredFailover
             peerListen = try c.decodeIfPresent(HostPort.self, forKey: .peerListen)
+            crashDirectory = try c.decodeIfPresent(String.self, forKey: .crashDirectory)
+            isolationResponse = try c.decodeIfPresent(IsolationResponse.self, forKey: .isolationResponse) ?? isolationResponse
+            isolationDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .isolationDeadlineSeconds) ?? isolationDeadlineSeconds
+            guard isolationDeadlineSeconds > 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .isolationDeadlineSeconds, in: c, debugDescription: "isolationDeadlineSeconds must be more than 0")
+            }
             if c.contains(.eventsSocket) {
                 eventsSocket = try c.decodeNil(forKey: .eventsSocket) ? nil : try c.decode(String.self, forKey: .eventsSocket)
             }
@@ -154,9 +189,11 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// A pvpanic device, and QEMU's action on a panic: `pause` (keep the memory to dump) or
         /// `none` (report and run on: a guest that writes its crash files after signalling).
         public var panic: String?
+        /// Where on its disk the guest writes its crash files: `{firstSector, sectors, marker}`.
+        public var crash: CrashRegion?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, format, memoryImages, panic
+            case name, cpus, memoryMiB, networkMbps, datastore, containers, qmp, disk, format, memoryImages, panic, crash
         }
 
         public init(from decoder: any Decoder) throws {
@@ -181,6 +218,12 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             if let panic, !["pause", "none"].contains(panic) {
                 throw DecodingError.dataCorruptedError(forKey: .panic, in: c, debugDescription: "panic '\(panic)' is not pause or none")
             }
+            crash = try c.decodeIfPresent(CrashRegion.self, forKey: .crash)
+            do {
+                try crash?.validate()
+            } catch {
+                throw DecodingError.dataCorruptedError(forKey: .crash, in: c, debugDescription: error.message)
+            }
         }
 
         /// The VM as the agent manages it. Its `disk` is an export of its datastore when this
@@ -197,6 +240,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             launch.diskFormat = format?.rawValue
             launch.memoryImages = memoryImages
             launch.datastoreDisk = onDatastore
+            launch.crashRegion = crash
             return ManagedVMConfiguration(registration: registration, launch: launch)
         }
     }

@@ -43,3 +43,42 @@ import Testing
         #expect(watch.observe(at(100, heard: nil)) == .none)
     }
 }
+
+@Suite struct IsolationWatchTests {
+    let t0 = Date(timeIntervalSince1970: 2_000_000)
+    let allDown: [NetworkRole: HealthState] = [.management: .down, .migration: .down, .vm: .down, .storage: .down]
+
+    func at(_ seconds: TimeInterval, heard: TimeInterval?, networks: [NetworkRole: HealthState]? = nil, pathUp: Bool = false)
+        -> IsolationWatch.Observation {
+        .init(now: t0 + seconds, controllerHeardAt: heard.map { t0 + $0 }, networks: networks ?? allDown, anyPathUp: pathUp,
+              lastPathSuccess: t0 + 0.5)
+    }
+
+    @Test func anIsolatedHostFencesOnceWithinItsDeadlineAndLetsGoWhenHeard() {
+        var watch = IsolationWatch(deadline: 6, silence: 2)
+        #expect(watch.observe(at(1, heard: 0)) == .none, "the controller not silent long enough")
+        guard case .fence(let evidence, let deadline) = watch.observe(at(2.5, heard: 0)) else {
+            Issue.record("isolation was not fenced")
+            return
+        }
+        #expect(deadline == t0 + 6.5, "six seconds after the last contact (a path wrote at 0.5 s)")
+        #expect(evidence.count == 3)
+        #expect(watch.observe(at(3, heard: 0)) == .none, "once")
+        #expect(watch.observe(at(9, heard: 8.9, networks: [.management: .up, .migration: .down, .vm: .down, .storage: .down])) == .release)
+        #expect(watch.observe(at(9.5, heard: 9.4)) == .none)
+    }
+
+    @Test func onePeerOrOnePathIsNotIsolation() {
+        var watch = IsolationWatch()
+        #expect(watch.observe(at(5, heard: 0, networks: [.management: .down, .migration: .partial, .vm: .down, .storage: .down])) == .none)
+        #expect(watch.observe(at(5, heard: 0, pathUp: true)) == .none)
+        #expect(watch.observe(at(5, heard: 4.5)) == .none, "the controller answers")
+        #expect(watch.observe(at(5, heard: 0, networks: [:])) == .none, "a host that measures no network cannot judge")
+    }
+
+    @Test func storageBackAloneDoesNotLetGoWithoutTheController() {
+        var watch = IsolationWatch()
+        guard case .fence = watch.observe(at(3, heard: 0)) else { Issue.record("not fenced"); return }
+        #expect(watch.observe(at(4, heard: 0, pathUp: true)) == .none, "the fenced VMs wait for the cluster's word")
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Hypervisor
 import Lab
+import TetherClient
 import TetherModel
 import TetherTestKit
 import TetherTestSupport
@@ -87,6 +88,38 @@ extension LabFailoverTests {
     }
 }
 
+extension LabFailoverTests {
+    /// vm-a's host loses its migration and VM networks (mig0 and vm0 down) and keeps
+    /// management: the target listens on its management address for the time of the move, vm-a
+    /// moves live over management, and the listener is gone afterwards.
+    @Test func migrationAndVMLostMovesOverManagement() async throws {
+        let host = try await LabFailover.hostOf("vm-a")
+        let sentBefore = try await LabInterfaces.txBytes(host, "mgmt0")
+        try await LabFailover.expectMovedWithMemory("vm-a", from: host, fault: .migrationAndVM, trigger: nil) {
+            try await SharedLab.link(host, "mig0", up: false)
+            try await SharedLab.link(host, "vm0", up: false)
+        } heal: {
+            try await SharedLab.link(host, "mig0", up: true)
+            try await SharedLab.link(host, "vm0", up: true)
+        }
+        let sent = try await LabInterfaces.txBytes(host, "mgmt0") - sentBefore
+        let events = try await LabProbe.events()
+        let evacuated = try #require(events.last { $0.kind == .operation && $0.to == "evacuate done" })
+        let client = ControllerClient(APIClient(.unixSocket(SharedLab.layout.controllerSocket)))
+        let record = try await client.operation(evacuated.subject)
+        await client.api.close()
+        #expect(record.failover?.via == .management, "\(String(describing: record.failover))")
+        guard case .migrated(let report) = record.output(of: "evacuate") else {
+            Issue.record("no migration report in \(record.id)")
+            return
+        }
+        #expect(sent >= report.transferredBytes, "vm-a's \(report.transferredBytes) bytes of state left over mgmt0 (\(sent) bytes sent there)")
+        let target = try #require(record.failover?.target)
+        let listening = try await LabInterfaces.listeners(target, on: LabFailover.managementAddress(of: target))
+        #expect(listening == [LabLayout.agentPort], "only the agent listens on \(target)'s management address after the move: \(listening)")
+    }
+}
+
 /// The same fault with host-a's agent silent about it: the controller sees host-a's heartbeat
 /// records stop advancing on ds1 (its peers read them) while host-a still answers on management,
 /// and starts the failover itself.
@@ -114,6 +147,13 @@ enum LabStorageLoss {
 }
 
 enum LabFailover {
+    /// A lab host's management address, from the lab's layout.
+    static func managementAddress(of host: String) throws -> String {
+        let layout = SharedLab.layout
+        guard let index = layout.hosts.firstIndex(of: host) else { throw TetherError(.notFound, "no host \(host) in the lab") }
+        return layout.addresses(of: index).management
+    }
+
     /// The host the VM runs on once it runs with its host's paths up.
     static func hostOf(_ vm: String) async throws -> String {
         var host = ""
@@ -129,7 +169,8 @@ enum LabFailover {
     /// Injects the fault, waits for the VM to run elsewhere, and checks what the guest and the
     /// controller say: never two running copies, the guest's sequence continuous and grown, one
     /// fault event of that kind from that trigger, and the failover's last step done.
-    static func expectMovedWithMemory(_ vm: String, from host: String, fault kind: FaultKind, trigger: FailoverTrigger,
+    /// `trigger`: who must have seen the fault first; nil: either (both watch it).
+    static func expectMovedWithMemory(_ vm: String, from host: String, fault kind: FaultKind, trigger: FailoverTrigger?,
                                       inject: () async throws -> Void, heal: () async throws -> Void) async throws {
         let before = try await LabProbe.sequence(of: vm, atLeast: 50)
         #expect(before.isContinuous, "\(before.verdict)")
@@ -148,7 +189,7 @@ enum LabFailover {
             try? await heal()
             throw error
         }
-        print("\(kind.rawValue) fault on \(host) (\(trigger.rawValue)): \(vm) running elsewhere \(moved) after the fault (\(ContinuousClock.now - start) incl. polling)")
+        print("\(kind.rawValue) fault on \(host) (\(trigger?.rawValue ?? "either")): \(vm) running elsewhere \(moved) after the fault (\(ContinuousClock.now - start) incl. polling)")
         try await Task.sleep(for: .seconds(1))
         sampling.cancel()
         let samples = await sampling.value
@@ -170,7 +211,7 @@ enum LabFailover {
             try await Task.sleep(for: .milliseconds(200))
         }
         let faults = events.filter { $0.kind == .fault && $0.host == host && $0.subject == kind.rawValue }
-        #expect(faults.first?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(faults)")
+        if let trigger { #expect(faults.first?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(faults)") }
         #expect(faults.first?.to == "failover", "\(faults)")
         #expect(faults.filter { $0.to == "failover" }.count == 1, "one sighting began the failover: \(faults)")
         #expect(events.contains { $0.kind == .operation && $0.to == "release-source done" })

@@ -42,6 +42,53 @@ struct FailoverRunnerTests {
         #expect(events.contains { $0.kind == .fault && $0.from == "external" && $0.to == "joined" })
     }
 
+    /// Migration and VM networks lost: the target listens on its management address for the
+    /// time of the move, and the move takes at most its share of the management network.
+    @Test func migrationAndVMLostMovesOverManagementCapped() async throws {
+        let controller = try await cluster.registered()
+        let report = FaultReport(host: "host-a", fault: .migrationAndVM, evidence: ["host-a: migration and VM networks down"])
+        let id = try #require(try await controller.reportFault(report, trigger: .external).started.first)
+        let record = try await cluster.finished(controller, id)
+        #expect(record.state == .completed, "\(record.error ?? "")")
+        #expect(record.failover?.via == .management && record.failover?.mode == .live)
+        #expect(await world.incomingRequests.map(\.via) == [.management])
+        let evacuation = try #require(await world.evacuations.first)
+        let managementMbps = try #require(ClusterFixtures.hostA.networks[.management]?.mbps)
+        #expect(evacuation.maxBandwidthBytesPerSecond == managementMbps * 1_000_000 / 8 / 2, "half the management network by default")
+        #expect(!evacuation.leaveStorage, "the storage is fine: the disk stays")
+        #expect(await world.hosts(running: "vm-a") == ["host-b"])
+    }
+
+    @Test func aStorageMoveIsNotCappedAndComesOverMigration() async throws {
+        let controller = try await cluster.registered()
+        let id = try #require(try await controller.reportFault(Self.storageLost, trigger: .selfTriggered).started.first)
+        #expect(try await cluster.finished(controller, id).state == .completed)
+        #expect(await world.incomingRequests.map(\.via) == [nil])
+        #expect(await world.evacuations.first?.maxBandwidthBytesPerSecond == nil)
+    }
+
+    /// A crashed guest: its crash files collected, then restarted on its host, as one journaled
+    /// operation; the fourth crash within the window is held back, not restarted.
+    @Test func aCrashIsCollectedAndRestartedUntilTheLimit() async throws {
+        let controller = try await cluster.registered()
+        let crash = FaultReport(host: "host-a", fault: .crash, vms: ["vm-a"], evidence: ["vm-a's guest panicked"])
+        for round in 1...3 {
+            let id = try #require(try await controller.reportFault(crash, trigger: .selfTriggered).started.first, "crash \(round)")
+            let record = try await cluster.finished(controller, id)
+            #expect(record.state == .completed, "\(record.error ?? "")")
+            #expect(record.failover?.mode == .restart && record.failover?.target == "host-a")
+            #expect(record.steps.filter { $0.phase == .done }.map(\.step) == ["collect-crash", "restart"])
+            #expect(record.steps.contains { $0.detail?.contains("64 sectors of crash files") == true })
+        }
+        let fourth = try await controller.reportFault(crash, trigger: .selfTriggered)
+        #expect(fourth.started.isEmpty && fourth.notes.contains { $0.contains("held back") }, "\(fourth)")
+        let calls = await world.calls
+        #expect(calls.filter { $0 == "restart:host-a" }.count == 3 && calls.filter { $0 == "collectCrash:host-a" }.count == 3)
+        let events = await controller.events(after: 0, wait: .zero).events
+        #expect(events.last { $0.kind == .fault }?.to == "held back")
+        #expect(await world.hosts(running: "vm-a") == ["host-a"])
+    }
+
     @Test func aFaultNoHostCanTakeIsReportedNotMoved() async throws {
         let controller = try await cluster.controller()
         try await controller.register(ClusterFixtures.hostA)

@@ -83,6 +83,15 @@ actor SimulatedHosts {
                             migration: migration, redirections: [])
     }
 
+    /// What each move asked: where the target listened, and the evacuations with their caps.
+    var incomingRequests: [IncomingRequest] = []
+    var evacuations: [EvacuateRequest] = []
+
+    func incoming(_ host: String, _ request: IncomingRequest) throws(TetherError) -> HostPort {
+        incomingRequests.append(request)
+        return try incoming(host, request.launch.name)
+    }
+
     func incoming(_ host: String, _ vm: String) throws(TetherError) -> HostPort {
         if let status = vms[host]?[vm], status != .inmigrate { throw TetherError(.busy, "\(host) already runs \(vm)") }
         vms[host, default: [:]][vm] = .inmigrate
@@ -98,6 +107,7 @@ actor SimulatedHosts {
     /// A failover's move: with `leaveStorage`, the VM is paused first (its disk off the datastore).
     func evacuate(_ host: String, _ request: EvacuateRequest) throws(TetherError) {
         if migrations[request.vm] != nil { return }
+        evacuations.append(request)
         if request.leaveStorage, let status = vms[host]?[request.vm], [.running, .ioError].contains(status) {
             vms[host]?[request.vm] = .paused
         }
@@ -141,7 +151,7 @@ struct SimulatedAgent: HostAgent {
 
     func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
         try await world.perform("prepareIncoming:\(host)") { () throws(TetherError) in () }
-        return try await world.incoming(host, request.launch.name)
+        return try await world.incoming(host, request)
     }
 
     func startMigration(vm: String, to target: HostPort, target targetHost: String) async throws(TetherError) {
@@ -156,6 +166,18 @@ struct SimulatedAgent: HostAgent {
 
     func resume(vm: String) async throws(TetherError) -> VMRunState {
         try await world.perform("resume:\(host)") { () throws(TetherError) in () }
+        return try await world.resume(host, vm)
+    }
+
+    func collectCrash(vm: String) async throws(TetherError) -> CrashCollection {
+        try await world.perform("collectCrash:\(host)") { () throws(TetherError) in () }
+        guard await world.vms[host]?[vm] != nil else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        return CrashCollection(vm: vm, host: host, directory: "/crash/\(vm)", files: ["crash-region.bin"], crashSectors: 64, guestWrote: true,
+                               memoryDumped: false, settledAfterSeconds: 0.6, at: Date(timeIntervalSince1970: 0))
+    }
+
+    func restart(vm: String) async throws(TetherError) -> VMRunState {
+        try await world.perform("restart:\(host)") { () throws(TetherError) in () }
         return try await world.resume(host, vm)
     }
 

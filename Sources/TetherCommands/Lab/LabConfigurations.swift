@@ -41,7 +41,8 @@ enum LabConfigurations {
               libusbHotplug: false
               selfTriggeredFailover: \(selfTriggered)
               vms:
-                - {name: \(vm), cpus: 1, memoryMiB: 256, networkMbps: 100, datastore: \(LabLayout.datastore), disk: \(vm), panic: none}
+                - {name: \(vm), cpus: 1, memoryMiB: 256, networkMbps: 100, datastore: \(LabLayout.datastore), disk: \(vm), panic: none,
+                   crash: {firstSector: \(LabGuest.crashSectors.lowerBound), sectors: \(LabGuest.crashSectors.count), marker: TETHERCR}}
 
             """
     }

@@ -24,6 +24,8 @@ public struct VMLaunch: Sendable, Equatable, Codable {
     /// A disk on shared storage: an export of a datastore, which each host opens through its own
     /// paths to that datastore (so it travels by name, not by address). Takes the place of `disk`.
     public var datastoreDisk: DatastoreDisk?
+    /// Where on its disk the guest writes its crash files when it terminates abnormally.
+    public var crashRegion: CrashRegion?
 
     public struct DatastoreDisk: Sendable, Equatable, Codable {
         public var datastore: String
@@ -116,12 +118,18 @@ public struct IncomingRequest: Sendable, Equatable, Codable {
     /// hot-plugged devices, so each usb-redir device is added (fed by a relay end on the same
     /// loopback port as on the source) before the VM starts listening for its state.
     public var channels: [ChannelEndState]
+    /// The network the state comes over: the target listens on its address there. Nil: the
+    /// migration network; `management` while a host's migration network is lost, for the time
+    /// of the move (the listener closes once the state arrived).
+    public var via: NetworkRole?
 
-    public init(launch: VMLaunch, source: String? = nil, registration: RegisteredVM? = nil, channels: [ChannelEndState] = []) {
+    public init(launch: VMLaunch, source: String? = nil, registration: RegisteredVM? = nil, channels: [ChannelEndState] = [],
+                via: NetworkRole? = nil) {
         self.launch = launch
         self.source = source
         self.registration = registration
         self.channels = channels
+        self.via = via
     }
 }
 

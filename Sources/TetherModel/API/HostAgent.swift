@@ -21,6 +21,11 @@ public protocol HostAgent: Sendable {
     func evacuate(_ request: EvacuateRequest) async throws(TetherError)
     /// Runs a VM that arrived paused or with failed requests held; answers its state after.
     func resume(vm: String) async throws(TetherError) -> VMRunState
+    /// A crashed guest's crash files, copied off its disk once it stopped writing them (QEMU's
+    /// memory dump where it wrote none), into the host's crash directory.
+    func collectCrash(vm: String) async throws(TetherError) -> CrashCollection
+    /// Starts a crashed guest again from its disk (a reset), on this host.
+    func restart(vm: String) async throws(TetherError) -> VMRunState
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort
     func stopExport(session: String) async throws(TetherError)
     func openChannel(_ request: ChannelRequest) async throws(TetherError)
@@ -35,5 +40,13 @@ extension HostAgent {
 
     public func resume(vm: String) async throws(TetherError) -> VMRunState {
         throw TetherError(.unsupported, "the agent of \(host) cannot resume \(vm) for a failover")
+    }
+
+    public func collectCrash(vm: String) async throws(TetherError) -> CrashCollection {
+        throw TetherError(.unsupported, "the agent of \(host) cannot collect \(vm)'s crash files")
+    }
+
+    public func restart(vm: String) async throws(TetherError) -> VMRunState {
+        throw TetherError(.unsupported, "the agent of \(host) cannot restart \(vm)")
     }
 }
