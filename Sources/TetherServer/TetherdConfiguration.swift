@@ -256,6 +256,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         "controller.tls": ["directory", "name"], "agent.tls": ["directory", "name"],
         "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
         "agent.vms[].memoryImages[]": ["path", "address"],
+        "agent.vms[].crash": ["firstSector", "sectors", "marker"],
         "agent.networks.*": ["up", "mbps", "address"],
         "agent.datastores[]": ["name", "paths"],
     ]

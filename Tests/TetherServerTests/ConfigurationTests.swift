@@ -25,6 +25,9 @@ struct ConfigurationTests {
         let launch = try #require(agent.vms[0].managed(datastores: agent.datastores).launch)
         #expect(launch.disk == nil && launch.datastoreDisk == VMLaunch.DatastoreDisk(datastore: "ds1", export: "vm-7"))
         #expect(launch.panicDevice && launch.panicAction == "pause")
+        #expect(launch.crashRegion == CrashRegion(firstSector: 4096, sectors: 64, marker: "TETHERCR"))
+        #expect(agent.isolationResponse == .pause && agent.isolationDeadlineSeconds == 6)
+        #expect(controller.controller?.crashRestartLimit == 3 && controller.controller?.managementMigrationPercent == 50)
         #expect(agent.vms[1].managed(datastores: agent.datastores).qmpSocket == "/run/qemu/vm-8.qmp")
         #expect(agent.vms[1].cpus == 1, "defaults fill what is left out")
     }
@@ -45,6 +48,15 @@ struct ConfigurationTests {
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, panic: crash}\n",
          "panic 'crash' is not pause or none"),
         ("controller: [1, 2\n", "is not valid YAML"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, crash: {firstSector: 8, sectors: 0}}\n",
+         "a crash region is 1 to 65536 sectors"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, crash: {first: 8, sectors: 2}}\n",
+         "unknown key 'agent.vms[].crash.first'"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  isolationResponse: shutdown\n", "isolationResponse"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  isolationDeadlineSeconds: 0\n",
+         "isolationDeadlineSeconds must be more than 0"),
+        ("controller:\n  managementMigrationPercent: 0\n", "managementMigrationPercent must be 1 to 100"),
+        ("controller:\n  crashRestartLimit: -1\n", "crashRestartLimit must be 0 or more"),
     ])
     func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
         #expect {
