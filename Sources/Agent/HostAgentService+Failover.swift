@@ -174,26 +174,38 @@ extension HostAgentService {
 }
 
 extension HostAgentService {
+    /// How long the migration and VM networks must both stay down before they count as lost.
+    static let networkLossHold: TimeInterval = 2
+
     /// The migration and VM networks both down on this host (no link, no peer): its VMs are cut
     /// off from their users and cannot move the usual way. The controller, still reached on
     /// management, moves them over a migration path on the management network. Reported once
     /// per loss; called every heartbeat round.
     public func checkNetworks(_ report: HostHealthReport) async {
-        let lost = report.networks[.migration]?.state == .down && report.networks[.vm]?.state == .down
+        // Only a network seen working since the agent started can be lost: at the start, before
+        // any peer answered, every network reads down.
+        for (role, network) in report.networks where network.state == .up || network.state == .partial { networksSeenWorking.insert(role) }
+        let lost = [NetworkRole.migration, .vm].allSatisfy { report.networks[$0]?.state == .down && networksSeenWorking.contains($0) }
         guard lost else {
             reportedNetworkLoss = false
+            networksLostSince = nil
             return
         }
+        // Held for a while first: with one peer, a peer merely suspected reads as a network
+        // down, for well under a second.
+        let since = networksLostSince ?? report.at
+        networksLostSince = since
+        guard report.at.timeIntervalSince(since) >= Self.networkLossHold else { return }
         guard !reportedNetworkLoss, reportsOutsideFaults, let faultReporter else { return }
         let affected = vms.filter { $0.value.registration.status.occupiesHost }.keys.sorted()
         guard !affected.isEmpty else { return }
         reportedNetworkLoss = true
-        let since = [report.networks[.migration]?.since, report.networks[.vm]?.since].compactMap { $0 }.max()
+        let began = [report.networks[.migration]?.since, report.networks[.vm]?.since].compactMap { $0 }.max()
         let evidence = ["\(settings.host): migration and VM networks down (no link or no peer answers on either)"]
         logger.error("migration and VM networks lost", metadata: ["vms": "\(affected.joined(separator: ","))"])
         do {
             let reply = try await faultReporter(FaultReport(host: settings.host, fault: .migrationAndVM, vms: affected, evidence: evidence,
-                                                            faultAt: since))
+                                                            faultAt: began))
             logger.notice("failover asked", metadata: ["started": "\(reply.started)", "joined": "\(reply.joined)"])
         } catch {
             reportedNetworkLoss = false   // asked again next round

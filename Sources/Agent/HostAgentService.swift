@@ -55,6 +55,8 @@ public actor HostAgentService: HostAgent {
     var reportedStalls: Set<String> = []
     /// The loss of the migration and VM networks was reported (until one of them is back).
     var reportedNetworkLoss = false
+    var networksSeenWorking: Set<NetworkRole> = []
+    var networksLostSince: Date?
     /// Guests seen crashed, until restarted (`HostAgentService+Crash.swift`).
     var crashes: [String: CrashSighting] = [:]
     /// VMs paused because this host found itself isolated, until the cluster answers again.

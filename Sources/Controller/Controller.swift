@@ -60,6 +60,8 @@ public actor Controller {
     var attachments: [String: DeviceAttachment] = [:]
     /// Faults seen from the outside and acted on (`HOST/FAULT`), until they clear.
     var actedOn: Set<String> = []
+    /// Since when each outside view of a fault has held (`actOnHealth`).
+    var seenSince: [String: Date] = [:]
     /// The cluster view pushed to agents, and when it was made (`Controller+View.swift`).
     var pushedView: (at: Date, view: ClusterView)?
     var model: WarmModel?

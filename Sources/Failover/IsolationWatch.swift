@@ -48,7 +48,10 @@ public struct IsolationWatch: Sendable {
     }
 
     public mutating func observe(_ o: Observation) -> Action {
-        let controllerSilent = o.controllerHeardAt.map { o.now.timeIntervalSince($0) >= silence } ?? true
+        // A host that has not heard the controller since it started was never in touch with the
+        // cluster: there is no contact to have lost (and at the start every network reads down).
+        guard let heard = o.controllerHeardAt else { return .none }
+        let controllerSilent = o.now.timeIntervalSince(heard) >= silence
         let isolated = controllerSilent && !o.anyPathUp && !o.networks.isEmpty && o.networks.values.allSatisfy { $0 == .down }
         guard isolated else {
             // The VMs stay fenced until the controller answers: only the cluster can say
@@ -59,11 +62,11 @@ public struct IsolationWatch: Sendable {
         }
         guard !fenced else { return .none }
         fenced = true
-        let lastContact = [o.controllerHeardAt, o.lastPathSuccess].compactMap { $0 }.max() ?? o.now
+        let lastContact = [heard, o.lastPathSuccess].compactMap { $0 }.max() ?? heard
         return .fence(evidence: [
             "no peer answers on \(o.networks.keys.sorted().map(\.rawValue).joined(separator: ", "))",
             "no path to any datastore works",
-            String(format: "the controller silent for %.1f s", o.controllerHeardAt.map { o.now.timeIntervalSince($0) } ?? 0),
+            String(format: "the controller silent for %.1f s", o.now.timeIntervalSince(heard)),
         ], deadline: lastContact.addingTimeInterval(deadline))
     }
 }

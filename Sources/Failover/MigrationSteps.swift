@@ -71,6 +71,13 @@ public struct MigrationSteps: Sendable {
         guard state.status == .postmigrate else {
             throw TetherError(.internalError, "\(vm) is \(state.status) on \(source.host) after its migration; it must not run twice")
         }
+        // A precopy migration ends at the source once it sent everything, without an answer
+        // from the target: a target that hung up (a refused certificate) never got the VM, and
+        // the source's stopped copy is then the only one.
+        guard let there = try await target.vm(vm), there.status != .inmigrate else {
+            throw TetherError(.internalError, "\(vm)'s state left \(source.host), but \(target.host) does not run it: "
+                              + "the stopped copy on \(source.host) is kept")
+        }
         try await source.release(vm: vm, movedTo: target.host)
         return "quit the stopped copy on \(source.host)"
     }

@@ -74,6 +74,7 @@ import Testing
         #expect(watch.observe(at(5, heard: 0, pathUp: true)) == .none)
         #expect(watch.observe(at(5, heard: 4.5)) == .none, "the controller answers")
         #expect(watch.observe(at(5, heard: 0, networks: [:])) == .none, "a host that measures no network cannot judge")
+        #expect(watch.observe(at(5, heard: nil)) == .none, "a host that never heard the controller lost no contact (its start)")
     }
 
     @Test func storageBackAloneDoesNotLetGoWithoutTheController() {
