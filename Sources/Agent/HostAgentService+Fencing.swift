@@ -36,8 +36,7 @@ extension HostAgentService {
             guard let vm = vms[name] else { continue }
             if let other = elsewhere[name], other != settings.host {
                 await vm.machine.kill()
-                vms[name] = nil
-                try? VMRecord(registration: vm.registration, launch: vm.launch, qmpSocket: nil, movedTo: other).save(in: settings.stateDirectory)
+                await forget(name, vm, movedTo: other)
                 logger.notice("fenced VM quit: it runs elsewhere now", metadata: ["vm": "\(name)", "on": "\(other)"])
             } else {
                 do {

@@ -123,11 +123,17 @@ extension HostAgentService {
             throw TetherError(.busy, "\(name) is \(status?.description ?? "unknown") on \(settings.host); only a copy whose state went elsewhere is released")
         }
         try? await vm.machine.quit()
-        vms[name] = nil
-        // Remembered, so that a restart does not start the configured VM here again.
-        try? VMRecord(registration: vm.registration, launch: vm.launch, qmpSocket: nil, movedTo: host ?? "another host").save(in: settings.stateDirectory)
-        await dropChannels(of: name)
+        await forget(name, vm, movedTo: host ?? "another host")
         logger.info("released VM", metadata: ["vm": "\(name)"])
+    }
+
+    /// A local copy that is gone (quit or killed) because the VM runs on `host` now: no longer
+    /// managed here, remembered so that a restart does not start the configured VM here again,
+    /// and its channel ends closed.
+    func forget(_ name: String, _ vm: ManagedVM, movedTo host: String) async {
+        vms[name] = nil
+        try? VMRecord(registration: vm.registration, launch: vm.launch, qmpSocket: nil, movedTo: host).save(in: settings.stateDirectory)
+        await dropChannels(of: name)
     }
 
     /// Quits a VM that never received its state.
