@@ -54,6 +54,7 @@ public struct AgentLoop: Service {
             }
             await agent.checkStalledDisks()
             if let health { await agent.checkNetworks(await health.report()) }
+            if sent == nil { await learnWhereFencedVMsRun() }
             let current = await agent.registration()
             do {
                 if current != sent {
@@ -87,6 +88,18 @@ public struct AgentLoop: Service {
         }
         changes.stop()
         await controller.api.close()
+    }
+
+    /// Back in touch after an isolation, with VMs fenced: the cluster view first (a heartbeat's
+    /// answer), so that each fenced copy is quit or resumed before the host lists its VMs again;
+    /// listed before, a VM restarted elsewhere would show twice, and one left out would vanish
+    /// from the cluster's status for a moment.
+    private func learnWhereFencedVMsRun() async {
+        guard let peerFailover, await agent.hasFencedVMs else { return }
+        let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover.viewDigest)
+        guard let reply = try? await controller.heartbeat(host: agent.host, beat) else { return }
+        await peerFailover.heard(reply, at: Date())
+        await peerFailover.releaseFenced()
     }
 
     /// The moves this host finished on its own go to the controller's journal once it answers.

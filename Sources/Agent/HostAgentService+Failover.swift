@@ -38,7 +38,7 @@ extension HostAgentService {
             return
         }
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
-            guard !switchingDisks.contains(name), !fenced.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
+            guard !switchingDisks.contains(name), fenced[name] == nil, (try? await vm.machine.diskPath()) == dead else { continue }
             guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
                 logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
                 continue
@@ -123,7 +123,7 @@ extension HostAgentService {
     public func checkStalledDisks(at now: ContinuousClock.Instant = .now) async {
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) {
             // A fenced VM waits for the cluster's word: resuming it could run it twice.
-            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), !fenced.contains(name),
+            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), fenced[name] == nil,
                   vm.migration.map(\.status.isFinished) ?? true else { continue }
             guard (try? await vm.machine.status()) == .ioError else {
                 stalledSince[name] = nil

@@ -60,7 +60,8 @@ public actor HostAgentService: HostAgent {
     /// Guests seen crashed, until restarted (`HostAgentService+Crash.swift`).
     var crashes: [String: CrashSighting] = [:]
     /// VMs paused because this host found itself isolated, until the cluster answers again.
-    var fenced: Set<String> = []
+    /// The VMs fenced while isolated, each with whether it ran then (only those run again).
+    var fenced: [String: Bool] = [:]
     /// Where this host's own faults are reported (the controller).
     var faultReporter: FaultReporter?
     /// Whether faults the controller also sees from outside are reported (`selfTriggeredFailover`).
@@ -130,8 +131,11 @@ public actor HostAgentService: HostAgent {
     /// The host as the controller should see it now (asks each VM its run state).
     public func registration() async -> AgentRegistration {
         var registered: [RegisteredVM] = []
-        for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
+        // A fenced VM is left out until the cluster has answered whether it was restarted
+        // elsewhere meanwhile: listed, it would read as running here again.
+        for (_, vm) in vms.sorted(by: { $0.key < $1.key }) where fenced[vm.registration.name] == nil {
             var entry = vm.registration
+            entry.launch = vm.launch
             entry.status = (try? await vm.machine.status()) ?? .unreachable
             // A guest that crashed with QEMU's panic action `none` still "runs" (halted, or
             // writing its crash files): it is crashed until it starts over.
@@ -141,7 +145,7 @@ public actor HostAgentService: HostAgent {
         }
         return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
                                  cpus: settings.cpus, memoryMiB: settings.memoryMiB, networks: settings.networks,
-                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered)
+                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered, fencing: settings.fencing)
     }
 
     /// Stops what this agent started: exporters and relays; VMs it launched only when `vmsToo`.

@@ -25,7 +25,7 @@ extension LabFailoverTests {
         var ranWhileFenced: [String] = []
         while ContinuousClock.now - cut < .seconds(12) {
             if fenced == nil, let data = FileManager.default.contents(atPath: fencedFile),
-               (try? JSONDecoder().decode([String].self, from: data))?.contains(vm) == true {
+               (try? JSONDecoder().decode([String: Bool].self, from: data))?[vm] != nil {
                 fenced = ContinuousClock.now - cut
             }
             if let since = fenced, let machine = try? await QEMUMachine.adopt(socketPath: monitor, timeout: .milliseconds(500)) {

@@ -54,20 +54,30 @@ actor RunningCopies {
         sockets = hosts.map { "\(SharedLab.layout.hostDirectory($0))/\(vm).monitor.qmp" }
     }
 
+    /// The sockets are read one after the other, so a live migration's switchover between two
+    /// reads of one round (the source read running just before it stopped, the target just
+    /// after it started) reads as two copies: a round that sees two looks again at once, and
+    /// counts what it sees then. A second copy that really runs is still running then.
     func sample(until limit: Duration) async -> [Int] {
         var counts: [Int] = []
         let start = ContinuousClock.now
         while ContinuousClock.now - start < limit, !Task.isCancelled {
-            var running = 0
-            for socket in sockets where FileManager.default.fileExists(atPath: socket) {
-                if let machine = try? await QEMUMachine.adopt(socketPath: socket, timeout: .milliseconds(200)) {
-                    if (try? await machine.status()) == .running { running += 1 }
-                    await machine.qmp.close()
-                }
-            }
+            var running = await runningNow()
+            if running > 1 { running = await runningNow() }
             counts.append(running)
             try? await Task.sleep(for: .milliseconds(50))
         }
         return counts
+    }
+
+    private func runningNow() async -> Int {
+        var running = 0
+        for socket in sockets where FileManager.default.fileExists(atPath: socket) {
+            if let machine = try? await QEMUMachine.adopt(socketPath: socket, timeout: .milliseconds(200)) {
+                if (try? await machine.status()) == .running { running += 1 }
+                await machine.qmp.close()
+            }
+        }
+        return running
     }
 }

@@ -55,6 +55,9 @@ public struct FailoverOrder: Sendable, Equatable, Codable {
     /// the id it had in that agent's journal; nil: the controller ran it.
     public var ranBy: String?
     public var ranAs: String?
+    /// A restart on another host than `from`: the VM as its lost host registered it, launch
+    /// figures included, which the target starts from its disk (the journal alone must suffice).
+    public var registeredVM: RegisteredVM?
 
     public init(vm: String, fault: FaultKind, trigger: FailoverTrigger, from: String, target: String, mode: MoveMode,
                 via: NetworkRole?, evidence: [String], reasons: [String], faultAt: Date?, detectedAt: Date) {

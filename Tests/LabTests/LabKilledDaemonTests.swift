@@ -1,0 +1,62 @@
+import Foundation
+import Lab
+import TetherModel
+import TetherTestKit
+import TetherTestSupport
+import Testing
+
+/// Tether's own processes killed with SIGKILL in the middle of a failover, at each step of its
+/// journal (`tether lab restart NAME --kill-at STEP:started`: the daemon dies right after
+/// journaling that the step began), then started again: the storage flow with the controller
+/// killed, the management flow with the agent that moves its own VMs killed. Each time the
+/// successor reads the journal and finishes the move: the VM runs on one host, never two at
+/// once, with its memory (the guest's sequence on the datastore unbroken).
+extension LabFailoverTests {
+    static let failoverSteps = ["prepare-incoming", "evacuate", "resume", "release-source"]
+
+    @Test(arguments: failoverSteps)
+    func storageLostWithTheControllerKilledAt(_ step: String) async throws {
+        let host = try await LabFailover.hostOf("vm-a")
+        try await SharedLab.restart("controller", killAt: "\(step):started")
+        try await LabFailover.waitForHostsHeard()
+        try await LabFailover.expectMovedWithMemory("vm-a", from: host, fault: .storage, trigger: nil, controllerRestarted: true) {
+            try await SharedLab.link(host, "st0", up: false)
+            try await SharedLab.link(host, "st1", up: false)
+            try await SharedLab.waitForDeath(of: "controller")
+            print("the controller killed itself at \(step):started")
+            try await SharedLab.restart("controller")
+        } heal: {
+            try await SharedLab.link(host, "st0", up: true)
+            try await SharedLab.link(host, "st1", up: true)
+            try await SharedLab.waitFor("\(host)'s paths up again") { status in
+                status.hosts.first { $0.name == host }?.datastores.first?.paths.map(\.state) == [.up, .up]
+            }
+        }
+    }
+
+    @Test(arguments: failoverSteps)
+    func managementLostWithTheMovingAgentKilledAt(_ step: String) async throws {
+        let host = try await LabFailover.hostOf("vm-b")
+        try await SharedLab.restart(host, killAt: "\(step):started")
+        try await LabFailover.waitForHostsHeard()
+        try await LabFailover.expectMovedWithMemory("vm-b", from: host, fault: .management, trigger: .selfTriggered) {
+            try await SharedLab.link(host, "mgmt0", up: false)
+            try await SharedLab.waitForDeath(of: host)
+            print("\(host)'s agent killed itself at \(step):started")
+            try await SharedLab.restart(host)
+        } heal: {
+            try await SharedLab.link(host, "mgmt0", up: true)
+        }
+    }
+}
+
+extension LabFailover {
+    /// Every host heard, each network of each up: a daemon just started has settled.
+    static func waitForHostsHeard() async throws {
+        try await SharedLab.waitFor("every host heard with its networks up", within: .seconds(30)) { status in
+            status.hosts.allSatisfy { host in host.up && host.condition.verdict == .healthy && host.networks.values.allSatisfy { $0.state == .up } }
+        }
+        // The agents' views of their peers (membership) need a moment more than the verdict.
+        try await Task.sleep(for: .seconds(2))
+    }
+}
