@@ -22,6 +22,7 @@ struct LabKilledDaemonTests {
     @Test(arguments: failoverSteps)
     func storageLostWithTheControllerKilledAt(_ step: String) async throws {
         let host = try await LabFailover.hostOf("vm-a")
+        try await LabFailover.waitForNoOperation()
         try await SharedLab.restart("controller", killAt: "\(step):started")
         try await LabFailover.waitForHostsHeard()
         try await LabFailover.expectMovedWithMemory("vm-a", from: host, fault: .storage, trigger: nil, controllerRestarted: true) {
@@ -42,6 +43,7 @@ struct LabKilledDaemonTests {
     @Test(arguments: failoverSteps)
     func managementLostWithTheMovingAgentKilledAt(_ step: String) async throws {
         let host = try await LabFailover.hostOf("vm-b")
+        try await LabFailover.waitForNoOperation()
         try await SharedLab.restart(host, killAt: "\(step):started")
         try await LabFailover.waitForHostsHeard()
         try await LabFailover.expectMovedWithMemory("vm-b", from: host, fault: .management, trigger: .selfTriggered) {
@@ -56,6 +58,12 @@ struct LabKilledDaemonTests {
 }
 
 extension LabFailover {
+    /// Nothing in flight: a daemon armed to die at a step must die in the failover the test
+    /// starts, not in one an earlier fault left running (recovered at its start).
+    static func waitForNoOperation() async throws {
+        try await SharedLab.waitFor("no operation in flight", within: .seconds(90)) { $0.operations.isEmpty }
+    }
+
     /// Every host heard, each network of each up: a daemon just started has settled.
     static func waitForHostsHeard() async throws {
         try await SharedLab.waitFor("every host heard with its networks up", within: .seconds(30)) { status in
