@@ -1,3 +1,4 @@
+import Failover
 import Foundation
 import Hypervisor
 import TetherModel
@@ -174,9 +175,6 @@ extension HostAgentService {
 }
 
 extension HostAgentService {
-    /// How long the migration and VM networks must both stay down before they count as lost.
-    static let networkLossHold: TimeInterval = 2
-
     /// The migration and VM networks both down on this host (no link, no peer): its VMs are cut
     /// off from their users and cannot move the usual way. The controller, still reached on
     /// management, moves them over a migration path on the management network. Reported once
@@ -195,7 +193,7 @@ extension HostAgentService {
         // down, for well under a second.
         let since = networksLostSince ?? report.at
         networksLostSince = since
-        guard report.at.timeIntervalSince(since) >= Self.networkLossHold else { return }
+        guard report.at.timeIntervalSince(since) >= HostJudgement.networkLossHold else { return }
         guard !reportedNetworkLoss, reportsOutsideFaults, let faultReporter else { return }
         let affected = vms.filter { $0.value.registration.status.occupiesHost }.keys.sorted()
         guard !affected.isEmpty else { return }

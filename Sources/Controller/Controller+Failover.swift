@@ -1,3 +1,4 @@
+import Failover
 import Foundation
 import Placement
 import TetherModel
@@ -93,8 +94,6 @@ extension Controller {
     /// And heard without a gap for this long: an agent that just (re)started writes its records
     /// again, but its peers need their read period and the down time to see them advance.
     static let recordsSettle: TimeInterval = 5
-    /// How long a host's migration and VM networks must both be judged down to count as lost.
-    static let networkLossHold: TimeInterval = 2
 
     /// A heartbeat or registration came: the agent is heard, since its first one after a gap.
     func markHeard(_ host: String) {
@@ -131,7 +130,7 @@ extension Controller {
             let cutKey = "\(host)/\(FaultKind.migrationAndVM.rawValue)"
             if heard, migration?.state == .down, vm?.state == .down { seenSince[cutKey] = seenSince[cutKey] ?? time } else { seenSince[cutKey] = nil }
             // Held for a while first: with one peer, a peer merely suspected reads as a network down.
-            if let since = seenSince[cutKey], time.timeIntervalSince(since) >= Self.networkLossHold {
+            if let since = seenSince[cutKey], time.timeIntervalSince(since) >= HostJudgement.networkLossHold {
                 seen.append(FaultReport(host: host, fault: .migrationAndVM, evidence: [
                     "its migration and VM networks are down (no link or no peer answers on either) while it answers on management",
                 ], faultAt: [migration?.since, vm?.since].compactMap { $0 }.max()))

@@ -12,6 +12,11 @@ import TetherModel
 /// on a datastore is a host that lost management; silent everywhere but answering at the kernel
 /// is a host whose agent is gone; silent everywhere, datastores included, is a dead host.
 public enum HostJudgement {
+    /// How long a host's migration and VM networks must both stay down before they count as
+    /// lost: with one peer, a peer merely suspected reads as a network down for well under a
+    /// second. The host's agent and the controller hold for the same time.
+    public static let networkLossHold: TimeInterval = 2
+
     public struct Settings: Sendable, Equatable {
         /// Heard within this is heard (the spec's 2 s without an answer).
         public var heardWithin: TimeInterval

@@ -62,7 +62,7 @@ public struct IsolationWatch: Sendable {
         }
         guard !fenced else { return .none }
         fenced = true
-        let lastContact = [heard, o.lastPathSuccess].compactMap { $0 }.max() ?? heard
+        let lastContact = max(heard, o.lastPathSuccess ?? heard)
         return .fence(evidence: [
             "no peer answers on \(o.networks.keys.sorted().map(\.rawValue).joined(separator: ", "))",
             "no path to any datastore works",
