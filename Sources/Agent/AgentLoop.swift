@@ -72,6 +72,7 @@ public struct AgentLoop: Service {
                     await health?.updatePeers(reply.peers)
                     await peerFailover?.heard(reply, at: Date())
                     await handOverMoves()
+                    await agent.reportStorageLossAgain()
                 }
             } catch where error.code == .notFound {
                 sent = nil   // the controller does not know this host: register next time round

@@ -50,6 +50,8 @@ public actor HostAgentService: HostAgent {
     var switchingDisks: Set<String> = []
     /// Datastores this host has lost every path to, since their last success.
     var storageLostSince: [String: Date] = [:]
+    /// Those of them the controller took the report of; the others are reported again each round.
+    var storageLossReported: Set<String> = []
     /// VMs seen paused in io-error, since when; and those reported as having lost every IO path.
     var stalledSince: [String: ContinuousClock.Instant] = [:]
     var reportedStalls: Set<String> = []

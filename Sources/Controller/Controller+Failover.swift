@@ -15,6 +15,14 @@ extension Controller {
             throw TetherError(.notFound, "host '\(report.host)' has not registered; its faults cannot be acted on")
         }
         let time = now()
+        if trigger == .selfTriggered {
+            markHeard(report.host)
+            if let stale = staleness(of: report) {
+                events.append(ClusterEvent(at: time, kind: .fault, host: report.host, subject: report.fault.rawValue, from: trigger.rawValue,
+                                           to: "refused", detail: report.evidence + [stale]))
+                throw TetherError(.busy, stale)
+            }
+        }
         let planned = try FaultOrders(report, trigger: trigger, on: ClusterIndex(measuredCluster()), at: time)
         var reply = FaultReply(unplaced: planned.unplaced, notes: planned.notes)
         var heldBack: [String] = []
@@ -55,6 +63,23 @@ extension Controller {
             ControllerMetrics.detected("failover-\(report.fault.rawValue)", after: time.timeIntervalSince(faultAt))
         }
         return reply
+    }
+
+    /// How far a host's clock may run ahead of the controller's before its fresh reports read
+    /// as made before it was heard again.
+    static let reportClockTolerance: TimeInterval = 1
+
+    /// Why a host's own report of a fault that can pass is too old to act on, or nil. One made
+    /// before the controller heard the host again after a silence (its request held up on a
+    /// network that was down, as an isolated host's is) tells of a time that is over: a host
+    /// back from isolation has its storage and networks again, and moving its VMs then would be
+    /// a failover without a fault. The agent reports again while the fault holds.
+    func staleness(of report: FaultReport) -> String? {
+        guard report.fault.canPass, let observed = report.observedAt, let since = heardSince[report.host],
+              observed < since.addingTimeInterval(-Self.reportClockTolerance) else { return nil }
+        return "\(report.host)'s report of \(report.fault.rawValue), made at \(observed.formatted(.iso8601)), "
+            + "is older than its contact with the controller again at \(since.formatted(.iso8601)): "
+            + "not acted on; the host reports again if the fault still holds"
     }
 
     /// A guest that crashed `crashRestartLimit` times within `crashWindow` is not restarted

@@ -274,23 +274,13 @@ public actor Controller {
                               condition: health.conditions[r.host] ?? verdict?.condition ?? HostCondition(.healthy),
                               networks: verdict?.networks ?? [:], datastores: verdict?.datastores ?? [])
         }
-        let reported = sorted.flatMap { r in
-            r.vms.filter(\.status.occupiesHost).map {
-                VMStatus(name: $0.name, host: r.host, state: $0.status.operatorWord, monitor: $0.monitor)
-            }
-        }
-        // A host the controller cannot hear still lists the VMs it last had; one of them now
-        // reported by a host it hears has moved (its host moved it on its own, management lost).
-        // Two heard hosts with the same VM are both shown: that must never be hidden.
         // Heard by the controller itself: a host that lost management is `up` (its peers hear
         // it), but what it registered is as old as its last heartbeat.
         let time = now()
         let heard = Set(sorted.map(\.host).filter { host in
             lastHeartbeat[host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } ?? false
         })
-        let vms = reported.filter { vm in
-            heard.contains(vm.host) || !reported.contains { $0.name == vm.name && heard.contains($0.host) }
-        }.sorted { $0.name < $1.name }
+        let vms = VMListing.vms(of: sorted, heard: heard)
         return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
                              operations: operations)
     }

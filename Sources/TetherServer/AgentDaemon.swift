@@ -44,7 +44,11 @@ public enum AgentDaemon {
             await agent.pathChanged(datastore: datastore, path: path, to: state, lastSuccess: lastSuccess)
         }
         await agent.reportFaults(seenFromOutsideToo: section.selfTriggeredFailover) { report throws(TetherError) in
-            try await controller.reportFault(report)
+            // Stamped as it leaves: a request held up on a dead network arrives late, and the
+            // controller must be able to tell.
+            var report = report
+            report.observedAt = report.observedAt ?? Date()
+            return try await controller.reportFault(report)
         }
         let peerFailover = try PeerFailover(agent: agent, stateDirectory: section.stateDirectory, connectPeer: { peer in
             // A peer's agent on its migration address: what still connects two hosts whose

@@ -15,7 +15,14 @@ enum LabProbe {
         let start = ContinuousClock.now
         while true {
             let status = try await SharedLab.status()
-            let monitor = try #require(status.vms.first { $0.name == vm }?.monitor, "\(vm) has no monitor in tether status")
+            // Read only where it runs: a VM migrating or restarting has no copy to pause yet.
+            guard let listed = status.vms.first(where: { $0.name == vm }), listed.state == "running", let monitor = listed.monitor else {
+                if ContinuousClock.now - start > timeout {
+                    throw TetherError(.timeout, "\(vm) is not running with a monitor in tether status: \(status.vms.filter { $0.name == vm })")
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                continue
+            }
             let machine = try await QEMUMachine.adopt(socketPath: monitor, name: vm)
             let read: CounterSequence
             do {
