@@ -6,6 +6,8 @@ import TetherModel
 /// placement chose, and a fenced VM that was powered off and that nobody restarted meanwhile.
 extension HostAgentService {
     public func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
+        try beginStarting(vm.name)
+        defer { startingVMs.remove(vm.name) }
         if let existing = vms[vm.name] {
             let status = (try? await existing.machine.status()) ?? .unreachable
             if status == .postmigrate {
@@ -37,6 +39,16 @@ extension HostAgentService {
         let status = (try? await machine.status()) ?? .unreachable
         logger.notice("started from its disk", metadata: ["vm": "\(vm.name)", "state": "\(status)"])
         return status
+    }
+
+    /// Marks `name` as being started here, before anything is awaited. A second request while
+    /// the first still starts its QEMU (its caller gave up waiting and asked again, or a restarted
+    /// controller asks what the old one did) would start a second QEMU beside it: it is told to
+    /// ask again, and then finds the first one's copy.
+    func beginStarting(_ name: String) throws(TetherError) {
+        guard startingVMs.insert(name).inserted else {
+            throw TetherError(.busy, "\(name) is being started on \(settings.host) by an earlier request; ask again shortly")
+        }
     }
 
     /// A fresh QEMU for `launch`, running, its disk opened through this host's own paths.

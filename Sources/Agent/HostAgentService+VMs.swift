@@ -31,6 +31,8 @@ extension HostAgentService {
 
     public func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
         let name = request.launch.name
+        try beginStarting(name)
+        defer { startingVMs.remove(name) }
         if let vm = vms[name] {
             let status = try? await vm.machine.status()
             if let incoming = vm.incoming, status == .inmigrate { return incoming }

@@ -46,6 +46,8 @@ public actor HostAgentService: HostAgent {
     private(set) var devices: [RegisteredDevice] = []
     /// Each datastore path's state as this host last measured it (unknown until measured).
     var pathStates: [String: HealthState] = [:]
+    /// VMs whose QEMU is being started here now (incoming or from disk).
+    var startingVMs: Set<String> = []
     /// VMs whose disk is moving to another path now.
     var switchingDisks: Set<String> = []
     /// Datastores this host has lost every path to, since their last success.

@@ -80,6 +80,15 @@ extension Controller {
             return "\(order.from) no longer lists \(order.vm)"
         }
         let vm = registration.vms[v]
+        // A move that reached its target before the host died (its source never released) left
+        // the VM in the dead host's last listing too: the copy a heard host runs is the VM.
+        let time = now()
+        if let other = registrations.values.first(where: { other in
+            other.host != order.from && other.vms.contains { $0.name == order.vm && $0.status.occupiesHost }
+                && lastHeartbeat[other.host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } == true
+        }) {
+            return "\(order.vm) runs on \(other.host), which is heard: \(order.from)'s last listing of it is older; it is not restarted"
+        }
         guard vm.launch != nil else {
             return "\(order.vm) was adopted by its QMP socket on \(order.from), without launch figures: it cannot be started elsewhere"
         }

@@ -80,7 +80,7 @@ public struct MigrationSteps: Sendable {
         // A precopy migration ends at the source once it sent everything, without an answer
         // from the target: a target that hung up (a refused certificate) never got the VM, and
         // the source's stopped copy is then the only one.
-        guard let there = try await target.vm(vm), there.status != .inmigrate else {
+        guard let there = try await target.vm(vm), there.status.occupiesHost else {
             throw TetherError(.internalError, "\(vm)'s state left \(source.host), but \(target.host) does not run it: "
                               + "the stopped copy on \(source.host) is kept")
         }

@@ -120,6 +120,33 @@ struct DeadHostTests {
         #expect(await world.calls.isEmpty)
     }
 
+    /// A move that reached host-b before host-a died (its stopped source never released, its
+    /// last listing older): host-b runs the VM, and host-a's death restarts nothing.
+    @Test func aDeadHostsListingOfAVMAHeardHostRunsRestartsNothing() async throws {
+        let moved = try SimulatedCluster(vms: ["host-a": ["vm-a": .paused], "host-b": ["vm-a": .running]])
+        let world = moved.world
+        let controller = try await Controller(store: try SQLiteClusterStore(path: moved.path), settings: .init(heartbeatTimeout: 2, stepDeadline: 5),
+                                              connect: { SimulatedAgent(host: $0.host, world: world) }, now: clock.function)
+        Task { await controller.runOperations() }
+        try await controller.register(Self.hostA(fencing: FencingPolicy(response: .pause, deadlineSeconds: 6)))
+        var hostB = ClusterFixtures.hostB
+        hostB.vms = Self.hostA(fencing: nil).vms
+        try await controller.register(hostB)
+        await controller.evaluateHealth()
+        for _ in 1...20 {
+            clock.advance(1)
+            _ = try await controller.heartbeat(host: "host-b", Heartbeat())
+            await controller.evaluateHealth()
+            await controller.actOnHealth()
+        }
+        #expect(await controller.judgeHosts()["host-a"]?.condition.verdict == .dead)
+        #expect(try await controller.store.recentOperations(limit: 10).isEmpty, "not restarted: host-b runs it")
+        let faults = await controller.events(after: 0, wait: .zero).events.filter { $0.kind == .fault }
+        #expect(faults.first?.detail.contains { $0.contains("vm-a runs on host-b, which is heard") } == true, "\(faults)")
+        #expect(await world.hosts(running: "vm-a") == ["host-b"])
+        #expect(await world.calls.isEmpty)
+    }
+
     @Test func aHostHeardAgainBeforeItsDeadlineKeepsItsVMs() async throws {
         let controller = try await start(Self.hostA(fencing: FencingPolicy(response: .pause, deadlineSeconds: 12)))
         await controller.evaluateHealth()
