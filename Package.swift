@@ -190,7 +190,7 @@ let package = Package(
             name: "tether-benchmark",
             dependencies: [
                 "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport", "TetherServer", "TetherClient", "ClusterStore",
-                "USBRedirReplay", "Controller", "TetherHTTP", "TetherSystem", "Failover",
+                "USBRedirReplay", "Controller", "TetherHTTP", "TetherSystem", "Failover", "Lab", "Hypervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -54,6 +54,12 @@ public struct AgentLoop: Service {
             }
             await agent.checkStalledDisks()
             if let health { await agent.checkNetworks(await health.report()) }
+            // Fenced VMs are resolved (quit or resumed) before the host lists its VMs again; until
+            // the controller has answered where they run, the host does not register.
+            if sent == nil, await agent.hasFencedVMs, !(await learnWhereFencedVMsRun()) {
+                try? await Task.sleep(for: min(.milliseconds(200), interval))
+                continue
+            }
             let current = await agent.registration()
             do {
                 if current != sent {
@@ -66,6 +72,7 @@ public struct AgentLoop: Service {
                     await health?.updatePeers(reply.peers)
                     await peerFailover?.heard(reply, at: Date())
                     await handOverMoves()
+                    await agent.reportStorageLossAgain()
                 }
             } catch where error.code == .notFound {
                 sent = nil   // the controller does not know this host: register next time round
@@ -87,6 +94,25 @@ public struct AgentLoop: Service {
         }
         changes.stop()
         await controller.api.close()
+    }
+
+    /// Back in touch after an isolation, with VMs fenced: the cluster view first (a heartbeat's
+    /// answer), so that each fenced copy is quit or resumed before the host lists its VMs again;
+    /// listed before, a VM restarted elsewhere would show twice, and one left out would vanish
+    /// from the cluster's status for a moment.
+    /// Answers whether the host may register now: the fenced VMs are let go, or the controller
+    /// does not know this host (then there is no view to wait for).
+    private func learnWhereFencedVMsRun() async -> Bool {
+        guard let peerFailover else { return true }
+        let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover.viewDigest)
+        do {
+            let reply = try await controller.heartbeat(host: agent.host, beat)
+            await peerFailover.heard(reply, at: Date())
+            await peerFailover.releaseFenced()
+            return true
+        } catch {
+            return error.code == .notFound
+        }
     }
 
     /// The moves this host finished on its own go to the controller's journal once it answers.

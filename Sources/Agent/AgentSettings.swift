@@ -29,6 +29,9 @@ public struct AgentSettings: Sendable {
     public var heartbeatInterval: Duration
     /// Where crashed guests' crash files and memory dumps go, one folder per crash.
     public var crashDirectory: String
+    /// What the host does with its VMs when isolated (registered, so that the controller knows
+    /// when it may restart them elsewhere); nil: it does not fence.
+    public var fencing: FencingPolicy?
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
                 networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], stateDirectory: String, vms: [ManagedVMConfiguration],

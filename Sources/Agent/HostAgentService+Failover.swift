@@ -29,17 +29,22 @@ extension HostAgentService {
         logger.notice("datastore path \(state.rawValue)", metadata: ["datastore": "\(datastore)", "path": "\(path)"])
         guard let store = settings.datastores.first(where: { $0.name == datastore }) else { return }
         let allDown = !store.paths.isEmpty && store.paths.allSatisfy { pathStates[$0] == .down }
-        if !allDown { storageLostSince[datastore] = nil }
+        if !allDown {
+            storageLostSince[datastore] = nil
+            storageLossReported.remove(datastore)
+        }
         guard state == .down, let dead = try? NBDPath(parsing: path) else { return }
         if allDown {
             if storageLostSince[datastore] == nil {
                 storageLostSince[datastore] = lastSuccess ?? Date()
-                await reportStorageLost(store, since: lastSuccess)
+                logger.error("storage lost", metadata: ["datastore": "\(datastore)",
+                                                        "vms": "\(vms.filter { $0.value.launch?.datastoreDisk?.datastore == datastore }.keys.sorted())"])
+                await reportStorageLost(store)
             }
             return
         }
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
-            guard !switchingDisks.contains(name), !fenced.contains(name), (try? await vm.machine.diskPath()) == dead else { continue }
+            guard !switchingDisks.contains(name), fenced[name] == nil, (try? await vm.machine.diskPath()) == dead else { continue }
             guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
                 logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
                 continue
@@ -59,20 +64,31 @@ extension HostAgentService {
 
     /// Every path of `store` is down on this host: its VMs on that datastore still run in memory
     /// (or wait in io-error) and must be suspended and moved to a host that reaches the storage.
-    private func reportStorageLost(_ store: DatastoreAccess, since lastSuccess: Date?) async {
+    /// Until the controller takes the report, it is made again each round while the loss holds
+    /// (`reportStorageLossAgain`): one held up while this host was cut off is refused as stale.
+    private func reportStorageLost(_ store: DatastoreAccess) async {
         let affected = vms.filter { $0.value.launch?.datastoreDisk?.datastore == store.name }.keys.sorted()
-        let when = lastSuccess.map { " since \($0.formatted(.iso8601))" } ?? ""
-        let evidence = ["\(settings.host): every path to datastore \(store.name) down\(when) (\(store.paths.joined(separator: ", ")))"]
-        logger.error("storage lost", metadata: ["datastore": "\(store.name)", "vms": "\(affected.joined(separator: ","))"])
-        guard let faultReporter, reportsOutsideFaults, !affected.isEmpty else { return }
+        guard let faultReporter, reportsOutsideFaults, !affected.isEmpty, let lastSuccess = storageLostSince[store.name] else { return }
+        let evidence = ["\(settings.host): every path to datastore \(store.name) down since \(lastSuccess.formatted(.iso8601)) "
+                        + "(\(store.paths.joined(separator: ", ")))"]
+        // Marked before the request, so that the next rounds do not ask again while it waits.
+        storageLossReported.insert(store.name)
         do {
             let reply = try await faultReporter(FaultReport(host: settings.host, fault: .storage, vms: affected, evidence: evidence,
                                                             faultAt: lastSuccess))
             logger.notice("failover asked", metadata: ["started": "\(reply.started)", "joined": "\(reply.joined)",
                                                        "unplaced": "\(reply.unplaced.map(\.vm))"])
         } catch {
-            // The controller's own view (the heartbeat records stop) starts the failover then.
+            storageLossReported.remove(store.name)
+            // The controller's own view (the heartbeat records stop) may start the failover first.
             logger.error("could not report the storage fault to the controller: \(error)")
+        }
+    }
+
+    /// The storage losses not yet taken by the controller, reported again; every heartbeat round.
+    public func reportStorageLossAgain() async {
+        for store in settings.datastores where storageLostSince[store.name] != nil && !storageLossReported.contains(store.name) {
+            await reportStorageLost(store)
         }
     }
 
@@ -123,9 +139,10 @@ extension HostAgentService {
     /// to a host whose path works (`io-paths`). Called every heartbeat round.
     public func checkStalledDisks(at now: ContinuousClock.Instant = .now) async {
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) {
-            // A fenced VM waits for the cluster's word: resuming it could run it twice.
-            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), !fenced.contains(name),
-                  vm.migration.map(\.status.isFinished) ?? true else { continue }
+            // A fenced VM waits for the cluster's word: resuming it could run it twice. One that
+            // migrated away is left behind, off its datastore, until released: never checked.
+            guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), fenced[name] == nil,
+                  vm.migration.map(\.status.isFailure) ?? true else { continue }
             guard (try? await vm.machine.status()) == .ioError else {
                 stalledSince[name] = nil
                 continue

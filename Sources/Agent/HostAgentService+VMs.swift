@@ -31,9 +31,17 @@ extension HostAgentService {
 
     public func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
         let name = request.launch.name
+        try beginStarting(name)
+        defer { startingVMs.remove(name) }
         if let vm = vms[name] {
-            if let incoming = vm.incoming, (try? await vm.machine.status()) == .inmigrate { return incoming }
-            throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
+            let status = try? await vm.machine.status()
+            if let incoming = vm.incoming, status == .inmigrate { return incoming }
+            guard status == .postmigrate else {
+                throw TetherError(.busy, "\(settings.host) already runs \(name); it cannot also receive it")
+            }
+            // The stopped source of an earlier migration away: the VM comes back, to a fresh QEMU.
+            await vm.machine.kill()
+            await forget(name, vm, movedTo: settings.host)
         }
         let network = request.via ?? .migration
         guard network == .migration || network == .management else {

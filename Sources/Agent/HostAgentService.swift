@@ -46,10 +46,14 @@ public actor HostAgentService: HostAgent {
     private(set) var devices: [RegisteredDevice] = []
     /// Each datastore path's state as this host last measured it (unknown until measured).
     var pathStates: [String: HealthState] = [:]
+    /// VMs whose QEMU is being started here now (incoming or from disk).
+    var startingVMs: Set<String> = []
     /// VMs whose disk is moving to another path now.
     var switchingDisks: Set<String> = []
     /// Datastores this host has lost every path to, since their last success.
     var storageLostSince: [String: Date] = [:]
+    /// Those of them the controller took the report of; the others are reported again each round.
+    var storageLossReported: Set<String> = []
     /// VMs seen paused in io-error, since when; and those reported as having lost every IO path.
     var stalledSince: [String: ContinuousClock.Instant] = [:]
     var reportedStalls: Set<String> = []
@@ -60,7 +64,8 @@ public actor HostAgentService: HostAgent {
     /// Guests seen crashed, until restarted (`HostAgentService+Crash.swift`).
     var crashes: [String: CrashSighting] = [:]
     /// VMs paused because this host found itself isolated, until the cluster answers again.
-    var fenced: Set<String> = []
+    /// The VMs fenced while isolated, each with whether it ran then (only those run again).
+    var fenced: [String: Bool] = [:]
     /// Where this host's own faults are reported (the controller).
     var faultReporter: FaultReporter?
     /// Whether faults the controller also sees from outside are reported (`selfTriggeredFailover`).
@@ -130,8 +135,11 @@ public actor HostAgentService: HostAgent {
     /// The host as the controller should see it now (asks each VM its run state).
     public func registration() async -> AgentRegistration {
         var registered: [RegisteredVM] = []
-        for (_, vm) in vms.sorted(by: { $0.key < $1.key }) {
+        // A fenced VM is left out until the cluster has answered whether it was restarted
+        // elsewhere meanwhile: listed, it would read as running here again.
+        for (_, vm) in vms.sorted(by: { $0.key < $1.key }) where fenced[vm.registration.name] == nil {
             var entry = vm.registration
+            entry.launch = vm.launch
             entry.status = (try? await vm.machine.status()) ?? .unreachable
             // A guest that crashed with QEMU's panic action `none` still "runs" (halted, or
             // writing its crash files): it is crashed until it starts over.
@@ -141,7 +149,7 @@ public actor HostAgentService: HostAgent {
         }
         return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
                                  cpus: settings.cpus, memoryMiB: settings.memoryMiB, networks: settings.networks,
-                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered)
+                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered, fencing: settings.fencing)
     }
 
     /// Stops what this agent started: exporters and relays; VMs it launched only when `vmsToo`.

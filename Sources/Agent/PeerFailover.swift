@@ -23,6 +23,8 @@ public actor PeerFailover {
     let timing: OperationStateMachine.Timing
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Called after every journal write (fault injection: the agent killed at a chosen step).
+    private let journaled: @Sendable (OperationRecord, StepRecord) -> Void
     private let viewFile: String
     private let reportedFile: String
     private(set) var view: ClusterView?
@@ -41,7 +43,9 @@ public actor PeerFailover {
     public init(agent: any HostAgent, stateDirectory: String, connectPeer: @escaping PeerConnector, silence: TimeInterval = 2,
                 movesOnOwn: Bool = true, isolationDeadline: TimeInterval? = nil,
                 timing: OperationStateMachine.Timing = .init(stepDeadline: 30), logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) throws(TetherError) {
+                now: @escaping @Sendable () -> Date = { Date() },
+                journaled: @escaping @Sendable (OperationRecord, StepRecord) -> Void = { _, _ in }) throws(TetherError) {
+        self.journaled = journaled
         self.agent = agent
         self.service = agent as? HostAgentService
         self.movesOnOwn = movesOnOwn
@@ -122,9 +126,18 @@ public actor PeerFailover {
         case .fence(let evidence, let deadline):
             _ = await service.fence(evidence: evidence, deadline: deadline)
         case .release:
-            let placed = view.flatMap { try? ClusterFile.decode($0.cluster, name: "the cluster view") }?.vms ?? []
-            await service.releaseFenced(runningElsewhere: Dictionary(placed.map { ($0.name, $0.host) }) { first, _ in first })
+            await releaseFenced()
         }
+    }
+
+    /// Lets the fenced VMs go, as the cluster view places them: quit where it shows them on
+    /// another host (restarted there meanwhile), resumed otherwise.
+    public func releaseFenced() async {
+        guard let service else { return }
+        let placed = view.flatMap { try? ClusterFile.decode($0.cluster, name: "the cluster view") }?.vms ?? []
+        var elsewhere: [String: String] = [:]
+        for vm in placed where vm.host != agent.host { elsewhere[vm.name] = vm.host }
+        await service.releaseFenced(runningElsewhere: elsewhere)
     }
 
     /// Plans and journals one failover per VM of this host, then drives them one at a time (each
@@ -195,6 +208,7 @@ public actor PeerFailover {
             let updated = try await journal.record(step, in: operation.id)
             logger.notice("move \(step.step) \(step.phase.rawValue)", metadata: ["operation": "\(operation.id)", "vm": "\(operation.vm)",
                                                                                "detail": "\(step.detail ?? "")"])
+            journaled(updated, step)
             return updated
         } catch {
             logger.error("the journal cannot be written; the move stops here: \(error)")

@@ -12,7 +12,7 @@ public enum ClusterAssembly {
         var hosts: [ClusterHost] = []
         hosts.reserveCapacity(sorted.count)
         // A VM reported by two agents (mid-migration, or after a crash) counts where it runs.
-        var placed: [String: (vm: VM, running: Bool)] = [:]
+        var placed: [String: VM] = [:]
         for r in sorted {
             var networks = r.networks
             if downHosts.contains(r.host) {
@@ -24,14 +24,14 @@ public enum ClusterAssembly {
                                          Device(id: $0.id, vendorId: $0.vendorId, productId: $0.productId,
                                                 periodicBytesPerSecond: $0.periodicBytesPerSecond, bulkBytesPerSecond: $0.bulkBytesPerSecond)
                                      }))
-            for v in r.vms {
-                let running = v.status.occupiesHost
-                if let existing = placed[v.name], existing.running || !running { continue }
-                placed[v.name] = (VM(name: v.name, host: r.host, cpus: v.cpus, memoryMiB: v.memoryMiB, networkMbps: v.networkMbps,
-                                     datastore: v.datastore, containers: v.containers, devices: devicesOf[v.name] ?? []), running)
+            // Only a copy that occupies its host places the VM: the stopped end of a migration
+            // does not (a fenced host that comes back reads in this where its VMs run).
+            for v in r.vms where v.status.occupiesHost && placed[v.name] == nil {
+                placed[v.name] = VM(name: v.name, host: r.host, cpus: v.cpus, memoryMiB: v.memoryMiB, networkMbps: v.networkMbps,
+                                    datastore: v.datastore, containers: v.containers, devices: devicesOf[v.name] ?? [])
             }
         }
-        let vms = placed.values.map(\.vm).sorted { $0.name < $1.name }
+        let vms = placed.values.sorted { $0.name < $1.name }
         return Cluster(policy: policy, hosts: hosts, vms: vms, rules: [])
     }
 }

@@ -26,6 +26,7 @@ extension Controller {
             let record = try await store.begin(.failover(order), at: move.created)
             for step in move.steps { _ = try await store.record(step, in: record.id) }
             let finished = try await store.finish(record.id, as: move.state, error: move.error, at: move.updated)
+            ControllerMetrics.finished(finished)
             if finished.state == .completed {
                 finished.attachmentChanges(given: attachments.values).apply(to: &attachments)
                 applyToModel(finished)

@@ -15,22 +15,40 @@ extension Controller {
             throw TetherError(.notFound, "host '\(report.host)' has not registered; its faults cannot be acted on")
         }
         let time = now()
+        if trigger == .selfTriggered {
+            markHeard(report.host)
+            if let stale = staleness(of: report) {
+                events.append(ClusterEvent(at: time, kind: .fault, host: report.host, subject: report.fault.rawValue, from: trigger.rawValue,
+                                           to: "refused", detail: report.evidence + [stale]))
+                throw TetherError(.busy, stale)
+            }
+        }
         let planned = try FaultOrders(report, trigger: trigger, on: ClusterIndex(measuredCluster()), at: time)
         var reply = FaultReply(unplaced: planned.unplaced, notes: planned.notes)
         var heldBack: [String] = []
-        for order in planned.orders {
+        for var order in planned.orders {
             if order.fault == .crash, let note = await crashLimitReached(order.vm, at: time) {
+                heldBack.append(order.vm)
+                reply.notes.append(note)
+                continue
+            }
+            if let note = claimRestart(&order) {
                 heldBack.append(order.vm)
                 reply.notes.append(note)
                 continue
             }
             do {
                 let record = try await store.begin(.failover(order), at: time)
+                await keepClaim(order)
                 reply.started.append(record.id)
                 launch(record)
             } catch where error.code == .busy {
+                unclaimRestart(order)
                 let running = try? await store.unfinishedOperations().first { $0.vm == order.vm }
                 reply.joined.append(running?.id ?? order.vm)
+            } catch {
+                unclaimRestart(order)
+                throw error
             }
         }
         var detail = report.evidence
@@ -45,6 +63,23 @@ extension Controller {
             ControllerMetrics.detected("failover-\(report.fault.rawValue)", after: time.timeIntervalSince(faultAt))
         }
         return reply
+    }
+
+    /// How far a host's clock may run ahead of the controller's before its fresh reports read
+    /// as made before it was heard again.
+    static let reportClockTolerance: TimeInterval = 1
+
+    /// Why a host's own report of a fault that can pass is too old to act on, or nil. One made
+    /// before the controller heard the host again after a silence (its request held up on a
+    /// network that was down, as an isolated host's is) tells of a time that is over: a host
+    /// back from isolation has its storage and networks again, and moving its VMs then would be
+    /// a failover without a fault. The agent reports again while the fault holds.
+    func staleness(of report: FaultReport) -> String? {
+        guard report.fault.canPass, let observed = report.observedAt, let since = heardSince[report.host],
+              observed < since.addingTimeInterval(-Self.reportClockTolerance) else { return nil }
+        return "\(report.host)'s report of \(report.fault.rawValue), made at \(observed.formatted(.iso8601)), "
+            + "is older than its contact with the controller again at \(since.formatted(.iso8601)): "
+            + "not acted on; the host reports again if the fault still holds"
     }
 
     /// A guest that crashed `crashRestartLimit` times within `crashWindow` is not restarted
@@ -63,7 +98,7 @@ extension Controller {
     /// controller judges down marked down, and each datastore a host has no working path to
     /// left out of that host's, so that no failover picks a target that cannot take the VM.
     func measuredCluster() -> Cluster {
-        var registered = registrations.values.sorted { $0.host < $1.host }
+        var registered = withRestarts(registrations.values.sorted { $0.host < $1.host })
         for r in registered.indices {
             guard let judged = health.judged[registered[r].host] else { continue }
             for (role, network) in judged.networks where network.state == .down {
@@ -99,7 +134,9 @@ extension Controller {
     /// - a host heard on management whose datastore heartbeat records its peers see stop
     ///   advancing on a datastore lost its storage;
     /// - a host heard on management whose migration and VM networks are both judged down
-    ///   lost them, and its VMs move over the management network.
+    ///   lost them, and its VMs move over the management network;
+    /// - a dead host's VMs restart elsewhere, once its isolation deadline has passed
+    ///   (`Controller+DeadHosts.swift`).
     public func actOnHealth() async {
         let time = now()
         for (host, judged) in health.judged.sorted(by: { $0.key < $1.key }) {
@@ -122,6 +159,16 @@ extension Controller {
                 seen.append(FaultReport(host: host, fault: .migrationAndVM, evidence: [
                     "its migration and VM networks are down (no link or no peer answers on either) while it answers on management",
                 ], faultAt: [migration?.since, vm?.since].compactMap { $0 }.max()))
+            }
+            switch deadHostFault(host, judged, at: time) {
+            case .success(let report): seen.append(report)
+            case .failure(let held):
+                if actedOn.insert("\(host)/\(FaultKind.host.rawValue)").inserted {
+                    events.append(ClusterEvent(at: time, kind: .fault, host: host, subject: FaultKind.host.rawValue, from: FailoverTrigger.external.rawValue,
+                                               to: "held back", detail: judged.condition.reasons + [held.reason]))
+                }
+                continue
+            case nil: break
             }
             for fault in FaultKind.allCases where !seen.contains(where: { $0.fault == fault }) { actedOn.remove("\(host)/\(fault.rawValue)") }
             for report in seen where actedOn.insert("\(host)/\(report.fault.rawValue)").inserted {

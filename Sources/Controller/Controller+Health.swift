@@ -53,6 +53,7 @@ extension Controller {
             health.judged[host] = verdict
         }
         for host in health.judged.keys where judged[host] == nil { health.judged[host] = nil }
+        noteSignsOfLife(judged, at: time)
         return judged.filter { $0.value.condition.verdict.isSilent }.compactMap { host, _ in
             registrations[host].map { (host, $0.agentAddress) }
         }.sorted { $0.host < $1.host }

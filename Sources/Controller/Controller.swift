@@ -62,6 +62,10 @@ public actor Controller {
     var actedOn: Set<String> = []
     /// Since when each outside view of a fault has held (`actOnHealth`).
     var seenSince: [String: Date] = [:]
+    /// Each host's last sign of life, and the dead hosts' VMs being restarted elsewhere
+    /// (`Controller+DeadHosts.swift`).
+    var signsOfLife: [String: SignOfLife] = [:]
+    var restarting: [String: RestartInFlight] = [:]
     /// The cluster view pushed to agents, and when it was made (`Controller+View.swift`).
     var pushedView: (at: Date, view: ClusterView)?
     var model: WarmModel?
@@ -174,7 +178,7 @@ public actor Controller {
     private func warmModel() -> WarmModel {
         let down = downHosts(at: now())
         if let model, model.down == down { return model }
-        let sorted = registrations.values.sorted { $0.host < $1.host }
+        let sorted = withRestarts(registrations.values.sorted { $0.host < $1.host })
         let cluster = ClusterAssembly.cluster(registrations: sorted, attachments: Array(attachments.values), downHosts: down,
                                               policy: settings.policy)
         let index = ClusterIndex(cluster)
@@ -263,25 +267,20 @@ public actor Controller {
         // its attachment made, never as finished without it.
         let operations = try await store.unfinishedOperations()
         let judged = judgeHosts()
-        let sorted = registrations.values.sorted { $0.host < $1.host }
+        let sorted = withRestarts(registrations.values.sorted { $0.host < $1.host })
         let hosts = sorted.map { r in
             let verdict = judged[r.host]
             return HostStatus(registration: r, up: verdict?.up ?? true, lastHeartbeat: lastHeartbeat[r.host],
                               condition: health.conditions[r.host] ?? verdict?.condition ?? HostCondition(.healthy),
                               networks: verdict?.networks ?? [:], datastores: verdict?.datastores ?? [])
         }
-        let reported = sorted.flatMap { r in
-            r.vms.filter(\.status.occupiesHost).map {
-                VMStatus(name: $0.name, host: r.host, state: $0.status.operatorWord, monitor: $0.monitor)
-            }
-        }
-        // A host the controller cannot hear still lists the VMs it last had; one of them now
-        // reported by a host it hears has moved (its host moved it on its own, management lost).
-        // Two heard hosts with the same VM are both shown: that must never be hidden.
-        let heard = Set(hosts.filter(\.up).map(\.name))
-        let vms = reported.filter { vm in
-            heard.contains(vm.host) || !reported.contains { $0.name == vm.name && heard.contains($0.host) }
-        }.sorted { $0.name < $1.name }
+        // Heard by the controller itself: a host that lost management is `up` (its peers hear
+        // it), but what it registered is as old as its last heartbeat.
+        let time = now()
+        let heard = Set(sorted.map(\.host).filter { host in
+            lastHeartbeat[host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } ?? false
+        })
+        let vms = VMListing.vms(of: sorted, heard: heard)
         return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
                              operations: operations)
     }

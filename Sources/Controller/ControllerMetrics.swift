@@ -14,6 +14,12 @@ enum ControllerMetrics {
     static func finished(_ operation: OperationRecord) {
         Counter(label: "tether_operations_total", dimensions: [("kind", operation.kind.rawValue), ("state", operation.state.rawValue)])
             .increment()
+        // A failover that completed: from the fault (its last good measure) to the VM running
+        // again, per fault kind.
+        if operation.state == .completed, let order = operation.failover, let faultAt = order.faultAt {
+            Timer(label: "tether_recovery_seconds", dimensions: [("kind", order.fault.rawValue)])
+                .recordNanoseconds(Int64(max(0, operation.updated.timeIntervalSince(faultAt)) * 1e9))
+        }
     }
 
     static func stepTook(_ step: OperationStep, _ duration: Duration) {

@@ -29,7 +29,10 @@ extension Controller {
     /// Drives every unfinished operation in the journal: what a restarted controller does first.
     public func recover() async throws(TetherError) -> [String] {
         let unfinished = try await store.unfinishedOperations()
-        for operation in unfinished { launch(operation) }
+        for operation in unfinished {
+            restartResumed(operation)
+            launch(operation)
+        }
         return unfinished.map(\.id)
     }
 
@@ -65,6 +68,7 @@ extension Controller {
     /// write fail, memory is read back from the store.
     func finish(_ operation: OperationRecord, as state: OperationRecord.State, error: String?) async {
         progress[operation.id] = nil
+        restartFinished(operation, completed: state == .completed)
         if state == .completed {
             var completed = operation
             completed.state = .completed
@@ -113,12 +117,19 @@ extension Controller {
             return (try await agent(for: order.from).collectCrash(vm: operation.vm).summary, nil)
 
         case .restart:
-            let order = try crashOrder(operation)
-            guard order.target == order.from else {
-                throw TetherError(.unsupported, "\(operation.vm) crashed on \(order.from), which is down; starting it on \(order.target) is not done yet")
+            let order = try restartOrder(operation)
+            if order.target == order.from {
+                let state = try await agent(for: order.target).restart(vm: operation.vm)
+                return ("\(operation.vm) \(state.operatorWord) again on \(order.target)", nil)
             }
-            let state = try await agent(for: order.target).restart(vm: operation.vm)
-            return ("\(operation.vm) \(state.operatorWord) again on \(order.target)", nil)
+            guard let vm = order.registeredVM else {
+                throw TetherError(.invalidArgument, "the journal of \(operation.id) lacks \(operation.vm)'s launch figures: it cannot be started on \(order.target)")
+            }
+            let state = try await agent(for: order.target).startFromDisk(vm)
+            guard state.occupiesHost else {
+                throw TetherError(.io, "\(order.target) was asked to start \(operation.vm) from its disk and has it \(state.operatorWord)")
+            }
+            return ("\(operation.vm) started from its disk on \(order.target): \(state.operatorWord)", nil)
 
         case .export:
             let attachment = try attachmentOf(operation)
@@ -190,6 +201,11 @@ extension Controller {
 
     private func crashOrder(_ operation: OperationRecord) throws(TetherError) -> FailoverOrder {
         guard let order = operation.failover, order.fault == .crash else { throw TetherError(.internalError, "\(operation.id) is not a crash's") }
+        return order
+    }
+
+    private func restartOrder(_ operation: OperationRecord) throws(TetherError) -> FailoverOrder {
+        guard let order = operation.failover, order.mode == .restart else { throw TetherError(.internalError, "\(operation.id) is not a restart") }
         return order
     }
 

@@ -21,7 +21,9 @@ public struct MigrationSteps: Sendable {
     public func prepareIncoming(via network: NetworkRole? = nil,
                                 before: @Sendable (AgentVMState) async throws(TetherError) -> Void = { _ throws(TetherError) in })
         async throws(TetherError) -> (detail: String?, output: StepOutput?) {
-        if let there = try await target.vm(vm), there.status != .inmigrate {
+        // The stopped end of an earlier migration on the target is no copy of the VM: the
+        // target's agent replaces it with one waiting for the state.
+        if let there = try await target.vm(vm), there.status.occupiesHost {
             return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
         }
         guard let here = try await source.vm(vm) else { throw TetherError(.notFound, "\(source.host) no longer runs \(vm)") }
@@ -30,6 +32,10 @@ public struct MigrationSteps: Sendable {
         }
         try await before(here)
         if here.status == .postmigrate {
+            // The migration may have ended between the two questions: the target has it now.
+            if let there = try await target.vm(vm), there.status.occupiesHost {
+                return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
+            }
             throw TetherError(.internalError, "\(vm)'s state already left \(source.host), but \(target.host) does not run it")
         }
         let address = try await target.prepareIncoming(IncomingRequest(launch: launch, source: source.host, registration: here.registration,
@@ -74,7 +80,7 @@ public struct MigrationSteps: Sendable {
         // A precopy migration ends at the source once it sent everything, without an answer
         // from the target: a target that hung up (a refused certificate) never got the VM, and
         // the source's stopped copy is then the only one.
-        guard let there = try await target.vm(vm), there.status != .inmigrate else {
+        guard let there = try await target.vm(vm), there.status.occupiesHost else {
             throw TetherError(.internalError, "\(vm)'s state left \(source.host), but \(target.host) does not run it: "
                               + "the stopped copy on \(source.host) is kept")
         }

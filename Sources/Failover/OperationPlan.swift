@@ -26,13 +26,16 @@ public enum OperationStep: String, Sendable, CaseIterable {
     /// Crash: copy the guest's crash files off its disk once it stopped writing them (QEMU's
     /// memory dump where it wrote none) into its host's crash directory.
     case collectCrash = "collect-crash"
-    /// Crash: start the guest again from its disk.
+    /// Crash: start the guest again from its disk, on its host; a dead host's VM (or a crashed
+    /// one whose host is down): from its disk on the target.
     case restart
 
     public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: [.closeChannel, .stopExport]
         case .failover(let order) where order.fault == .crash: [.collectCrash, .restart]
+        // A dead host's VM: nothing to take from it, only its disk to start elsewhere.
+        case .failover(let order) where order.mode == .restart: [.restart]
         case .failover: [.prepareIncoming, .evacuate, .resume, .releaseSource]
         case .attach(_, let decision):
             decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]
@@ -47,8 +50,9 @@ public enum OperationStep: String, Sendable, CaseIterable {
         case .detach: []
         // A VM whose state reached the target runs there (resume and release go forwards); one
         // whose state did not stays, paused or running, on its host, and the target is quit.
-        // A crashed guest's collection and restart take nothing away: there is nothing to undo.
-        case .failover(let order) where order.fault == .crash: []
+        // A crashed guest's collection and a restart take nothing away: there is nothing to undo
+        // (a start from disk that failed left no QEMU behind).
+        case .failover(let order) where order.fault == .crash || order.mode == .restart: []
         case .failover: [.abandonIncoming]
         case .attach(_, let decision): decision.action == .migrate ? [.abandonIncoming, .closeChannel, .stopExport] : [.closeChannel, .stopExport]
         }

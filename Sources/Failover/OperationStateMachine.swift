@@ -68,13 +68,20 @@ public struct OperationStateMachine: Sendable {
     /// Where the operation is: the next forward step, or (once undoing) the next undo step.
     private var next = 0
     private var undoing: (cause: String, failure: String?)?
+    /// A failover's step after which the VM's state is on its target (`evacuate`): a step that
+    /// fails later is not undone, there is nothing to take back (the VM is there, paused or
+    /// running); the operation ends `failed`, with why, for an operator.
+    private let irreversibleAfter: Int?
+    private var endsWithoutUndo = false
 
     /// The machine for `operation`, at the point its journal shows.
     public init(_ operation: OperationRecord, timing: Timing = Timing()) {
         plan = OperationStep.plan(for: operation.payload)
         undoPlan = OperationStep.undo(for: operation.payload)
         self.timing = timing
+        irreversibleAfter = operation.kind == .failover ? plan.firstIndex(of: .evacuate) : nil
         guard let failed = operation.steps.first(where: { $0.phase == .failed && !$0.step.hasPrefix("undo:") }) else { return }
+        endsWithoutUndo = isIrreversible(plan.firstIndex { $0.rawValue == failed.step })
         let undoSteps = operation.steps.filter { $0.step.hasPrefix("undo:") }
         let ended = undoSteps.filter { $0.phase != .started }
         undoing = (failed.detail ?? "\(failed.step) failed", ended.first { $0.phase == .failed }?.detail)
@@ -101,8 +108,9 @@ public struct OperationStateMachine: Sendable {
         case .ending(let index):
             next = index + 1
             return advance(at: now)
-        case .failing(_, let cause):
+        case .failing(let index, let cause):
             undoing = (cause, nil)
+            endsWithoutUndo = isIrreversible(index)
             next = 0
             return advance(at: now)
         case .startingUndo(let index):
@@ -160,7 +168,16 @@ public struct OperationStateMachine: Sendable {
 
     // MARK: moving on
 
+    private func isIrreversible(_ failed: Int?) -> Bool {
+        guard let failed, let irreversibleAfter else { return false }
+        return failed > irreversibleAfter
+    }
+
     private mutating func advance(at now: Date) -> Action {
+        if let undoing, endsWithoutUndo {
+            state = .finishing
+            return .finish(.failed, error: undoing.cause + "; not undone: the VM's state had already reached its target, where it stays")
+        }
         if let undoing {
             guard next < undoPlan.count else {
                 state = .finishing

@@ -57,6 +57,11 @@ public struct AgentClient: HostAgent {
         return reply.status
     }
 
+    public func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
+        let reply: AgentVMState = try await api.post("/v1/agent/vms/start", vm)
+        return reply.status
+    }
+
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
         let reply: AddressReply = try await api.post("/v1/agent/exports", request)
         return reply.address

@@ -60,6 +60,12 @@ public enum AgentRoutes {
             guard let state = try await agent.vm(name) else { throw TetherError(.notFound, "\(agent.host) does not run \(name)") }
             return try APIBody.json(state)
         }
+        v1.post("vms/start") { request, _ in
+            let vm = try await APIBody.decode(RegisteredVM.self, from: request)
+            _ = try await agent.startFromDisk(vm)
+            guard let state = try await agent.vm(vm.name) else { throw TetherError(.notFound, "\(agent.host) does not run \(vm.name)") }
+            return try APIBody.json(state)
+        }
         v1.post("exports") { request, _ in
             let export = try await APIBody.decode(ExportRequest.self, from: request)
             return try APIBody.json(AddressReply(address: try await agent.export(export)))

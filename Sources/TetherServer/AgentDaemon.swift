@@ -26,6 +26,11 @@ public enum AgentDaemon {
                                      migrationTLS: MigrationTLS(clusterDirectory: section.tls.directory, name: section.tls.name ?? section.host),
                                      heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
         if let crashDirectory = section.crashDirectory { settings.crashDirectory = crashDirectory }
+        // Isolation is told from the networks' peers: a host without network addresses cannot
+        // tell it, so it registers that it does not fence.
+        if section.networks.values.contains(where: { $0.address != nil }) {
+            settings.fencing = FencingPolicy(response: section.isolationResponse, deadlineSeconds: section.isolationDeadlineSeconds)
+        }
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
         try await agent.start()
         let timeouts = StorageTimeouts.describe(retries: StorageTimeouts.tcpRetries2())
@@ -39,7 +44,11 @@ public enum AgentDaemon {
             await agent.pathChanged(datastore: datastore, path: path, to: state, lastSuccess: lastSuccess)
         }
         await agent.reportFaults(seenFromOutsideToo: section.selfTriggeredFailover) { report throws(TetherError) in
-            try await controller.reportFault(report)
+            // Stamped as it leaves: a request held up on a dead network arrives late, and the
+            // controller must be able to tell.
+            var report = report
+            report.observedAt = report.observedAt ?? Date()
+            return try await controller.reportFault(report)
         }
         let peerFailover = try PeerFailover(agent: agent, stateDirectory: section.stateDirectory, connectPeer: { peer in
             // A peer's agent on its migration address: what still connects two hosts whose
@@ -47,7 +56,8 @@ public enum AgentDaemon {
             guard let address = peer.addresses[.migration], let port = peer.agentPort else { return nil }
             return AgentClient(APIClient(.tls(HostPort(host: address, port: port)), identity: identity, timeout: .seconds(20)), host: peer.host)
         }, silence: section.heartbeatSeconds * 4, movesOnOwn: section.selfTriggeredFailover,
-           isolationDeadline: section.isolationResponse == .pause ? section.isolationDeadlineSeconds : nil, logger: logger)
+           isolationDeadline: settings.fencing?.fences == true ? section.isolationDeadlineSeconds : nil, logger: logger,
+           journaled: FaultInjection.journalHook())
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),

@@ -2,8 +2,9 @@ import Foundation
 import TetherModel
 
 /// For crash tests: `TETHER_FAULT_KILL_AT=STEP:PHASE` (e.g. `migrate:started`, `undo:stop-export:done`) makes the
-/// controller kill itself with SIGKILL right after journaling that step of the first operation to
-/// reach it: no cleanup, no flush beyond what the journal already made durable. Off unless set.
+/// controller, or an agent moving its own VMs (its own journal), kill itself with SIGKILL right
+/// after journaling that step of the first operation to reach it: no cleanup, no flush beyond
+/// what the journal already made durable. Off unless set.
 enum FaultInjection {
     static func journalHook(environment: [String: String] = ProcessInfo.processInfo.environment)
         -> @Sendable (OperationRecord, StepRecord) -> Void {

@@ -116,13 +116,13 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// Where crashed guests' crash files go, one folder per crash (default: stateDirectory/crash).
         public var crashDirectory: String?
         /// What an isolated host (no peer on any network, no datastore path, no controller) does
-        /// with its VMs: `pause` them (fencing, the default) or `none`.
+        /// with its VMs: `pause` them (fencing, the default), `power-off` (quit them), or `none`
+        /// (they run on, and the controller never restarts them elsewhere on its own).
         public var isolationResponse: IsolationResponse = .pause
         /// From its last contact, by when an isolated host has stopped its VMs; the controller
         /// restarts them elsewhere only after the host is dead (10 s) and this has passed.
         public var isolationDeadlineSeconds: Double = 6
 
-        public enum IsolationResponse: String, Sendable, Equatable, Decodable { case pause, none }
 
         /// The second listener's address, if there is one.
         public var effectivePeerListen: HostPort? {

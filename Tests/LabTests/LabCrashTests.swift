@@ -85,7 +85,7 @@ extension LabFailoverTests {
     /// Whether the guest writes again within 40 s (a reset guest boots first: SeaBIOS takes
     /// about 15 s before it reads the boot sector here; an NMI before the loop runs would not
     /// crash it).
-    private func writesAgain(_ vm: String) async throws -> Bool {
+    func writesAgain(_ vm: String) async throws -> Bool {
         let deadline = ContinuousClock.now + .seconds(40)
         while ContinuousClock.now < deadline {
             if try await writesMove(vm) { return true }

@@ -16,6 +16,7 @@ extension LabFailoverTests {
         let before = try await LabProbe.sequence(of: vm, atLeast: 50)
         let monitor = "\(SharedLab.layout.hostDirectory(host))/\(vm).monitor.qmp"
         let links = ["mgmt0", "mig0", "vm0", "st0", "st1"]
+        let lastEvent = try await LabProbe.events().last?.sequence ?? 0
         let cut = ContinuousClock.now
         for link in links { try await SharedLab.link(host, link, up: false) }
         // Fenced: listed in the agent's fenced.json, and not running from then on (paused, or
@@ -25,7 +26,7 @@ extension LabFailoverTests {
         var ranWhileFenced: [String] = []
         while ContinuousClock.now - cut < .seconds(12) {
             if fenced == nil, let data = FileManager.default.contents(atPath: fencedFile),
-               (try? JSONDecoder().decode([String].self, from: data))?.contains(vm) == true {
+               (try? JSONDecoder().decode([String: Bool].self, from: data))?[vm] != nil {
                 fenced = ContinuousClock.now - cut
             }
             if let since = fenced, let machine = try? await QEMUMachine.adopt(socketPath: monitor, timeout: .milliseconds(500)) {
@@ -48,5 +49,9 @@ extension LabFailoverTests {
         print("\(host) back: \(vm) running again \(back) after its links")
         let after = try await LabProbe.sequence(of: vm, atLeast: (before.maximum ?? 0) + 100)
         #expect(after.isContinuous, "no write lost, none twice: \(after.verdict)")
+        // The storage loss it saw while cut off is over: reported late, it is refused, never moved.
+        let moves = try await LabProbe.events().filter { $0.sequence > lastEvent && $0.kind == .fault && $0.to == "failover" }
+        #expect(moves.isEmpty, "no failover after an isolation that healed: \(moves.map(\.subject))")
+        #expect(try await LabFailover.hostOf(vm) == host)
     }
 }

@@ -69,7 +69,7 @@ struct LabHealthTests {
         try await SharedLab.waitFor("host-c agent-down", within: .seconds(30)) { status in
             status.hosts.first { $0.name == "host-c" }?.condition.verdict == .agentDown
         }
-        let restart = try await ProcessRunner.run(Tools.product("tether"), ["lab", "start-agent", "host-c", "--dir", SharedLab.directory])
+        let restart = try await ProcessRunner.run(Tools.product("tether"), ["lab", "restart", "host-c", "--dir", SharedLab.directory])
         #expect(restart.status == 0, "\(restart.stderr)")
         try await SharedLab.waitFor("host-c healthy again, its VM adopted", within: .seconds(30)) { status in
             status.hosts.first { $0.name == "host-c" }?.condition.verdict == .healthy

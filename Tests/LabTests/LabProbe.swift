@@ -15,7 +15,14 @@ enum LabProbe {
         let start = ContinuousClock.now
         while true {
             let status = try await SharedLab.status()
-            let monitor = try #require(status.vms.first { $0.name == vm }?.monitor, "\(vm) has no monitor in tether status")
+            // Read only where it runs: a VM migrating or restarting has no copy to pause yet.
+            guard let listed = status.vms.first(where: { $0.name == vm }), listed.state == "running", let monitor = listed.monitor else {
+                if ContinuousClock.now - start > timeout {
+                    throw TetherError(.timeout, "\(vm) is not running with a monitor in tether status: \(status.vms.filter { $0.name == vm })")
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                continue
+            }
             let machine = try await QEMUMachine.adopt(socketPath: monitor, name: vm)
             let read: CounterSequence
             do {
@@ -54,20 +61,30 @@ actor RunningCopies {
         sockets = hosts.map { "\(SharedLab.layout.hostDirectory($0))/\(vm).monitor.qmp" }
     }
 
+    /// The sockets are read one after the other, so a live migration's switchover between two
+    /// reads of one round (the source read running just before it stopped, the target just
+    /// after it started) reads as two copies: a round that sees two looks again at once, and
+    /// counts what it sees then. A second copy that really runs is still running then.
     func sample(until limit: Duration) async -> [Int] {
         var counts: [Int] = []
         let start = ContinuousClock.now
         while ContinuousClock.now - start < limit, !Task.isCancelled {
-            var running = 0
-            for socket in sockets where FileManager.default.fileExists(atPath: socket) {
-                if let machine = try? await QEMUMachine.adopt(socketPath: socket, timeout: .milliseconds(200)) {
-                    if (try? await machine.status()) == .running { running += 1 }
-                    await machine.qmp.close()
-                }
-            }
+            var running = await runningNow()
+            if running > 1 { running = await runningNow() }
             counts.append(running)
             try? await Task.sleep(for: .milliseconds(50))
         }
         return counts
+    }
+
+    private func runningNow() async -> Int {
+        var running = 0
+        for socket in sockets where FileManager.default.fileExists(atPath: socket) {
+            if let machine = try? await QEMUMachine.adopt(socketPath: socket, timeout: .milliseconds(200)) {
+                if (try? await machine.status()) == .running { running += 1 }
+                await machine.qmp.close()
+            }
+        }
+        return running
     }
 }

@@ -68,6 +68,24 @@ struct SharedLab: SuiteTrait, TestScoping {
         guard result.status == 0 else { throw TetherError(.io, "ip \(arguments.joined(separator: " ")): \(result.stderr)") }
     }
 
+    /// `tether lab restart NAME [--kill-at STEP:PHASE]`: the daemon killed if it runs, started again.
+    static func restart(_ name: String, killAt: String? = nil) async throws {
+        let result = try await ProcessRunner.run(Tools.product("tether"), ["lab", "restart", name, "--dir", directory]
+                                                     + (killAt.map { ["--kill-at", $0] } ?? []), timeout: 30)
+        guard result.status == 0 else { throw TetherError(.io, "tether lab restart \(name): \(result.stdout)\(result.stderr)") }
+    }
+
+    /// Waits until the lab daemon `name` (its pid file's process) is gone.
+    static func waitForDeath(of name: String, within timeout: Duration = .seconds(40)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let text = try? String(contentsOfFile: layout.pidFile(name), encoding: .utf8),
+                  let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0 else { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TetherError(.timeout, "\(name) did not die within \(timeout)")
+    }
+
     static func link(_ host: String, _ interface: String, up: Bool) async throws {
         try await ip(["-n", LabLayout.namespace(of: host), "link", "set", interface, up ? "up" : "down"])
     }

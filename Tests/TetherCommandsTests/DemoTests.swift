@@ -31,6 +31,9 @@ struct DemoTests {
             "cut host-a's first storage link: ip -n tl-host-a link set st0 down",
             "vm-a's disk is on nbd://10.84.0.1:10809 and the VM runs",
             "sequence continuous (no write lost, none twice, memory kept)",
+            "cut host-a's second storage link too: ip -n tl-host-a link set st1 down",
+            "vm-a runs on host-b",
+            "continuous (memory intact: no write lost, none twice, no restart)",
             "tether lab down",
             "cleaned up: daemons, VMs, namespaces and files",
         ] {

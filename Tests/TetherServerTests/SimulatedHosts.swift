@@ -16,17 +16,27 @@ actor SimulatedHosts {
     var runningTwice: [String] = []
     private var failures: [String: [TetherError]] = [:]
     private var hang: (call: String, when: Hang)?
-    private var migrations: [String: (target: String, polls: Int, live: Bool)] = [:]
+    private var migrations: [String: (source: String, target: String, polls: Int, live: Bool)] = [:]
 
     init(vms: [String: [String: VMRunState]]) { self.vms = vms }
 
+    /// Hosts cut off (dead, or isolated): every call to their agents fails as unreachable.
+    var unreachable: Set<String> = []
+
     func fail(_ call: String, with errors: [TetherError]) { failures[call] = errors }
+    func clearFailures() { failures = [:] }
+    func setReachable(_ host: String, _ reachable: Bool) {
+        if reachable { unreachable.remove(host) } else { unreachable.insert(host) }
+    }
     func hang(at call: String, _ when: Hang) { hang = (call, when) }
     func clearHang() { hang = nil }
 
     /// Runs one call: records it, hangs or fails it as told, applies its effect.
     func perform<T: Sendable>(_ call: String, _ effect: () throws(TetherError) -> T) async throws(TetherError) -> T {
         calls.append(call)
+        if let host = call.split(separator: ":").last, unreachable.contains(String(host)) {
+            throw TetherError(.io, "\(host) does not answer")
+        }
         if var queued = failures[call], !queued.isEmpty {
             let error = queued.removeFirst()
             failures[call] = queued
@@ -64,7 +74,13 @@ actor SimulatedHosts {
     func state(_ host: String, _ vm: String) -> AgentVMState? {
         guard let status = vms[host]?[vm] else { return nil }
         var migration: MigrationReport?
-        if var m = migrations[vm], status != .inmigrate, vms[host]?[vm] != nil, m.target != host {
+        if let m = migrations[vm], m.source == host, vms[m.target]?[vm] == nil, m.polls < 2 {
+            // Its target was quit before the state arrived: the migration failed, the source runs on.
+            migrations[vm] = nil
+            return AgentVMState(name: vm, status: status, launch: VMLaunch(name: vm, memoryMiB: 128, cpus: 1),
+                                migration: MigrationReport(status: .failed, transferredBytes: 0, totalBytes: 128 << 20), redirections: [])
+        }
+        if var m = migrations[vm], m.source == host, status != .inmigrate, vms[host]?[vm] != nil {
             m.polls += 1
             migrations[vm] = m
             if m.polls == 2 {
@@ -93,7 +109,7 @@ actor SimulatedHosts {
     }
 
     func incoming(_ host: String, _ vm: String) throws(TetherError) -> HostPort {
-        if let status = vms[host]?[vm], status != .inmigrate { throw TetherError(.busy, "\(host) already runs \(vm)") }
+        if let status = vms[host]?[vm], status != .inmigrate, status != .postmigrate { throw TetherError(.busy, "\(host) already runs \(vm)") }
         vms[host, default: [:]][vm] = .inmigrate
         return HostPort(host: host, port: 4444)
     }
@@ -101,12 +117,14 @@ actor SimulatedHosts {
     func migrate(_ host: String, _ vm: String, to target: HostPort) throws(TetherError) {
         guard let status = vms[host]?[vm], [.running, .paused].contains(status) else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
         guard vms[target.host]?[vm] == .inmigrate else { throw TetherError(.io, "nobody waits at \(target)") }
-        if migrations[vm] == nil { migrations[vm] = (target.host, 0, status == .running) }
+        // Asked again, the migration under way; a new one replaces one that ended.
+        if let m = migrations[vm], m.source == host, m.target == target.host, m.polls < 2 { return }
+        migrations[vm] = (host, target.host, 0, status == .running)
     }
 
     /// A failover's move: with `leaveStorage`, the VM is paused first (its disk off the datastore).
     func evacuate(_ host: String, _ request: EvacuateRequest) throws(TetherError) {
-        if migrations[request.vm] != nil { return }
+        if let m = migrations[request.vm], m.source == host, m.target == request.to.host, m.polls < 2 { return }
         evacuations.append(request)
         if request.leaveStorage, let status = vms[host]?[request.vm], [.running, .ioError].contains(status) {
             vms[host]?[request.vm] = .paused
@@ -114,8 +132,21 @@ actor SimulatedHosts {
         try migrate(host, request.vm, to: request.to)
     }
 
+    /// A dead host's VM started from its disk on `host`; asked again, the same copy.
+    func startFromDisk(_ host: String, _ vm: String) async throws(TetherError) -> VMRunState {
+        try await perform("startFromDisk:\(host)") { () throws(TetherError) -> VMRunState in
+            if let status = vms[host]?[vm], status != .postmigrate {
+                guard status != .inmigrate else { throw TetherError(.busy, "\(host) waits for \(vm)'s state") }
+                return status
+            }
+            vms[host, default: [:]][vm] = .running
+            return .running
+        }
+    }
+
     func resume(_ host: String, _ vm: String) throws(TetherError) -> VMRunState {
         guard let status = vms[host]?[vm] else { throw TetherError(.notFound, "\(host) does not run \(vm)") }
+        guard status != .postmigrate else { throw TetherError(.io, "\(vm)'s state left \(host); it cannot be resumed there") }
         if status == .paused || status == .ioError { vms[host]?[vm] = .running }
         return vms[host]?[vm] ?? status
     }
@@ -131,6 +162,35 @@ actor SimulatedHosts {
         guard let status = vms[host]?[vm] else { return }
         guard status == .inmigrate else { throw TetherError(.busy, "\(vm) is \(status) on \(host)") }
         vms[host]?[vm] = nil
+        if migrations[vm]?.target == host { migrations[vm] = nil }
+    }
+
+    // MARK: what a host's agent does on its own (the failover simulation)
+
+    /// Isolated: every copy on the host is fenced, and the ones that ran are paused; answers
+    /// each fenced copy with whether it ran.
+    func fence(_ host: String) -> [String: Bool] {
+        var fenced: [String: Bool] = [:]
+        for (vm, status) in vms[host] ?? [:] where status.occupiesHost {
+            let ran = [.running, .ioError].contains(status)
+            if ran { vms[host]?[vm] = .paused }
+            fenced[vm] = ran
+        }
+        return fenced
+    }
+
+    /// Back in touch: each fenced copy is quit where the cluster view shows the VM elsewhere,
+    /// else the ones that ran are resumed.
+    func releaseFenced(_ host: String, _ fenced: [String: Bool], elsewhere: [String: String]) {
+        for (vm, ran) in fenced where vms[host]?[vm] != nil {
+            if let other = elsewhere[vm], other != host {
+                vms[host]?[vm] = nil
+            } else if ran, vms[host]?[vm] == .paused {
+                vms[host]?[vm] = .running
+            }
+        }
+        calls.append("releaseFenced:\(host)")
+        checkInvariant()
     }
 }
 
@@ -179,6 +239,10 @@ struct SimulatedAgent: HostAgent {
     func restart(vm: String) async throws(TetherError) -> VMRunState {
         try await world.perform("restart:\(host)") { () throws(TetherError) in () }
         return try await world.resume(host, vm)
+    }
+
+    func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
+        try await world.startFromDisk(host, vm.name)
     }
 
     func release(vm: String, movedTo target: String?) async throws(TetherError) {

@@ -7,7 +7,8 @@ import TetherSystem
 
 /// The demo's last chapter, on `tether lab`: two hosts with four networks and two storage paths
 /// each, a VM of the lab guest writing its counter sequence to shared NBD storage; one storage
-/// link of its host cut; the disk moves to the other path, and the sequence goes on unbroken.
+/// link of its host cut: the disk moves to the other path; then the other link: the VM is
+/// suspended, moved to the other host and resumed there. The sequence goes on unbroken.
 struct DemoStoragePath {
     let directory: String
     let binaries: String
@@ -67,6 +68,40 @@ struct DemoStoragePath {
                      + (later.isContinuous ? "continuous (no write lost, none twice, memory kept)" : "BROKEN: \(later.verdict)"))
         guard later.isContinuous, (later.maximum ?? 0) > (before.maximum ?? 0) else {
             throw TetherError(.io, "the guest's sequence did not go on unbroken: \(later.verdict)")
+        }
+        try await storageNetworkLost(client, image: image, before: later)
+    }
+
+    /// The second link too: host-a has no path to the datastore left. Its agent suspends vm-a
+    /// (its disk taken off the dead storage, the failed writes kept), moves its state to host-b
+    /// over the migration network, and host-b resumes it, issuing the failed writes again.
+    private func storageNetworkLost(_ client: ControllerClient, image: String, before: CounterSequence) async throws {
+        let after = try await client.events(after: 0).next
+        timeline.say("cut host-a's second storage link too: ip -n tl-host-a link set st1 down; host-a has no path to the datastore left")
+        let cut = ContinuousClock.now
+        let result = try ChildProcess.run(try Executable.find("ip", package: "iproute2"), ["-n", "tl-host-a", "link", "set", "st1", "down"])
+        guard result.status == 0 else { throw TetherError(.io, "ip link set st1 down: \(result.output)") }
+        var moved: VMStatus?
+        while moved == nil {
+            moved = try await client.status().vms.first { $0.name == "vm-a" && $0.host != "host-a" && $0.state == "running" }
+            guard ContinuousClock.now - cut < .seconds(60) else { throw TetherError(.timeout, "vm-a did not run on another host within 60 s of the cut") }
+            if moved == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let took = ContinuousClock.now - cut
+        timeline.say("vm-a runs on \(moved?.host ?? "?"), \(took.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1)))) after the cut")
+        try await Task.sleep(for: .seconds(1))
+        for event in try await client.events(after: after).events where event.kind == .fault || event.kind == .operation {
+            timeline.detail(["event: " + EventText.line(event)])
+        }
+        guard let monitor = moved?.monitor else { throw TetherError(.notFound, "vm-a has no operator QMP socket on \(moved?.host ?? "?")") }
+        let vm = try await QEMUMachine.adopt(socketPath: monitor, name: "vm-a")
+        defer { Task { await vm.qmp.close() } }
+        try await Task.sleep(for: .seconds(1))
+        let later = try await sequence(vm, image)
+        timeline.say("the guest's writes went on from where they were: \(before.maximum ?? 0) -> \(later.maximum ?? 0) writes, sequence "
+                     + (later.isContinuous ? "continuous (memory intact: no write lost, none twice, no restart)" : "BROKEN: \(later.verdict)"))
+        guard later.isContinuous, (later.maximum ?? 0) > (before.maximum ?? 0) else {
+            throw TetherError(.io, "the guest's sequence did not go on unbroken after the move: \(later.verdict)")
         }
     }
 

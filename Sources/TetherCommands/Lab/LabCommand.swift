@@ -11,7 +11,7 @@ import TetherModel
 struct LabCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab", abstract: "A real cluster on this machine, to try faults on (root; QEMU, iproute2).",
-        subcommands: [Up.self, Status.self, Crash.self, StartAgent.self, Down.self])
+        subcommands: [Up.self, Status.self, Crash.self, Restart.self, Down.self])
 
     struct Location: ParsableArguments {
         @Option(help: "The lab's directory (lab.json, logs, images, sockets).") var dir = LabLayout.defaultDirectory
@@ -88,28 +88,6 @@ struct LabCommand: AsyncParsableCommand {
                 defer { Task { await machine.qmp.close() } }
                 try await machine.qmp.execute("inject-nmi")
                 print("NMI injected into \(vm) on \(found.host)")
-            }
-        }
-    }
-
-    /// After a fault test killed a host's agent: the same agent again, which adopts the VM it left.
-    struct StartAgent: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "start-agent", abstract: "Start a host's agent again (after it was killed).")
-        @OptionGroup var location: Location
-        @Argument(help: "The host.") var host: String
-
-        func run() throws {
-            try FailureReporting.run {
-                let layout = try LabLayout(directory: location.dir)
-                _ = try LabManifest.load(from: layout.manifestPath)
-                guard layout.hosts.contains(host) || FileManager.default.fileExists(atPath: "\(layout.hostDirectory(host))/tetherd.yaml") else {
-                    throw TetherError(.notFound, "the lab has no host '\(host)'")
-                }
-                let processes = LabProcesses(layout: layout)
-                if let pid = processes.pid(host) { throw TetherError(.busy, "\(host)'s agent runs already (pid \(pid))") }
-                let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-                try processes.start(host, in: LabLayout.namespace(of: host), ["\(binaries)/tetherd", "--config", "\(layout.hostDirectory(host))/tetherd.yaml"])
-                print("\(host)'s agent started")
             }
         }
     }

@@ -16,7 +16,8 @@ struct LabProcesses {
         let ip = try Executable.find("ip", package: "iproute2")
         let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         // The arguments travel as "$@", never through the shell's parser.
-        let script = "setsid \"$@\" > '\(layout.log(name))' 2>&1 < /dev/null & echo $! > '\(layout.pidFile(name))'"
+        // Appended: a daemon started again (a crash test) keeps the log of its first life.
+        let script = "setsid \"$@\" >> '\(layout.log(name))' 2>&1 < /dev/null & echo $! > '\(layout.pidFile(name))'"
         let result = try ChildProcess.run(try Executable.find("sh", package: "dash"),
                                           ["-c", script, "sh", ip, "netns", "exec", namespace, "env"] + env + command)
         guard result.status == 0 else { throw TetherError(.io, "cannot start \(name) in \(namespace): \(result.output)") }

@@ -13,9 +13,13 @@ public struct AgentRegistration: Sendable, Equatable, Codable {
     public var datastores: [String]
     public var devices: [RegisteredDevice]
     public var vms: [RegisteredVM]
+    /// What the host does with its VMs when isolated; nil: it does not fence (no health
+    /// monitors), and its VMs are never restarted elsewhere on the controller's own judgement.
+    public var fencing: FencingPolicy?
 
     public init(host: String, agentAddress: HostPort, cpus: Int, memoryMiB: Int, networks: [NetworkRole: NetworkLink],
-                datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM]) {
+                datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM], fencing: FencingPolicy? = nil) {
+        self.fencing = fencing
         self.host = host
         self.agentAddress = agentAddress
         self.cpus = cpus
@@ -66,6 +70,9 @@ public struct RegisteredVM: Sendable, Equatable, Codable {
     public var status: VMRunState
     /// The VM's operator QMP socket on its host (nil: the agent holds the only one).
     public var monitor: String?
+    /// How its host started it: what another host needs to start it from its disk when its host
+    /// is gone. nil for a VM the agent adopted by its QMP socket (it cannot be restarted elsewhere).
+    public var launch: VMLaunch?
 
     public init(name: String, cpus: Int, memoryMiB: Int, networkMbps: Int, datastore: String, containers: [String] = [],
                 status: VMRunState = .running) {
@@ -109,6 +116,9 @@ extension AgentRegistration {
             if vm.cpus <= 0 || vm.memoryMiB <= 0 { problems.append("vm '\(vm.name)': cpus and memoryMiB must be positive") }
             if vm.networkMbps < 0 { problems.append("vm '\(vm.name)': networkMbps must not be negative") }
             for container in vm.containers { name(container, "container") }
+        }
+        if let fencing, !(fencing.deadlineSeconds > 0) {
+            problems.append("fencing: deadlineSeconds must be more than 0, not \(fencing.deadlineSeconds)")
         }
         if !problems.isEmpty {
             throw TetherError(.invalidArgument, "registration of '\(host)' is invalid: " + problems.joined(separator: "; "))

@@ -23,6 +23,15 @@ public enum FaultKind: String, Sendable, Codable, CaseIterable {
     case ioPaths = "io-paths"
     /// The guest crashed or stopped answering.
     case crash
+
+    /// A fault that can be over on its own (a network, a path back): its report stands only
+    /// while it is fresh. A crash or a dead host stays what it was.
+    public var canPass: Bool {
+        switch self {
+        case .storage, .management, .migrationAndVM, .ioPaths: true
+        case .host, .crash: false
+        }
+    }
 }
 
 /// Who saw the fault first: the host's own agent, or the controller from the outside.
@@ -55,6 +64,9 @@ public struct FailoverOrder: Sendable, Equatable, Codable {
     /// the id it had in that agent's journal; nil: the controller ran it.
     public var ranBy: String?
     public var ranAs: String?
+    /// A restart on another host than `from`: the VM as its lost host registered it, launch
+    /// figures included, which the target starts from its disk (the journal alone must suffice).
+    public var registeredVM: RegisteredVM?
 
     public init(vm: String, fault: FaultKind, trigger: FailoverTrigger, from: String, target: String, mode: MoveMode,
                 via: NetworkRole?, evidence: [String], reasons: [String], faultAt: Date?, detectedAt: Date) {
@@ -87,13 +99,18 @@ public struct FaultReport: Sendable, Equatable, Codable {
     public var vms: [String]
     public var evidence: [String]
     public var faultAt: Date?
+    /// When the reporting agent saw the fault hold, on its clock. A fault that passes (a
+    /// network or path that comes back) may be over by the time a delayed report arrives: the
+    /// controller refuses one made before the agent was last out of its reach.
+    public var observedAt: Date?
 
-    public init(host: String, fault: FaultKind, vms: [String] = [], evidence: [String], faultAt: Date? = nil) {
+    public init(host: String, fault: FaultKind, vms: [String] = [], evidence: [String], faultAt: Date? = nil, observedAt: Date? = nil) {
         self.host = host
         self.fault = fault
         self.vms = vms
         self.evidence = evidence
         self.faultAt = faultAt
+        self.observedAt = observedAt
     }
 }
 

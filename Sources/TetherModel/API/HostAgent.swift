@@ -26,6 +26,9 @@ public protocol HostAgent: Sendable {
     func collectCrash(vm: String) async throws(TetherError) -> CrashCollection
     /// Starts a crashed guest again from its disk (a reset), on this host.
     func restart(vm: String) async throws(TetherError) -> VMRunState
+    /// Starts a VM from its disk on this host, as `vm.launch` says: its own host is gone (or
+    /// its guest crashed there and that host is down). Asked again, answers the copy it started.
+    func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort
     func stopExport(session: String) async throws(TetherError)
     func openChannel(_ request: ChannelRequest) async throws(TetherError)
@@ -48,5 +51,9 @@ extension HostAgent {
 
     public func restart(vm: String) async throws(TetherError) -> VMRunState {
         throw TetherError(.unsupported, "the agent of \(host) cannot restart \(vm)")
+    }
+
+    public func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
+        throw TetherError(.unsupported, "the agent of \(host) cannot start \(vm.name) from its disk")
     }
 }
