@@ -262,7 +262,7 @@ struct PeerSteps: OperationPerformer {
         case .abandonIncoming:
             try await moving.abandonIncoming()
             return (nil, nil)
-        case .export, .channel, .closeChannel, .stopExport, .collectCrash, .restart:
+        case .export, .channel, .closeChannel, .stopExport, .collectCrash, .restart, .followDevices:
             throw TetherError(.unsupported, "a host moving its own VMs does not \(step.rawValue)")
         }
     }

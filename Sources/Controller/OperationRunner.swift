@@ -148,6 +148,10 @@ extension Controller {
                 ChannelRequest(session: attachment.id, vm: operation.vm, from: address, deviceHost: attachment.device.host, local: local))
             return ("\(operation.vm) on \(attachment.vmHost) has the device", nil)
 
+        case .followDevices:
+            let order = try restartOrder(operation)
+            return await followDevices(of: operation.vm, restartedOn: order.target, from: order.from)
+
         case .closeChannel, .stopExport, .abandonIncoming:
             try await undo(step, operation)
             return (nil, nil)
@@ -166,7 +170,7 @@ extension Controller {
         case .abandonIncoming:
             guard operation.migrationTarget != nil else { return }
             try await migrationSteps(operation).abandonIncoming()
-        case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume, .collectCrash, .restart:
+        case .prepareIncoming, .migrate, .releaseSource, .export, .channel, .evacuate, .resume, .collectCrash, .restart, .followDevices:
             throw TetherError(.internalError, "\(step.rawValue) has no undo of its own")
         }
     }

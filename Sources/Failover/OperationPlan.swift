@@ -29,13 +29,16 @@ public enum OperationStep: String, Sendable, CaseIterable {
     /// Crash: start the guest again from its disk, on its host; a dead host's VM (or a crashed
     /// one whose host is down): from its disk on the target.
     case restart
+    /// After a restart on another host: the VM's devices forwarded from living hosts are
+    /// forwarded to the new copy; those plugged into the host it left are reported lost.
+    case followDevices = "devices"
 
     public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: [.closeChannel, .stopExport]
-        case .failover(let order) where order.fault == .crash: [.collectCrash, .restart]
+        case .failover(let order) where order.fault == .crash: [.collectCrash, .restart, .followDevices]
         // A dead host's VM: nothing to take from it, only its disk to start elsewhere.
-        case .failover(let order) where order.mode == .restart: [.restart]
+        case .failover(let order) where order.mode == .restart: [.restart, .followDevices]
         case .failover: [.prepareIncoming, .evacuate, .resume, .releaseSource]
         case .attach(_, let decision):
             decision.action == .migrate ? [.prepareIncoming, .migrate, .releaseSource, .export, .channel] : [.export, .channel]

@@ -53,7 +53,8 @@ enum StatusText {
         out += "ATTACHMENTS\n"
         if status.attachments.isEmpty { out += "  none\n" }
         for a in status.attachments {
-            out += "  \(a.device) -> \(a.vm) on \(a.vmHost) for \(a.container) (\(a.mode.rawValue))\n"
+            out += "  \(a.device) -> \(a.vm) on \(a.vmHost) for \(a.container) (\(a.mode.rawValue))"
+                + (a.lost.map { "  LOST: \($0)" } ?? "") + "\n"
         }
         out += "OPERATIONS IN FLIGHT\n"
         if status.operations.isEmpty { out += "  none\n" }

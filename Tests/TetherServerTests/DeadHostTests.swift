@@ -64,7 +64,7 @@ struct DeadHostTests {
         #expect(order.fault == .host && order.mode == .restart && order.from == "host-a" && order.target == "host-b")
         #expect(order.registeredVM?.launch?.disk == "/var/lib/vm-a.img", "the journal carries the launch figures")
         #expect(order.evidence.contains { $0.contains("isolation deadline (12 s, pause)") }, "\(order.evidence)")
-        #expect(finished.steps.filter { $0.phase == .done }.map(\.step) == ["restart"])
+        #expect(finished.steps.filter { $0.phase == .done }.map(\.step) == ["restart", "devices"])
         #expect(await world.calls.contains("startFromDisk:host-b"))
         #expect(await world.runningTwice.isEmpty)
 
@@ -118,6 +118,43 @@ struct DeadHostTests {
         #expect(held.count == 1, "\(why): said once, \(held)" as Comment)
         #expect(held.first?.detail.last?.contains("power the host off") == true, "\(held)")
         #expect(await world.calls.isEmpty)
+    }
+
+    /// vm-a had two devices: a key plugged into host-a itself, and host-b's dongle forwarded to
+    /// it. Restarted on host-b, it gets the dongle again (local now); the key went with host-a
+    /// and is listed as lost, with why, in the status and the journal.
+    @Test func aDeadHostsVMGetsItsDevicesBackExceptThoseOfTheDeadHost() async throws {
+        let running = try SimulatedCluster(vms: ["host-a": ["vm-a": .running], "host-b": [:]])
+        let world = running.world
+        var hostA = Self.hostA(fencing: FencingPolicy(response: .pause, deadlineSeconds: 6))
+        hostA.devices = [RegisteredDevice(id: "1-9", vendorId: "0529", productId: "0001", product: "License key", periodicBytesPerSecond: 0)]
+        let controller = try await Controller(store: try SQLiteClusterStore(path: running.path), settings: .init(heartbeatTimeout: 2, stepDeadline: 5),
+                                              connect: { SimulatedAgent(host: $0.host, world: world) }, now: clock.function)
+        Task { await controller.runOperations() }
+        try await controller.register(hostA)
+        try await controller.register(ClusterFixtures.hostB)
+        for device in ["host-a/1-9", "host-b/1-4"] {
+            let attach = try await controller.attach(AttachRequest(container: "c1", device: .port(try #require(DeviceRef(device)))))
+            let done = try await running.finished(controller, try #require(attach.operation).id)
+            #expect(done.state == .completed, "\(device): \(done.error ?? "")")
+        }
+        // host-a isolated: its copy fenced, then silent.
+        _ = await world.fence("host-a")
+        await world.setReachable("host-a", false)
+        await controller.evaluateHealth()
+        try await silence(controller, until: 12)
+        let restart = try #require(try await controller.store.recentOperations(limit: 10).first { $0.failover?.fault == .host })
+        let finished = try await running.finished(controller, restart.id)
+        #expect(finished.state == .completed, "\(finished.error ?? "")")
+        #expect(finished.steps.filter { $0.phase == .done }.map(\.step) == ["restart", "devices"])
+        let devices = try #require(finished.steps.last?.detail)
+        #expect(devices.contains("forwarded to host-b: vm-a/host-b/1-4") && devices.contains("vm-a/host-a/1-9 lost"), "\(devices)")
+
+        let attachments = try await controller.status().attachments
+        #expect(attachments.map { "\($0.id) on \($0.vmHost)" } == ["vm-a/host-a/1-9 on host-b", "vm-a/host-b/1-4 on host-b"])
+        #expect(attachments.first?.lost?.contains("host-a, where the device is plugged in") == true, "\(attachments)")
+        #expect(attachments.last?.lost == nil)
+        #expect(await world.channels["host-b"] == ["vm-a/host-b/1-4"], "the dongle's channel ends on vm-a's new copy")
     }
 
     /// A move that reached host-b before host-a died (its stopped source never released, its

@@ -22,18 +22,24 @@ extension OperationRecord {
     /// The changes a completed operation makes, given the attachments in force before it. A
     /// completed attach saves its attachment; one that migrated the VM also takes the VM's other
     /// (forwarded) devices along: their channels now end on its new host. A completed detach
-    /// removes its attachment. An operation that did not complete changes nothing.
+    /// removes its attachment. A completed failover takes them to the VM's new host (lost, for a
+    /// restart whose devices could not follow). An operation that did not complete changes nothing.
     public func attachmentChanges(given current: some Sequence<DeviceAttachment>) -> AttachmentChanges {
         guard state == .completed else { return AttachmentChanges() }
         switch payload {
         case .detach(let attachment, _):
             return AttachmentChanges(removed: [attachment.id])
         case .failover(let order):
-            // The VM's forwarded devices follow it; their channels now end on its new host.
-            guard order.movesState else { return AttachmentChanges() }
-            return AttachmentChanges(saved: current.filter { $0.vm == order.vm && $0.vmHost != order.target }.map {
+            // The VM's forwarded devices follow it; their channels now end on its new host. A
+            // VM restarted on another host lost those its old host had (the `devices` step says
+            // which), and keeps them listed as lost; one restarted in place keeps them all.
+            guard order.target != order.from else { return AttachmentChanges() }
+            var lost: [String: String] = [:]
+            if case .devices(let reasons) = output(of: "devices") { lost = reasons }
+            return AttachmentChanges(saved: current.filter { $0.vm == order.vm && ($0.vmHost != order.target || lost[$0.id] != nil) }.map {
                 var moved = $0
                 moved.vmHost = order.target
+                moved.lost = lost[$0.id]
                 return moved
             })
         case .attach(let attachment, _):

@@ -19,6 +19,9 @@ public struct DeviceAttachment: Sendable, Equatable, Codable {
     /// Where the VM ran when the attachment was made.
     public var vmHost: String
     public var since: Date
+    /// Why the VM no longer has the device, when a failover restarted it on another host and
+    /// the device could not follow (its host was the one that died). Nil while it has it.
+    public var lost: String?
 
     public init(container: String, vm: String, device: DeviceRef, mode: Mode, vmHost: String, since: Date) {
         self.id = Self.id(vm: vm, device: device)

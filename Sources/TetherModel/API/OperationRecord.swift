@@ -196,4 +196,7 @@ public enum StepOutput: Sendable, Equatable, Codable {
     case exported(HostPort)
     /// A finished migration, as the source reported it.
     case migrated(MigrationReport)
+    /// A VM restarted on another host: the attachments (by id) whose device could not follow
+    /// it, each with why; the others were forwarded to it.
+    case devices(lost: [String: String])
 }
