@@ -221,6 +221,22 @@ public actor PeerFailover {
         logger.notice("move \(state.rawValue)", metadata: ["operation": "\(operation.id)", "vm": "\(operation.vm)"])
     }
 
+    /// The devices forwarded to a VM this host moves follow it, as the controller's moves let
+    /// them: each device's host (this one, or a peer reached on the migration network) lets the
+    /// new host's relay end take the stream. Best effort: a device whose host cannot be reached
+    /// does not keep the VM on a host that lost its management network.
+    func letDevicesFollow(_ vm: AgentVMState, to host: String) async {
+        for end in vm.channels {
+            guard let device = DeviceAttachment.device(ofSession: end.session) else { continue }
+            do {
+                let exporter = end.deviceHost == agent.host ? agent : try peer(end.deviceHost)
+                _ = try await exporter.export(ExportRequest(session: end.session, device: device.id, local: false, allow: [host]))
+            } catch {
+                logger.error("a forwarded device cannot follow its VM: \(error)", metadata: ["vm": "\(vm.name)", "session": "\(end.session)", "to": "\(host)"])
+            }
+        }
+    }
+
     func steps(_ operation: OperationRecord) throws(TetherError) -> MigrationSteps {
         guard let target = operation.migrationTarget else { throw TetherError(.internalError, "\(operation.id) is not a migration") }
         return MigrationSteps(vm: operation.vm, source: agent, target: try peer(target))
@@ -251,7 +267,10 @@ struct PeerSteps: OperationPerformer {
         let moving = try await failover.steps(operation)
         switch step {
         case .prepareIncoming:
-            return try await moving.prepareIncoming()
+            let target = moving.target.host
+            return try await moving.prepareIncoming { here throws(TetherError) in
+                await self.failover.letDevicesFollow(here, to: target)
+            }
         case .evacuate, .migrate:
             return try await moving.send(operation.output(of: OperationStep.prepareIncoming.rawValue), evacuate: true,
                                          leaveStorage: operation.failover?.leavesStorage ?? false)

@@ -36,7 +36,9 @@ public enum OperationStep: String, Sendable, CaseIterable {
     public static func plan(for payload: OperationRecord.Payload) -> [OperationStep] {
         switch payload {
         case .detach: [.closeChannel, .stopExport]
-        case .failover(let order) where order.fault == .crash: [.collectCrash, .restart, .followDevices]
+        // Restarted in place, the guest keeps its devices (QEMU's reset keeps them).
+        case .failover(let order) where order.fault == .crash:
+            order.target == order.from ? [.collectCrash, .restart] : [.collectCrash, .restart, .followDevices]
         // A dead host's VM: nothing to take from it, only its disk to start elsewhere.
         case .failover(let order) where order.mode == .restart: [.restart, .followDevices]
         case .failover: [.prepareIncoming, .evacuate, .resume, .releaseSource]

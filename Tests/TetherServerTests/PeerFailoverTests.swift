@@ -42,6 +42,19 @@ struct PeerFailoverTests {
         return (controller, failover)
     }
 
+    /// host-b's dongle forwarded to vm-a: the agent moving vm-a asks host-b's agent (a peer on
+    /// the migration network) to serve the device to vm-a's new host, as the controller would.
+    @Test func aMovedVMsForwardedDeviceFollowsIt() async throws {
+        let (_, failover) = try await withView()
+        let session = "vm-a/host-b/1-4"
+        await world.add(export: session, on: "host-b", allow: ["host-a"])
+        try await world.add(channel: session, on: "host-a", vm: "vm-a")
+        let moves = await failover.failOver(since: Date(), evidence: Self.evidence)
+        #expect(moves.first?.state == .completed, "\(moves.first?.error ?? "")")
+        #expect(await world.exportAllows[session] == ["host-b"], "the device's host now serves vm-a's new host")
+        #expect(await world.calls.contains("export:host-b"))
+    }
+
     @Test func theHostMovesItsVMAndTheControllerJournalsItOnce() async throws {
         let (controller, failover) = try await withView()
         let moves = await failover.failOver(since: Date(), evidence: Self.evidence)

@@ -12,6 +12,7 @@ actor SimulatedHosts {
     var vms: [String: [String: VMRunState]] = [:]      // host -> vm -> status
     var exports: [String: Set<String>] = [:]           // host -> sessions
     var channels: [String: Set<String>] = [:]          // host -> sessions
+    var exportAllows: [String: [String]] = [:]          // session -> the hosts its export serves
     var calls: [String] = []
     var runningTwice: [String] = []
     private var failures: [String: [TetherError]] = [:]
@@ -95,8 +96,12 @@ actor SimulatedHosts {
                 migration = MigrationReport(status: .active, transferredBytes: 64 << 20, totalBytes: 128 << 20)
             }
         }
-        return AgentVMState(name: vm, status: vms[host]?[vm] ?? status, launch: VMLaunch(name: vm, memoryMiB: 128, cpus: 1),
-                            migration: migration, redirections: [])
+        var state = AgentVMState(name: vm, status: vms[host]?[vm] ?? status, launch: VMLaunch(name: vm, memoryMiB: 128, cpus: 1),
+                                 migration: migration, redirections: [])
+        state.channels = (channels[host] ?? []).filter { $0.hasPrefix("\(vm)/") }.sorted().compactMap { session in
+            DeviceAttachment.device(ofSession: session).map { ChannelEndState(session: session, from: HostPort(host: $0.host, port: 5555), deviceHost: $0.host) }
+        }
+        return state
     }
 
     /// What each move asked: where the target listened, and the evacuations with their caps.
@@ -258,7 +263,7 @@ struct SimulatedAgent: HostAgent {
     func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
         let host = self.host
         try await world.perform("export:\(host)") { () throws(TetherError) in () }
-        await world.add(export: request.session, on: host)
+        await world.add(export: request.session, on: host, allow: request.allow)
         return HostPort(host: request.local ? "127.0.0.1" : host, port: 5555)
     }
 
@@ -279,7 +284,10 @@ struct SimulatedAgent: HostAgent {
 }
 
 extension SimulatedHosts {
-    func add(export session: String, on host: String) { exports[host, default: []].insert(session) }
+    func add(export session: String, on host: String, allow: [String]) {
+        exports[host, default: []].insert(session)
+        exportAllows[session] = allow
+    }
     func remove(export session: String, on host: String) { exports[host]?.remove(session) }
     func add(channel session: String, on host: String, vm: String) throws(TetherError) {
         guard vms[host]?[vm] == .running else { throw TetherError(.notFound, "\(host) does not run \(vm)") }

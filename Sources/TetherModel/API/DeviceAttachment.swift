@@ -34,4 +34,10 @@ public struct DeviceAttachment: Sendable, Equatable, Codable {
     }
 
     public static func id(vm: String, device: DeviceRef) -> String { "\(vm)/\(device.host)/\(device.id)" }
+
+    /// The device an attachment id (a channel's session) names; nil for any other text.
+    public static func device(ofSession session: String) -> DeviceRef? {
+        guard let slash = session.firstIndex(of: "/") else { return nil }
+        return DeviceRef(String(session[session.index(after: slash)...]))
+    }
 }
