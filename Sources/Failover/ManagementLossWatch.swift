@@ -33,10 +33,14 @@ public struct ManagementLossWatch: Sendable {
     /// How long the controller may stay silent: the spec's 2 s to call a network down.
     public var silence: TimeInterval
     private var acted = false
+    /// Since when peers answer on migration without a break (nil: not now).
+    private var migrationWorkingSince: Date?
 
     public init(silence: TimeInterval = 2) { self.silence = silence }
 
     public mutating func observe(_ o: Observation) -> Action {
+        let migrationWorks = o.migration == .up || o.migration == .partial
+        migrationWorkingSince = migrationWorks ? (migrationWorkingSince ?? o.now) : nil
         guard let heard = o.controllerHeardAt else { return .none }
         let silent = o.now.timeIntervalSince(heard)
         if silent < silence {
@@ -46,7 +50,12 @@ public struct ManagementLossWatch: Sendable {
         // A host that hears nobody on migration either is isolated, not cut from management
         // alone: fencing, not moving, is its answer. One that hears peers on management is not
         // cut off from the cluster; the controller alone is gone.
-        guard !acted, o.management == .down, o.migration == .up || o.migration == .partial else { return .none }
+        guard !acted, o.management == .down, let working = migrationWorkingSince else { return .none }
+        // Migration must have worked while the controller fell silent, or for a whole silence
+        // since: a host whose links all come back after an isolation hears peers on migration
+        // a moment before it hears them on management and the controller (each network's
+        // peers are judged apart), and that moment is no management loss.
+        guard working <= heard || o.now.timeIntervalSince(working) >= silence else { return .none }
         acted = true
         return .failOver(since: heard, evidence: [
             String(format: "no answer from the controller for %.1f s", silent),

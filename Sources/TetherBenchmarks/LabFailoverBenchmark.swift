@@ -11,10 +11,11 @@ import TetherTestSupport
 /// `--runs` faults of each kind injected from outside as the lab tests inject them:
 /// - detection: from the fault to the failover's first journaled step (the decision made), as
 ///   seen polling the events every 20 ms (a host that lost management journals its own moves:
-///   read from the journal handed over, whose times are whole seconds over the API);
+///   read from the journal handed over);
 /// - running again: from the fault to the VM running on its new host (`tether status`), or for
 ///   a crash to its restart journaled (the guest's record written, collected, the VM reset);
-/// - bytes moved: what the migration carried (the journal's migration report).
+/// - bytes moved: what the migration carried (the journal's migration report);
+/// - each journaled step's median time (started to done), to show where the time goes.
 /// Each fault is healed and the cluster left to settle before the next. Needs root and a
 /// built tether beside this benchmark.
 struct LabFailoverBenchmark: AsyncParsableCommand {
@@ -22,20 +23,22 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
                                                     abstract: "Fault to detection and to the VM running again, per fault kind, in a real lab (root).")
 
     @Option(help: "Faults of each kind (crashes: at most 3 per VM, 9 with the lab's 3 VMs, or the crash limit holds them back).") var runs = 10
-    @Option(help: "Comma-separated: storage, management, migration-vm, crash, host.") var kinds = "storage,management,migration-vm,crash,host"
+    @Option(help: "Comma-separated: storage, management, migration-vm, io-paths, crash, host.") var kinds = "storage,management,migration-vm,io-paths,crash,host"
     @Option(help: "The lab's directory.") var dir = "/tmp/tether-lab-benchmark"
 
     struct Sample {
         var detection: Double?
         var running: Double
         var bytes: Int64?
+        /// Each step's time, started to done, in the order journaled.
+        var steps: [(String, Double)] = []
     }
 
     func run() async throws {
         let tether = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tether").path
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: tether) else { throw ValidationError("needs root and tether beside this benchmark") }
         let wanted = try kinds.split(separator: ",").map { word in
-            guard let kind = FaultKind(rawValue: String(word)), [.storage, .management, .migrationAndVM, .crash, .host].contains(kind) else {
+            guard let kind = FaultKind(rawValue: String(word)), [.storage, .management, .migrationAndVM, .ioPaths, .crash, .host].contains(kind) else {
                 throw ValidationError("unknown or unsupported fault kind '\(word)'")
             }
             return kind
@@ -69,12 +72,29 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
                 }
             }
             say(Self.row(kind, samples))
+            say(Self.steps(samples))
         }
     }
 
     /// Unbuffered: each row as it is measured, into a file too.
     private func say(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    /// `  steps: prepare-incoming 0.31 s, evacuate 1.20 s, ...` (medians).
+    static func steps(_ samples: [Sample]) -> String {
+        var order: [String] = []
+        var times: [String: [Double]] = [:]
+        for sample in samples {
+            for (step, seconds) in sample.steps {
+                if times[step] == nil { order.append(step) }
+                times[step, default: []].append(seconds)
+            }
+        }
+        return "  steps (median): " + order.map { step in
+            let sorted = (times[step] ?? []).sorted()
+            return String(format: "%@ %.2f s", step, sorted[sorted.count / 2])
+        }.joined(separator: ", ")
     }
 
     static func row(_ kind: FaultKind, _ samples: [Sample]) -> String {
@@ -112,12 +132,14 @@ struct LabFaults {
         case .host: ["mgmt0", "mig0", "vm0", "st0", "st1"]
         default: []
         }
-        // Timed on this clock, as seen by polling every 20 ms: the API's times are whole seconds.
+        // Timed on this clock, as seen by polling every 20 ms.
         let firstStep: (ClusterEvent) -> Bool = { $0.kind == .operation && $0.to.hasSuffix(" started") && $0.from == "failover" }
         let start = Date()
         if kind == .crash {
             let crash = try await ProcessRunner.run(tether, ["lab", "crash", vm.name, "--dir", dir], timeout: 20)
             guard crash.status == 0 else { throw ValidationError("tether lab crash: \(crash.stderr)") }
+        } else if kind == .ioPaths {
+            try IOPathFault.cut(vm.name, on: vm.host, directory: dir)
         } else {
             for link in links { try await ip(vm.host, link, up: false) }
         }
@@ -138,18 +160,25 @@ struct LabFaults {
             try await Task.sleep(for: .milliseconds(20))
         }
         for link in links { try? await ip(vm.host, link, up: true) }
+        if kind == .ioPaths { try? IOPathFault.heal(on: vm.host) }
         guard let running else { throw ValidationError("\(vm.name) did not run again within 60 s") }
         // The failover's first step, and its migration report. A move made by the host itself
         // reaches the controller's journal once management is back: its detection is read from
-        // the journal's times (whole seconds over the API).
+        // the journal's times.
         let first = try await event(after: after, within: 30, firstStep)
         let record = try await client.operation(first.subject)
         let moved = record.steps.compactMap { step -> Int64? in
             if case .migrated(let report) = step.output { return report.transferredBytes }
             return nil
         }.first
+        var began: [String: Date] = [:]
+        var steps: [(String, Double)] = []
+        for step in record.steps {
+            if step.phase == .started { began[step.step] = step.at }
+            if step.phase == .done, let at = began[step.step] { steps.append((step.step, step.at.timeIntervalSince(at))) }
+        }
         try await settled()
-        return .init(detection: detected ?? first.at.timeIntervalSince(start), running: running, bytes: moved)
+        return .init(detection: detected ?? first.at.timeIntervalSince(start), running: running, bytes: moved, steps: steps)
     }
 
     /// The newest event's sequence (the events come a page at a time).

@@ -13,6 +13,7 @@ import Testing
 
     @Test func actsOnceWhenTheControllerIsSilentAndOnlyMigrationAnswers() {
         var watch = ManagementLossWatch(silence: 2)
+        #expect(watch.observe(at(0, heard: 0, management: .up)) == .none)
         #expect(watch.observe(at(1.9, heard: 0)) == .none, "not silent long enough")
         guard case .failOver(let since, let evidence) = watch.observe(at(2.1, heard: 0)) else {
             Issue.record("management lost was not acted on")
@@ -24,6 +25,25 @@ import Testing
         #expect(watch.observe(at(4, heard: 3.5)) == .recovered)
         #expect(watch.observe(at(4.5, heard: 4.4)) == .none)
         if case .failOver = watch.observe(at(9, heard: 4.4)) {} else { Issue.record("a second loss is acted on again") }
+    }
+
+    /// Every link of the host back after an isolation: migration's peers answer a moment before
+    /// management's and the controller do. No move; but management still down once migration
+    /// has worked for a whole silence is a loss.
+    @Test func migrationBackBeforeManagementAfterAnIsolationIsNoLoss() {
+        var watch = ManagementLossWatch(silence: 2)
+        #expect(watch.observe(at(0, heard: 0, management: .up)) == .none)
+        for second in stride(from: 0.5, through: 5, by: 0.5) {
+            #expect(watch.observe(at(second, heard: 0, migration: .down)) == .none, "isolated: fencing's case")
+        }
+        #expect(watch.observe(at(5.25, heard: 0, migration: .partial)) == .none, "migration back first")
+        #expect(watch.observe(at(5.5, heard: 0, migration: .up)) == .none)
+        #expect(watch.observe(at(6, heard: 5.9, management: .partial)) == .none, "then the rest: nothing was done")
+        var stuck = ManagementLossWatch(silence: 2)
+        #expect(stuck.observe(at(0, heard: 0, migration: .down)) == .none)
+        #expect(stuck.observe(at(5, heard: 0, migration: .up)) == .none)
+        #expect(stuck.observe(at(6.9, heard: 0)) == .none)
+        if case .failOver = stuck.observe(at(7.1, heard: 0)) {} else { Issue.record("management still down 2 s after migration came back is a loss") }
     }
 
     @Test(arguments: [HealthState.up, .partial, .unknown])

@@ -1,41 +1,12 @@
 import Foundation
 import Lab
 import TetherModel
-import TetherTestKit
-import TetherTestSupport
 
-/// Every IO path of one VM lost while its host's own paths stay up, as when the storage stops
-/// serving that host's sessions of one disk: in the host's namespace, nftables drops the VM's
-/// QEMU's established NBD connections and refuses every new NBD connection (a SYN gets a
-/// reset, so QEMU's and the agent's attempts fail at once). The agent's heartbeat connections,
-/// opened before, go on: the host still writes its records, its paths are up.
+/// The lab's IO-path fault (`Lab.IOPathFault`) on the shared lab, healed whatever happens.
 enum LabIOPathFault {
-    static let table = "tether_io_fault"
-
     /// `refuseNew: false` breaks only the connections the VM has: a fresh one works.
     static func cut(_ vm: String, on host: String, refuseNew: Bool = true) async throws {
-        let namespace = LabLayout.namespace(of: host)
-        let sockets = try await run("/usr/bin/env", ["ip", "netns", "exec", namespace, "ss", "-tnpH", "state", "established",
-                                                     "( dport = :\(LabLayout.nbdPort) )"])
-        let pid = try qemuPid(of: vm)
-        // A line: "0 0 10.83.0.12:59666 10.83.0.1:10809 users:(("qemu-system-x86",pid=12475,fd=9))"
-        let ports = sockets.split(separator: "\n").filter { $0.contains("pid=\(pid),") }.compactMap { line -> String? in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count > 2 ? fields[2].split(separator: ":").last.map(String.init) : nil
-        }
-        guard !ports.isEmpty else { throw TetherError(.notFound, "no NBD connection of \(vm)'s QEMU (pid \(pid)) in \(namespace): \(sockets)") }
-        let rules = """
-            table inet \(table) {
-              chain output {
-                type filter hook output priority 0; policy accept;
-                tcp dport \(LabLayout.nbdPort) tcp sport { \(ports.joined(separator: ", ")) } drop
-                \(refuseNew ? "tcp dport \(LabLayout.nbdPort) tcp flags & (syn | ack) == syn reject with tcp reset" : "")
-              }
-            }
-            """
-        let file = "\(SharedLab.directory)/\(table).nft"
-        try rules.write(toFile: file, atomically: true, encoding: .utf8)
-        _ = try await run("/usr/bin/env", ["ip", "netns", "exec", namespace, nft, "-f", file])
+        try IOPathFault.cut(vm, on: host, directory: SharedLab.directory, refuseNew: refuseNew)
     }
 
     /// Cuts, runs `body`, and heals whatever `body` did.
@@ -51,26 +22,6 @@ enum LabIOPathFault {
     }
 
     static func heal(on host: String) async throws {
-        _ = try await run("/usr/bin/env", ["ip", "netns", "exec", LabLayout.namespace(of: host), nft, "delete", "table", "inet", table])
-    }
-
-    static var nft: String { Tools.which("nft") ?? "/usr/sbin/nft" }
-
-    /// The QEMU whose command line names the VM (`-name vm`).
-    private static func qemuPid(of vm: String) throws -> Int32 {
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
-        for pid in pids {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
-            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard arguments.first?.contains("qemu-system") == true else { continue }
-            if let i = arguments.firstIndex(of: "-name"), i + 1 < arguments.count, arguments[i + 1] == vm { return pid }
-        }
-        throw TetherError(.notFound, "no QEMU process named \(vm)")
-    }
-
-    private static func run(_ tool: String, _ arguments: [String]) async throws -> String {
-        let result = try await ProcessRunner.run(tool, arguments, timeout: 20)
-        guard result.status == 0 else { throw TetherError(.io, "\(arguments.joined(separator: " ")): \(result.stderr)") }
-        return result.stdout
+        try IOPathFault.heal(on: host)
     }
 }

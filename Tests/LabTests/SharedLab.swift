@@ -30,10 +30,21 @@ struct SharedLab: SuiteTrait, TestScoping {
             return
         }
         defer {
-            // Keep the logs of a failed run where CI prints them; a passing run leaves nothing.
             _ = try? ChildProcess.run(Tools.product("tether"), ["lab", "down", "--dir", Self.directory, "--keep-files"])
+            Self.keepLogs(of: test.name)
         }
         try await function()
+    }
+
+    /// Where each suite's lab logs are kept: the next suite's lab starts afresh in the same
+    /// directory, and `scripts/test` prints these when a run fails.
+    static let logsDirectory = "/tmp/tether-lab-logs"
+
+    static func keepLogs(of suite: String) {
+        let kept = "\(logsDirectory)/\(suite.filter { $0.isLetter || $0.isNumber })"
+        try? FileManager.default.removeItem(atPath: kept)
+        try? FileManager.default.createDirectory(atPath: logsDirectory, withIntermediateDirectories: true)
+        try? FileManager.default.copyItem(atPath: "\(directory)/log", toPath: kept)
     }
 
     /// `tether status --json` of the lab.
