@@ -14,17 +14,9 @@ public enum IOPathFault {
     /// `refuseNew: false` breaks only the connections the VM has: a fresh one works. The rules
     /// are written to `directory` first (nft reads them from a file).
     public static func cut(_ vm: String, on host: String, directory: String, refuseNew: Bool = true) throws(TetherError) {
+        let ports = try nbdPorts(of: vm, on: host)
+        guard !ports.isEmpty else { throw TetherError(.notFound, "no NBD connection of \(vm)'s QEMU in \(LabLayout.namespace(of: host))") }
         let namespace = LabLayout.namespace(of: host)
-        let ss = try Executable.find("ss", package: "iproute2")
-        let sockets = try run(try Executable.find("ip", package: "iproute2"),
-                              ["netns", "exec", namespace, ss, "-tnpH", "state", "established", "( dport = :\(LabLayout.nbdPort) )"])
-        let pid = try qemuPid(of: vm)
-        // A line: "0 0 10.83.0.12:59666 10.83.0.1:10809 users:(("qemu-system-x86",pid=12475,fd=9))"
-        let ports = sockets.split(separator: "\n").filter { $0.contains("pid=\(pid),") }.compactMap { line -> String? in
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            return fields.count > 2 ? fields[2].split(separator: ":").last.map(String.init) : nil
-        }
-        guard !ports.isEmpty else { throw TetherError(.notFound, "no NBD connection of \(vm)'s QEMU (pid \(pid)) in \(namespace): \(sockets)") }
         let rules = """
             table inet \(table) {
               chain output {
@@ -41,6 +33,20 @@ public enum IOPathFault {
             throw TetherError(.io, "cannot write the nftables rules to \(file)", cause: "\(error)")
         }
         _ = try run(try Executable.find("ip", package: "iproute2"), ["netns", "exec", namespace, try nft(), "-f", file])
+    }
+
+    /// The local ports of the VM's QEMU's established NBD connections on `host`: a disk
+    /// reopened over a fresh connection shows a new one.
+    public static func nbdPorts(of vm: String, on host: String) throws(TetherError) -> [String] {
+        let ss = try Executable.find("ss", package: "iproute2")
+        let sockets = try run(try Executable.find("ip", package: "iproute2"),
+                              ["netns", "exec", LabLayout.namespace(of: host), ss, "-tnpH", "state", "established", "( dport = :\(LabLayout.nbdPort) )"])
+        let pid = try qemuPid(of: vm)
+        // A line: "0 0 10.83.0.12:59666 10.83.0.1:10809 users:(("qemu-system-x86",pid=12475,fd=9))"
+        return sockets.split(separator: "\n").filter { $0.contains("pid=\(pid),") }.compactMap { line -> String? in
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            return fields.count > 2 ? fields[2].split(separator: ":").last.map(String.init) : nil
+        }
     }
 
     public static func heal(on host: String) throws(TetherError) {
