@@ -63,6 +63,12 @@ extension Controller {
         ], faultAt: sign.at))
     }
 
+    /// Whether the controller itself heard `host` (a heartbeat or registration) within the
+    /// judgement's heard window.
+    func heardNow(_ host: String, at time: Date) -> Bool {
+        lastHeartbeat[host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } ?? false
+    }
+
     struct HeldBack: Error {
         var reason: String
         init(_ reason: String) { self.reason = reason }
@@ -73,7 +79,8 @@ extension Controller {
     /// and from now on every view shows the VM on its target. Nil: not taken, with why.
     func claimRestart(_ order: inout FailoverOrder) -> String? {
         guard order.fault == .host else { return nil }
-        if let last = lastHeartbeat[order.from], now().timeIntervalSince(last) <= settings.judgement.heardWithin {
+        let time = now()
+        if heardNow(order.from, at: time) {
             return "\(order.from) was heard again: \(order.vm) is not restarted elsewhere"
         }
         guard var registration = registrations[order.from], let v = registration.vms.firstIndex(where: { $0.name == order.vm }) else {
@@ -82,10 +89,8 @@ extension Controller {
         let vm = registration.vms[v]
         // A move that reached its target before the host died (its source never released) left
         // the VM in the dead host's last listing too: the copy a heard host runs is the VM.
-        let time = now()
         if let other = registrations.values.first(where: { other in
-            other.host != order.from && other.vms.contains { $0.name == order.vm && $0.status.occupiesHost }
-                && lastHeartbeat[other.host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } == true
+            other.host != order.from && other.vms.contains { $0.name == order.vm && $0.status.occupiesHost } && heardNow(other.host, at: time)
         }) {
             return "\(order.vm) runs on \(other.host), which is heard: \(order.from)'s last listing of it is older; it is not restarted"
         }

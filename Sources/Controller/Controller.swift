@@ -277,9 +277,7 @@ public actor Controller {
         // Heard by the controller itself: a host that lost management is `up` (its peers hear
         // it), but what it registered is as old as its last heartbeat.
         let time = now()
-        let heard = Set(sorted.map(\.host).filter { host in
-            lastHeartbeat[host].map { time.timeIntervalSince($0) <= settings.judgement.heardWithin } ?? false
-        })
+        let heard = Set(sorted.map(\.host).filter { heardNow($0, at: time) })
         let vms = VMListing.vms(of: sorted, heard: heard)
         return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
                              operations: operations)
