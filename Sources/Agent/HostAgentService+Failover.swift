@@ -37,8 +37,7 @@ extension HostAgentService {
         if allDown {
             if storageLostSince[datastore] == nil {
                 storageLostSince[datastore] = lastSuccess ?? Date()
-                logger.error("storage lost", metadata: ["datastore": "\(datastore)",
-                                                        "vms": "\(vms.filter { $0.value.launch?.datastoreDisk?.datastore == datastore }.keys.sorted())"])
+                logger.error("storage lost", metadata: ["datastore": "\(datastore)", "vms": "\(vms(on: datastore))"])
                 await reportStorageLost(store)
             }
             return
@@ -67,7 +66,7 @@ extension HostAgentService {
     /// Until the controller takes the report, it is made again each round while the loss holds
     /// (`reportStorageLossAgain`): one held up while this host was cut off is refused as stale.
     private func reportStorageLost(_ store: DatastoreAccess) async {
-        let affected = vms.filter { $0.value.launch?.datastoreDisk?.datastore == store.name }.keys.sorted()
+        let affected = vms(on: store.name)
         guard let faultReporter, reportsOutsideFaults, !affected.isEmpty, let lastSuccess = storageLostSince[store.name] else { return }
         let evidence = ["\(settings.host): every path to datastore \(store.name) down since \(lastSuccess.formatted(.iso8601)) "
                         + "(\(store.paths.joined(separator: ", ")))"]
@@ -83,6 +82,11 @@ extension HostAgentService {
             // The controller's own view (the heartbeat records stop) may start the failover first.
             logger.error("could not report the storage fault to the controller: \(error)")
         }
+    }
+
+    /// The VMs whose disk is on `datastore`, by name.
+    func vms(on datastore: String) -> [String] {
+        vms.filter { $0.value.launch?.datastoreDisk?.datastore == datastore }.keys.sorted()
     }
 
     /// The storage losses not yet taken by the controller, reported again; every heartbeat round.
