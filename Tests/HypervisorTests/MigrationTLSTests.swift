@@ -42,11 +42,25 @@ struct MigrationTLSTests {
             #expect(parameters["tls-creds"]?.string?.isEmpty == false, "the source migrated with TLS credentials")
             #expect(parameters["tls-hostname"]?.string == "host-b")
             #expect(try await target.qmp.execute("query-migrate-parameters")["tls-authz"]?.string?.isEmpty == false)
+            #expect(Self.isFFDHE2048(FileManager.default.contents(atPath: target.qmp.socketPath + ".migration-tls/dh-params.pem")),
+                    "the target's credentials name RFC 7919's group rather than have QEMU generate one for seconds")
             try await target.waitForStatus(.running)
             #expect(try await source.status() == .postmigrate)
             try await target.saveGuestMemory(address: address, size: size, to: bed.path("after.bin"))
             #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: bed.path("after.bin")))) == pattern)
         }
+    }
+
+    /// PKCS#3 DH parameters whose prime is RFC 7919's ffdhe2048 (its first 128 bits, as the RFC
+    /// prints them, and its last 64, all ones) and whose generator is 2.
+    static func isFFDHE2048(_ pem: Data?) -> Bool {
+        guard let text = pem.map({ String(decoding: $0, as: UTF8.self) }), text.hasPrefix("-----BEGIN DH PARAMETERS-----\n") else { return false }
+        let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        guard let der = Data(base64Encoded: body).map([UInt8].init), der.count == 268 else { return false }
+        let prime = Array(der[9..<265])
+        let start: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xAD, 0xF8, 0x54, 0x58, 0xA2, 0xBB, 0x4A, 0x9A]
+        return Array(der[0..<9]) == [0x30, 0x82, 0x01, 0x08, 0x02, 0x82, 0x01, 0x01, 0x00] && Array(prime.prefix(16)) == start
+            && prime.suffix(8).allSatisfy { $0 == 0xFF } && Array(der.suffix(3)) == [0x02, 0x01, 0x02]
     }
 
     /// A target readied for TLS takes nothing in plaintext: the handshake never happens.
