@@ -1,3 +1,4 @@
+import Hypervisor
 import TetherModel
 import TetherSystem
 
@@ -45,6 +46,11 @@ public struct LabNetwork: Sendable {
                 // (minutes): tcp_retries2 is per namespace and applies to open connections
                 // (shared/notes/qemu-storage-faults.md).
                 try sysctl(ns, "net.ipv4.tcp_retries2", "2")
+                // And an answer that never comes must be noticed too: a request the server
+                // acknowledged, whose reply was lost with the link while the server gave up on
+                // the connection, leaves nothing to retransmit, and QEMU waits (its `stop`
+                // holding QMP) until keep-alive asks, after two hours by default.
+                for (name, value) in StorageTimeouts.keepAlive { try sysctl(ns, name, value) }
             }
             // The server side too, so a cut-off host's sessions do not hold the server's slots.
             try sysctl(LabLayout.storageNamespace, "net.ipv4.tcp_retries2", "2")

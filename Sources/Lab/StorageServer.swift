@@ -144,6 +144,11 @@ public actor StorageServer {
         Set((try await qmp.execute("query-block-exports").array ?? []).compactMap { $0["id"]?.string })
     }
 
+    /// Stops the daemon's process (SIGSTOP): its kernel still acknowledges what clients send,
+    /// and nothing answers, as a server that stalls. `resume` lets it go on.
+    public func suspend() { process.signal(SIGSTOP) }
+    public func resume() { process.signal(SIGCONT) }
+
     /// Ends the daemon: `quit`, then SIGTERM and SIGKILL if it lingers.
     public func stop() async {
         _ = try? await qmp.execute("quit", timeout: .seconds(2))

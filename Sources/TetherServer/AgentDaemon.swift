@@ -33,7 +33,7 @@ public enum AgentDaemon {
         }
         let agent = HostAgentService(settings: settings, identity: identity, logger: logger, probeDevices: DeviceInventory.probe)
         try await agent.start()
-        let timeouts = StorageTimeouts.describe(retries: StorageTimeouts.tcpRetries2())
+        let timeouts = StorageTimeouts.describe(retries: StorageTimeouts.tcpRetries2(), keepAlive: StorageTimeouts.keepAlive())
         if !section.datastores.allSatisfy(\.paths.isEmpty) {
             if timeouts.ok { logger.notice("\(timeouts.text)") } else { logger.warning("\(timeouts.text)") }
         }

@@ -74,6 +74,36 @@ struct NetworkDiskTests {
         }
     }
 
+    /// The server acknowledged a write, then lost the link before its reply went out, and gave
+    /// up on the connection (its retries): nothing is left for the host's TCP to retransmit.
+    /// Without keep-alive the write waits forever, and so does a `stop`, which drains it, with
+    /// QMP held: a storage failover hung in the lab this way. With the hosts' keep-alive
+    /// (StorageTimeouts) the connection is found dead and the write fails into `io-error`.
+    @Test func aWriteWhoseReplyWasLostWithTheLinkFailsRatherThanHoldingTheVM() async throws {
+        try await StorageLab.with(bootSector: CounterGuest.bootSector) { lab, server, bed, image in
+            var spec = try lab.spec(paths: [lab.paths[0]])
+            spec.name = "nd-lost-\(lab.tag)"
+            let vm = try await bed.launch(spec)
+            _ = try await CounterGuest.waitForProgress(image, past: 100, timeout: Self.bootTimeout)
+            let errors = vm.diskIOErrors()
+            // Stalled, the server's kernel acknowledges the guest's next write; nothing replies.
+            await server.suspend()
+            try await Task.sleep(for: .milliseconds(300))
+            let stop = Task { try await vm.qmp.execute("stop", timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(300))
+            try lab.ip(["-n", lab.storage, "link", "set", lab.storageLink(0), "down"])
+            await server.resume()
+            // The reply is retransmitted into the dead link until the server gives up (1.4 s).
+            try await Task.sleep(for: .seconds(4))
+            try lab.ip(["-n", lab.storage, "link", "set", lab.storageLink(0), "up"])
+            let error = try await Self.first(errors, within: .seconds(30))
+            _ = try await stop.value
+            #expect(error.action == "stop" && error.node.hasPrefix("disk0-fmt"), "\(error)")
+            #expect([.ioError, .paused].contains(try await vm.status()))
+            try await vm.quit()
+        }
+    }
+
     @Test func aPathThatDoesNotAnswerIsRefusedAndTheDiskStaysAsItWas() async throws {
         try await StorageLab.with(bootSector: CounterGuest.bootSector) { lab, _, bed, image in
             // The first path is dead at launch: the VM opens its disk on the second.

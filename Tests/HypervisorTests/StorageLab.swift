@@ -7,7 +7,8 @@ import TetherTestSupport
 
 /// A datastore and a host in network namespaces: the storage namespace runs a `StorageServer`
 /// on 0.0.0.0; the host namespace reaches it over two links (two paths), 10.91.1.0/30 and
-/// 10.91.2.0/30, with `tcp_retries2=2` so that a dead path fails a pending write in about 1.5 s.
+/// 10.91.2.0/30, with `tcp_retries2=2` so that a dead path fails a pending write in about 1.5 s,
+/// and keep-alive after 2 s so that a write whose reply was lost fails too.
 /// QEMU runs in the host namespace.
 struct StorageLab {
     let tag: String
@@ -38,8 +39,12 @@ struct StorageLab {
                 try ip(["-n", host, "link", "set", hostLink(index), "up"])
             }
             for namespace in [storage, host] { try ip(["-n", namespace, "link", "set", "lo", "up"]) }
-            // Per namespace, and it applies to sockets already open.
+            // Per namespace, and it applies to sockets already open. Keep-alive applies to the
+            // sockets opened after, as the lab's hosts have it (StorageTimeouts).
             try ip(["netns", "exec", host, "sysctl", "-q", "-w", "net.ipv4.tcp_retries2=2"])
+            for (name, value) in StorageTimeouts.keepAlive { try ip(["netns", "exec", host, "sysctl", "-q", "-w", "\(name)=\(value)"]) }
+            // The server gives up on a cut-off client as the lab's does.
+            try ip(["netns", "exec", storage, "sysctl", "-q", "-w", "net.ipv4.tcp_retries2=2"])
         } catch {
             remove()
             throw error
