@@ -147,7 +147,7 @@ extension HostAgentService {
             // migrated away is left behind, off its datastore, until released: never checked.
             guard let disk = vm.launch?.datastoreDisk, !switchingDisks.contains(name), fenced[name] == nil,
                   vm.migration.map(\.status.isFailure) ?? true else { continue }
-            guard (try? await vm.machine.status()) == .ioError else {
+            guard (try? await vm.machine.status(within: Self.heartbeatStatusWait)) == .ioError else {
                 stalledSince[name] = nil
                 continue
             }

@@ -133,6 +133,11 @@ public actor HostAgentService: HostAgent {
     }
 
     /// The host as the controller should see it now (asks each VM its run state).
+    /// How long the heartbeat's round waits for each VM's QEMU to say its state. A QEMU whose
+    /// `stop` drains a request on a dead storage path holds QMP until TCP gives up on it
+    /// (seconds): it reads `unreachable` meanwhile, and the controller still hears this host.
+    static let heartbeatStatusWait: Duration = .seconds(1)
+
     public func registration() async -> AgentRegistration {
         var registered: [RegisteredVM] = []
         // A fenced VM is left out until the cluster has answered whether it was restarted
@@ -140,7 +145,7 @@ public actor HostAgentService: HostAgent {
         for (_, vm) in vms.sorted(by: { $0.key < $1.key }) where fenced[vm.registration.name] == nil {
             var entry = vm.registration
             entry.launch = vm.launch
-            entry.status = (try? await vm.machine.status()) ?? .unreachable
+            entry.status = (try? await vm.machine.status(within: Self.heartbeatStatusWait)) ?? .unreachable
             // A guest that crashed with QEMU's panic action `none` still "runs" (halted, or
             // writing its crash files): it is crashed until it starts over.
             if crashes[entry.name] != nil, entry.status == .running { entry.status = .guestPanicked }

@@ -99,7 +99,11 @@ public final class QEMUMachine: VirtualMachineControl {
     // MARK: state
 
     public func status() async throws -> VMRunState {
-        VMRunState(try await qmp.execute("query-status")["status"]?.string ?? "unknown")
+        try await status(within: .seconds(30))
+    }
+
+    public func status(within timeout: Duration) async throws -> VMRunState {
+        VMRunState(try await qmp.execute("query-status", timeout: timeout)["status"]?.string ?? "unknown")
     }
 
     /// The versioned machine type QEMU runs (`pc-i440fx-7.2`), to start a migration's target

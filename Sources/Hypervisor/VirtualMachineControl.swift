@@ -14,6 +14,9 @@ public protocol VirtualMachineDriver: Sendable {
 public protocol VirtualMachineControl: Sendable {
     var name: String { get }
     func status() async throws -> VMRunState
+    /// The state, if QEMU answers within `timeout`: a QEMU draining a request on a dead storage
+    /// path holds QMP for seconds, and a heartbeat must not wait for it.
+    func status(within timeout: Duration) async throws -> VMRunState
     func pause() async throws
     func resume() async throws
     /// The versioned machine type the VM runs: its migration's target must be started with it.

@@ -2,20 +2,20 @@ import Foundation
 
 /// A QMP peer that misbehaves on purpose, for the faults real QEMU will not produce on demand:
 /// it greets, answers qmp_capabilities, then treats the next command as `behaviour` says.
-final class FakeQMPServer: @unchecked Sendable {
-    enum Behaviour: Sendable {
+public final class FakeQMPServer: @unchecked Sendable {
+    public enum Behaviour: Sendable {
         case closeOnCommand          // QEMU dies mid-command
         case reply(String)           // any line, JSON or not
         case silent                  // never answers
         case noGreeting              // accepts and says nothing
     }
 
-    let path: String
+    public let path: String
     private let listener: Int32
 
     /// `busyFor`: the socket refuses connections this long first, its one-slot backlog taken by
     /// another client, as a QEMU that has not yet seen its previous client leave.
-    init(_ behaviour: Behaviour, busyFor: TimeInterval = 0) throws {
+    public init(_ behaviour: Behaviour, busyFor: TimeInterval = 0) throws {
         path = "/tmp/fq-\(UUID().uuidString.prefix(8)).sock"
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
