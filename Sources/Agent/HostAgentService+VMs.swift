@@ -49,9 +49,12 @@ extension HostAgentService {
         }
         let port = try LocalPorts.free(on: settings.address(on: network))
         let address = HostPort(host: settings.address(on: network), port: port)
+        let started = ContinuousClock.now
+        var launched = started, relayed = started
         do {
             let machine = try await driver.launch(try request.launch.spec(incoming: true, directory: settings.stateDirectory, datastores: settings.datastores, pathStates: pathStates),
                                                  in: settings.stateDirectory)
+            launched = .now
             do {
                 // Its forwarded devices first: a migration loads only into the same devices.
                 for end in request.channels {
@@ -61,6 +64,7 @@ extension HostAgentService {
                     guard let socket = relay.socketPath else { throw TetherError(.internalError, "a channel end without its socket") }
                     try await machine.attachUSBRedirection(id: id, socketPath: socket)
                 }
+                relayed = .now
                 // Over mutual TLS with the cluster's certificates, from the named source only.
                 try await machine.prepareIncoming(uri: "tcp:\(address)", tls: settings.migrationTLS,
                                                   sourceName: settings.migrationTLS == nil ? nil : request.source)
@@ -77,7 +81,9 @@ extension HostAgentService {
         } catch {
             throw TetherError(.io, "cannot start \(name) on \(settings.host) to receive it", cause: "\(error)")
         }
-        logger.info("waiting for VM", metadata: ["vm": "\(name)", "at": "\(address)"])
+        let milliseconds = { (from: ContinuousClock.Instant, to: ContinuousClock.Instant) in "\(Int((to - from).timeInterval * 1000))" }
+        logger.info("waiting for VM", metadata: ["vm": "\(name)", "at": "\(address)", "launch_ms": "\(milliseconds(started, launched))",
+                                                 "channels_ms": "\(milliseconds(launched, relayed))", "incoming_ms": "\(milliseconds(relayed, .now))"])
         return address
     }
 

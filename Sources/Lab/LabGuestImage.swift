@@ -30,6 +30,26 @@ public enum LabGuestImage {
         return CounterSequence(counters: counters)
     }
 
+    /// The highest counter written after `last`, following the sequence from `last + 1` as far
+    /// as it goes (up to `window` counters on); `last` when the next one is not there yet. For
+    /// watching a running guest: a few sectors read, not the whole sequence.
+    public static func latestCounter(in path: String, after last: UInt64, window: Int = 64) throws(TetherError) -> UInt64 {
+        var latest = last
+        while latest - last < UInt64(window) {
+            // The sectors from the next counter's on, to the sequence's end at most (it wraps).
+            let first = sector(of: latest + 1)
+            let through = min(LabGuest.sequenceSectors.upperBound, first + window - Int(latest - last) - 1)
+            let bytes = try read(path, through: through, from: first)
+            for index in 0...(through - first) {
+                let content = bytes[index * LabGuest.sectorSize..<(index + 1) * LabGuest.sectorSize]
+                guard content.dropFirst(8).prefix(8).elementsEqual(LabGuest.sequenceMarker),
+                      littleEndian(content.prefix(8)) == latest + 1 else { return latest }
+                latest += 1
+            }
+        }
+        return latest
+    }
+
     /// The crash record in sectors 4096 ... 4159 of the image at `path`.
     public static func crashRecord(of path: String) throws(TetherError) -> CrashRecord {
         let bytes = try read(path, through: LabGuest.crashSectors.upperBound)
@@ -72,8 +92,9 @@ public enum LabGuestImage {
     }
 
     /// Sectors 0 ... `last` of the file.
-    static func read(_ path: String, through last: Int) throws(TetherError) -> [UInt8] {
-        let needed = (last + 1) * LabGuest.sectorSize
+    static func read(_ path: String, through last: Int, from first: Int = 0) throws(TetherError) -> [UInt8] {
+        let offset = first * LabGuest.sectorSize
+        let needed = (last + 1) * LabGuest.sectorSize - offset
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -85,7 +106,7 @@ public enum LabGuestImage {
         while filled < needed {
             let count = bytes.withUnsafeMutableBytes { buffer -> Int in
                 guard let base = buffer.baseAddress else { return 0 }
-                return pread(fd, base + filled, needed - filled, off_t(filled))
+                return pread(fd, base + filled, needed - filled, off_t(offset + filled))
             }
             if count < 0, errno == EINTR { continue }
             guard count >= 0 else {
@@ -95,8 +116,8 @@ public enum LabGuestImage {
             filled += count
         }
         guard filled == needed else {
-            throw TetherError(.invalidArgument, "\(path) is \(filled) bytes, too short for a lab guest image: "
-                              + "it needs sectors 0 to \(last) (\(needed) bytes); make one with LabGuest.makeImage")
+            throw TetherError(.invalidArgument, "\(path) ends before sector \(last), too short for a lab guest image: "
+                              + "it needs sectors \(first) to \(last); make one with LabGuest.makeImage")
         }
         return bytes
     }

@@ -14,6 +14,8 @@ import TetherTestSupport
 ///   read from the journal handed over);
 /// - running again: from the fault to the VM running on its new host (`tether status`), or for
 ///   a crash to its restart journaled (the guest's record written, collected, the VM reset);
+/// - guest writes paused: the longest time the VM's writes stopped reaching the datastore
+///   (`GuestWriteGaps`: the guest's counter on its image, read every 10 ms);
 /// - bytes moved: what the migration carried (the journal's migration report);
 /// - each journaled step's median time (started to done), to show where the time goes.
 /// Each fault is healed and the cluster left to settle before the next. Needs root and a
@@ -25,10 +27,12 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
     @Option(help: "Faults of each kind (crashes: at most 3 per VM, 9 with the lab's 3 VMs, or the crash limit holds them back).") var runs = 10
     @Option(help: "Comma-separated: storage, management, migration-vm, io-paths, crash, host.") var kinds = "storage,management,migration-vm,io-paths,crash,host"
     @Option(help: "The lab's directory.") var dir = "/tmp/tether-lab-benchmark"
+    @Option(help: "Where to copy the lab's logs before it goes down (they go with it otherwise).") var keepLogs: String?
 
     struct Sample {
         var detection: Double?
         var running: Double
+        var writesPaused: Double?
         var bytes: Int64?
         /// Each step's time, started to done, in the order journaled.
         var steps: [(String, Double)] = []
@@ -46,8 +50,15 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
         _ = try? await ProcessRunner.run(tether, ["lab", "down", "--dir", dir], timeout: 60)
         let up = try await ProcessRunner.run(tether, ["lab", "up", "--dir", dir], timeout: 180)
         guard up.status == 0 else { throw ValidationError("tether lab up: \(up.stdout)\(up.stderr)") }
-        defer { _ = try? ChildProcess.run(tether, ["lab", "down", "--dir", dir]) }
-        let lab = LabFaults(tether: tether, dir: dir, client: ControllerClient(APIClient(.unixSocket("\(dir)/ctl/tetherd.sock"))))
+        defer {
+            if let keepLogs {
+                try? FileManager.default.removeItem(atPath: keepLogs)
+                try? FileManager.default.copyItem(atPath: "\(dir)/log", toPath: keepLogs)
+            }
+            _ = try? ChildProcess.run(tether, ["lab", "down", "--dir", dir])
+        }
+        let writes = GuestWriteGaps()
+        let lab = LabFaults(tether: tether, dir: dir, client: ControllerClient(APIClient(.unixSocket("\(dir)/ctl/tetherd.sock"))), writes: writes)
         do {
             try await measure(wanted, lab)
         } catch {
@@ -60,7 +71,7 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
     private func measure(_ wanted: [FaultKind], _ lab: LabFaults) async throws {
         try await lab.settled()
 
-        say("fault            detection (median/worst)   running again (median/worst)   bytes moved (median)   \(runs) runs each")
+        say("fault            detection (median/worst)   running again (median/worst)   writes paused (median/worst)   bytes moved (median)   \(runs) runs each")
         for kind in wanted {
             var samples: [Sample] = []
             for run in 0..<runs {
@@ -105,7 +116,7 @@ struct LabFailoverBenchmark: AsyncParsableCommand {
         }
         let bytes = samples.compactMap(\.bytes).sorted()
         return kind.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) + " " + stats(samples.compactMap(\.detection)) + "        "
-            + stats(samples.map(\.running)) + "            " + (bytes.isEmpty ? "-" : String(format: "%.1f MiB", Double(bytes[bytes.count / 2]) / 1_048_576))
+            + stats(samples.map(\.running)) + "        " + stats(samples.compactMap(\.writesPaused)) + "            " + (bytes.isEmpty ? "-" : String(format: "%.1f MiB", Double(bytes[bytes.count / 2]) / 1_048_576))
             + "   (\(samples.count) ok)"
     }
 }
@@ -115,6 +126,7 @@ struct LabFaults {
     let tether: String
     let dir: String
     let client: ControllerClient
+    let writes: GuestWriteGaps
 
     func measure(_ kind: FaultKind, run: Int) async throws -> LabFailoverBenchmark.Sample {
         let status = try await client.status()
@@ -134,6 +146,8 @@ struct LabFaults {
         }
         // Timed on this clock, as seen by polling every 20 ms.
         let firstStep: (ClusterEvent) -> Bool = { $0.kind == .operation && $0.to.hasSuffix(" started") && $0.from == "failover" }
+        try await writes.start(image: "\(dir)/storage/\(vm.name).raw")
+        try await Task.sleep(for: .milliseconds(200))   // the writes' pace before the fault
         let start = Date()
         if kind == .crash {
             let crash = try await ProcessRunner.run(tether, ["lab", "crash", vm.name, "--dir", dir], timeout: 20)
@@ -159,6 +173,9 @@ struct LabFaults {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
+        // Its writes resume a moment after it runs (a restarted guest boots first).
+        try await Task.sleep(for: .seconds(kind == .crash || kind == .host ? 5 : 1))
+        let writesPaused = await writes.stop()
         for link in links { try? await ip(vm.host, link, up: true) }
         if kind == .ioPaths { try? IOPathFault.heal(on: vm.host) }
         guard let running else { throw ValidationError("\(vm.name) did not run again within 60 s") }
@@ -178,7 +195,7 @@ struct LabFaults {
             if step.phase == .done, let at = began[step.step] { steps.append((step.step, step.at.timeIntervalSince(at))) }
         }
         try await settled()
-        return .init(detection: detected ?? first.at.timeIntervalSince(start), running: running, bytes: moved, steps: steps)
+        return .init(detection: detected ?? first.at.timeIntervalSince(start), running: running, writesPaused: writesPaused, bytes: moved, steps: steps)
     }
 
     /// The newest event's sequence (the events come a page at a time).

@@ -59,6 +59,17 @@ import Testing
         #expect(sequence.maximum == maximum)
     }
 
+    /// Following a running guest: from the last counter seen, as far as the next ones are written,
+    /// across the sequence's wrap, at most a window on, and not past a gap.
+    @Test func theLatestCounterFollowsTheSequenceFromTheLastSeen() throws {
+        let path = try Self.image("latest", counters: Array(2000...2100) + [2103])
+        defer { unlink(path) }
+        #expect(try LabGuestImage.latestCounter(in: path, after: 2000) == 2064, "a window of 64")
+        #expect(try LabGuestImage.latestCounter(in: path, after: 2040) == 2100, "across sector 2048's wrap to sector 1, to the gap")
+        #expect(try LabGuestImage.latestCounter(in: path, after: 2100) == 2100, "2101 is not written yet")
+        #expect(try LabGuestImage.latestCounter(in: path, after: 2010, window: 5) == 2015)
+    }
+
     @Test func aLostWriteIsMissing() throws {
         let path = try Self.image("gap", counters: Array(1...100).filter { $0 != 40 && $0 != 41 })
         defer { unlink(path) }
