@@ -52,8 +52,9 @@ public struct AgentLoop: Service {
                 _ = await agent.refreshDevices()
                 inventoried = .now
             }
-            await agent.checkStalledDisks()
-            if let health { await agent.checkNetworks(await health.report()) }
+            let measured = await health?.report()
+            await agent.checkStalledDisks(paths: measured?.datastores ?? [])
+            if let measured { await agent.checkNetworks(measured) }
             // Fenced VMs are resolved (quit or resumed) before the host lists its VMs again; until
             // the controller has answered where they run, the host does not register.
             if sent == nil, await agent.hasFencedVMs, !(await learnWhereFencedVMsRun()) {

@@ -54,9 +54,12 @@ public actor HostAgentService: HostAgent {
     var storageLostSince: [String: Date] = [:]
     /// Those of them the controller took the report of; the others are reported again each round.
     var storageLossReported: Set<String> = []
-    /// VMs seen paused in io-error, since when; and those reported as having lost every IO path.
-    var stalledSince: [String: ContinuousClock.Instant] = [:]
+    /// VMs seen paused in io-error, since when (on both clocks: the path records carry dates);
+    /// and those reported as having lost every IO path.
+    var stalledSince: [String: (instant: ContinuousClock.Instant, date: Date)] = [:]
     var reportedStalls: Set<String> = []
+    /// When a VM's stuck disk connections were last closed, with its path shown working.
+    var stuckConnectionsCut: [String: ContinuousClock.Instant] = [:]
     /// The loss of the migration and VM networks was reported (until one of them is back).
     var reportedNetworkLoss = false
     var networksSeenWorking: Set<NetworkRole> = []

@@ -11,6 +11,8 @@ public final class QEMUMachine: VirtualMachineControl {
     public let logPath: String?
     /// The network namespace QEMU runs in (nil: the driver's own), where a disk path is probed.
     public let networkNamespace: String?
+    /// QEMU's process id, when this process started it.
+    public var processID: Int32? { process?.pid }
 
     init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?, networkNamespace: String? = nil) {
         self.name = name

@@ -54,6 +54,11 @@ public protocol VirtualMachineControl: Sendable {
     /// Runs a VM that arrived paused or in `io-error`, issuing its held requests here.
     @discardableResult
     func resumeAfterMove(timeout: Duration) async throws -> VMRunState
+    /// The network disk's connections whose data has gone unacknowledged through `backoff`
+    /// retransmission timeouts, and the path they are on; nil when that cannot be seen.
+    func stuckDiskConnections(backoff: Int) async throws -> (path: NBDPath, connections: [StuckConnection])?
+    /// Closes them, so that QEMU's request fails now rather than when TCP gives up.
+    func closeConnections(_ connections: [StuckConnection]) throws
     /// The IO errors QEMU reports on the VM's disks from now on.
     func diskIOErrors() -> AsyncStream<DiskIOError>
     /// The guest's panics and watchdog firings from now on.

@@ -27,11 +27,14 @@ struct LabFailoverTests {
     @Test(.requires(Tools.which("nft") != nil, "nft (Debian's nftables)"))
     func ioPathsLostMovesTheVMLive() async throws {
         let host = try await LabFailover.hostOf("vm-c")
-        try await LabFailover.expectMovedWithMemory("vm-c", from: host, fault: .ioPaths, trigger: .selfTriggered) {
+        let faults = try await LabFailover.expectMovedWithMemory("vm-c", from: host, fault: .ioPaths, trigger: .selfTriggered) {
             try await LabIOPathFault.cut("vm-c", on: host)
         } heal: {
             try await LabIOPathFault.heal(on: host)
         }
+        // Known before TCP gave up on the write (3 s): its connection, retransmitted into while
+        // the host's heartbeats on the same path went through, was closed by the agent.
+        #expect(faults.first?.detail.contains { $0.contains("disk connection") && $0.contains("was closed") } == true, "\(faults)")
         let status = try await SharedLab.status()
         let paths = status.hosts.first { $0.name == host }?.datastores.first?.paths.map(\.state)
         #expect(paths == [.up, .up], "\(host)'s own paths stayed up through the fault: \(String(describing: paths))")
@@ -175,9 +178,10 @@ enum LabFailover {
     /// `trigger`: who must have seen the fault first; nil: either (both watch it).
     /// `controllerRestarted`: `inject` kills and restarts the controller, whose events (the
     /// fault's among them) die with it; the journal's steps, finished by its successor, remain.
+    @discardableResult
     static func expectMovedWithMemory(_ vm: String, from host: String, fault kind: FaultKind, trigger: FailoverTrigger?,
                                       controllerRestarted: Bool = false,
-                                      inject: () async throws -> Void, heal: () async throws -> Void) async throws {
+                                      inject: () async throws -> Void, heal: () async throws -> Void) async throws -> [ClusterEvent] {
         let before = try await LabProbe.sequence(of: vm, atLeast: 50)
         #expect(before.isContinuous, "\(before.verdict)")
         let firstEvent = try await LabProbe.events().last?.sequence ?? 0
@@ -219,10 +223,11 @@ enum LabFailover {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(events.contains { $0.kind == .operation && $0.to == "release-source done" })
-        guard !controllerRestarted else { return }
+        guard !controllerRestarted else { return [] }
         let faults = events.filter { $0.kind == .fault && $0.host == host && $0.subject == kind.rawValue }
         if let trigger { #expect(faults.first?.from == trigger.rawValue, "the fault was seen by \(trigger.rawValue): \(faults)") }
         #expect(faults.first?.to == "failover", "\(faults)")
         #expect(faults.filter { $0.to == "failover" }.count == 1, "one sighting began the failover: \(faults)")
+        return faults
     }
 }
