@@ -271,10 +271,11 @@ extension HostAgentService {
             return
         }
         // Held for a while first: with one peer, a peer merely suspected reads as a network
-        // down, for well under a second.
+        // down, for well under a second. Links without carrier are held only past a bounce.
         let since = networksLostSince ?? report.at
         networksLostSince = since
-        guard report.at.timeIntervalSince(since) >= HostJudgement.networkLossHold else { return }
+        let hold = HostJudgement.networkLossHold(links: [report.networks[.migration]?.link, report.networks[.vm]?.link])
+        guard report.at.timeIntervalSince(since) >= hold else { return }
         guard !reportedNetworkLoss, reportsOutsideFaults, let faultReporter else { return }
         let affected = vms.filter { $0.value.registration.status.occupiesHost }.keys.sorted()
         guard !affected.isEmpty else { return }

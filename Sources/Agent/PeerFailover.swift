@@ -91,7 +91,8 @@ public actor PeerFailover {
         guard movesOnOwn else { return }
         let observation = ManagementLossWatch.Observation(now: clock(), controllerHeardAt: controllerHeardAt,
                                                           management: health?.networks[.management]?.state ?? .unknown,
-                                                          migration: health?.networks[.migration]?.state ?? .unknown)
+                                                          migration: health?.networks[.migration]?.state ?? .unknown,
+                                                          managementLink: health?.networks[.management]?.link)
         switch watch.observe(observation) {
         case .none:
             break

@@ -16,6 +16,14 @@ public enum HostJudgement {
     /// lost: with one peer, a peer merely suspected reads as a network down for well under a
     /// second. The host's agent and the controller hold for the same time.
     public static let networkLossHold: TimeInterval = 2
+    /// The same when the kernel says both links have no carrier: a fact, not a suspicion; held
+    /// only past a link's bounce.
+    public static let linkLossHold: TimeInterval = 0.5
+
+    /// The hold for a host's migration and VM networks as measured.
+    public static func networkLossHold(links: [Bool?]) -> TimeInterval {
+        links.allSatisfy { $0 == false } ? linkLossHold : networkLossHold
+    }
 
     public struct Settings: Sendable, Equatable {
         /// Heard within this is heard (the spec's 2 s without an answer).

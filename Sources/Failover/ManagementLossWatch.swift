@@ -13,12 +13,15 @@ public struct ManagementLossWatch: Sendable {
         public var controllerHeardAt: Date?
         public var management: HealthState
         public var migration: HealthState
+        /// The kernel's word on the management link (nil: not known).
+        public var managementLink: Bool?
 
-        public init(now: Date, controllerHeardAt: Date?, management: HealthState, migration: HealthState) {
+        public init(now: Date, controllerHeardAt: Date?, management: HealthState, migration: HealthState, managementLink: Bool? = nil) {
             self.now = now
             self.controllerHeardAt = controllerHeardAt
             self.management = management
             self.migration = migration
+            self.managementLink = managementLink
         }
     }
 
@@ -30,7 +33,8 @@ public struct ManagementLossWatch: Sendable {
         case recovered
     }
 
-    /// How long the controller may stay silent: the spec's 2 s to call a network down.
+    /// How long the controller may stay silent: the spec's 2 s to call a network down (half a
+    /// second when the management link has no carrier).
     public var silence: TimeInterval
     private var acted = false
     /// Since when peers answer on migration without a break (nil: not now).
@@ -43,7 +47,10 @@ public struct ManagementLossWatch: Sendable {
         migrationWorkingSince = migrationWorks ? (migrationWorkingSince ?? o.now) : nil
         guard let heard = o.controllerHeardAt else { return .none }
         let silent = o.now.timeIntervalSince(heard)
-        if silent < silence {
+        // A management link without carrier reaches no controller: that is known, not
+        // suspected, and waits only past a bounce.
+        let needed = o.managementLink == false ? min(silence, HostJudgement.linkLossHold) : silence
+        if silent < needed {
             defer { acted = false }
             return acted ? .recovered : .none
         }

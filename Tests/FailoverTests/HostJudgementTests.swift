@@ -155,4 +155,13 @@ import Testing
         #expect(judged["host-b"]?.condition.verdict == .dead)
         #expect(judged["host-c"]?.condition.verdict == .degraded)   // it hears no peer itself
     }
+
+    /// Migration and VM networks down with no carrier on either link are lost after a bounce's
+    /// time; down by their peers' silence alone (a link up, or not known), after the full hold.
+    @Test func linksWithoutCarrierAreHeldOnlyPastABounce() {
+        #expect(HostJudgement.networkLossHold(links: [false, false]) == HostJudgement.linkLossHold)
+        #expect(HostJudgement.networkLossHold(links: [false, true]) == HostJudgement.networkLossHold)
+        #expect(HostJudgement.networkLossHold(links: [false, nil]) == HostJudgement.networkLossHold)
+        #expect(HostJudgement.linkLossHold < HostJudgement.networkLossHold)
+    }
 }

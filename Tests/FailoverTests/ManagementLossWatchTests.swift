@@ -27,6 +27,22 @@ import Testing
         if case .failOver = watch.observe(at(9, heard: 4.4)) {} else { Issue.record("a second loss is acted on again") }
     }
 
+    /// The management link without carrier: the controller cannot be reached, known at once;
+    /// acted on past a bounce's half second, not after the whole silence. A link that is up (or
+    /// not known) waits the silence out.
+    @Test func aManagementLinkWithoutCarrierIsActedOnPastABounce() {
+        var watch = ManagementLossWatch(silence: 2)
+        #expect(watch.observe(at(0, heard: 0, management: .up)) == .none)
+        var cut = at(0.4, heard: 0)
+        cut.managementLink = false
+        #expect(watch.observe(cut) == .none, "within a bounce")
+        cut = at(0.6, heard: 0)
+        cut.managementLink = true
+        #expect(watch.observe(cut) == .none, "a link with carrier: the silence is only suspected")
+        cut.managementLink = false
+        if case .failOver = watch.observe(cut) {} else { Issue.record("no carrier past the bounce is a loss") }
+    }
+
     /// Every link of the host back after an isolation: migration's peers answer a moment before
     /// management's and the controller do. No move; but management still down once migration
     /// has worked for a whole silence is a loss.
