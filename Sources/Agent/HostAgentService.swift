@@ -135,12 +135,12 @@ public actor HostAgentService: HostAgent {
         }
     }
 
-    /// The host as the controller should see it now (asks each VM its run state).
     /// How long the heartbeat's round waits for each VM's QEMU to say its state. A QEMU whose
     /// `stop` drains a request on a dead storage path holds QMP until TCP gives up on it
     /// (seconds): it reads `unreachable` meanwhile, and the controller still hears this host.
     static let heartbeatStatusWait: Duration = .seconds(1)
 
+    /// The host as the controller should see it now (asks each VM its run state).
     public func registration() async -> AgentRegistration {
         var registered: [RegisteredVM] = []
         // A fenced VM is left out until the cluster has answered whether it was restarted

@@ -14,10 +14,11 @@ import TetherModel
 public enum HostJudgement {
     /// How long a host's migration and VM networks must both stay down before they count as
     /// lost: with one peer, a peer merely suspected reads as a network down for well under a
-    /// second. The host's agent and the controller hold for the same time.
+    /// second. The controller holds for this time always (its sighting only joins the host's
+    /// own report, which comes first).
     public static let networkLossHold: TimeInterval = 2
-    /// The same when the kernel says both links have no carrier: a fact, not a suspicion; held
-    /// only past a link's bounce.
+    /// The host's agent's hold when the kernel says both links have no carrier: a fact, not a
+    /// suspicion; held only past a link's bounce.
     public static let linkLossHold: TimeInterval = 0.5
 
     /// The hold for a host's migration and VM networks as measured.
