@@ -78,6 +78,21 @@ let package = Package(
             exclude: ["README.md"],
             swiftSettings: strict
         ),
+        // The store on etcd (its v3 JSON gateway, through AsyncHTTPClient) and the controllers'
+        // leader election by lease.
+        .target(
+            name: "ClusterStoreEtcd",
+            dependencies: [
+                "TetherModel", "ClusterStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
         .target(
             name: "TetherClient",
             dependencies: [
@@ -211,7 +226,7 @@ let package = Package(
         .target(
             name: "TetherTestSupport",
             dependencies: [
-                "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "USBRedirReplay", "ClusterStore",
+                "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "USBRedirReplay", "ClusterStore", "ClusterStoreEtcd",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
@@ -269,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "ClusterStoreTests",
             dependencies: [
-                "ClusterStore", "TetherModel", "TetherTestSupport", "TetherTestKit", .product(name: "GRDB", package: "GRDB.swift"),
+                "ClusterStore", "ClusterStoreEtcd", "TetherModel", "TetherTestSupport", "TetherTestKit", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -15,6 +15,9 @@ public struct TetherError: Error, Sendable, CustomStringConvertible, Equatable {
         case interrupted
         case io
         case internalError
+        /// Sent to a controller that does not lead (a standby, or a leader whose lease on the
+        /// shared store ran out): ask the leader, which the message names when it is known.
+        case notLeader
     }
 
     public var code: Code

@@ -25,7 +25,7 @@ extension TetherError.Code {
         case .busy: 409
         case .unsupported: 422
         case .timeout: 504
-        case .interrupted, .noMemory: 503
+        case .interrupted, .noMemory, .notLeader: 503
         case .io: 502
         case .internalError: 500
         }

@@ -9,12 +9,32 @@ public struct ClusterStatus: Sendable, Equatable, Codable {
     public var attachments: [DeviceAttachment]
     /// Operations not yet finished.
     public var operations: [OperationRecord]
+    /// The cluster's controllers, the leader among them (one, the leader, on SQLite).
+    public var controllers: [ControllerStatus]
+    /// Where the controllers keep their state: a path (SQLite) or `etcd://HOST:PORT,...`.
+    public var store: String?
 
-    public init(hosts: [HostStatus], vms: [VMStatus] = [], attachments: [DeviceAttachment], operations: [OperationRecord]) {
+    public init(hosts: [HostStatus], vms: [VMStatus] = [], attachments: [DeviceAttachment], operations: [OperationRecord],
+                controllers: [ControllerStatus] = [], store: String? = nil) {
         self.hosts = hosts
         self.vms = vms
         self.attachments = attachments
         self.operations = operations
+        self.controllers = controllers
+        self.store = store
+    }
+
+    enum CodingKeys: String, CodingKey { case hosts, vms, attachments, operations, controllers, store }
+
+    /// Answers of controllers from before there were several decode too (no controllers).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hosts = try c.decode([HostStatus].self, forKey: .hosts)
+        vms = try c.decodeIfPresent([VMStatus].self, forKey: .vms) ?? []
+        attachments = try c.decode([DeviceAttachment].self, forKey: .attachments)
+        operations = try c.decode([OperationRecord].self, forKey: .operations)
+        controllers = try c.decodeIfPresent([ControllerStatus].self, forKey: .controllers) ?? []
+        store = try c.decodeIfPresent(String.self, forKey: .store)
     }
 }
 

@@ -1,0 +1,89 @@
+import ClusterStoreEtcd
+import Foundation
+import TetherModel
+import TetherSystem
+
+/// A real etcd (Debian's etcd-server) on the loopback for tests: one member, or three for the
+/// fault tests, each with its data in a folder of the test's and its log beside it. Members are
+/// killed with SIGKILL and started again on the same data, as a crashed machine comes back.
+public final class EtcdTestCluster: @unchecked Sendable {
+    public static let executable = "/usr/bin/etcd"
+    public static var available: Bool { FileManager.default.isExecutableFile(atPath: executable) }
+
+    public struct Member: Sendable {
+        public let name: String
+        public let client: HostPort
+        public let peer: HostPort
+    }
+
+    public let directory: String
+    public let members: [Member]
+    private let lock = NSLock()
+    private var processes: [String: ChildProcess] = [:]
+
+    /// Starts `size` members and waits until the cluster answers a write.
+    public init(size: Int = 1, directory: String) async throws {
+        self.directory = directory
+        var members: [Member] = []
+        for i in 1...size {
+            members.append(Member(name: "e\(i)", client: HostPort(host: "127.0.0.1", port: try QEMUTestbed.freePort()),
+                                  peer: HostPort(host: "127.0.0.1", port: try QEMUTestbed.freePort())))
+        }
+        self.members = members
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for member in members { try await start(member.name, fresh: true) }
+        try await waitUntilWritable()
+    }
+
+    /// `etcd://HOST:PORT,...` of every member.
+    public var address: String { "etcd://" + members.map(\.client.description).joined(separator: ",") }
+    public var endpoints: [HostPort] { members.map(\.client) }
+
+    public func client(timeout: Duration = .seconds(3)) throws -> EtcdClient {
+        try EtcdClient(endpoints: endpoints, timeout: timeout)
+    }
+
+    public func start(_ name: String, fresh: Bool = false) async throws {
+        guard let member = members.first(where: { $0.name == name }) else { throw TetherError(.notFound, "no etcd member \(name)") }
+        let log = open("\(directory)/\(name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        defer { close(log) }
+        let cluster = members.map { "\($0.name)=http://\($0.peer)" }.joined(separator: ",")
+        let process = try await ChildProcess.start(Self.executable, [
+            "--name", name, "--data-dir", "\(directory)/\(name).etcd",
+            "--listen-client-urls", "http://\(member.client)", "--advertise-client-urls", "http://\(member.client)",
+            "--listen-peer-urls", "http://\(member.peer)", "--initial-advertise-peer-urls", "http://\(member.peer)",
+            "--initial-cluster", cluster, "--initial-cluster-state", fresh ? "new" : "existing",
+            "--initial-cluster-token", "tether-test", "--log-level", "warn",
+        ], output: log)
+        lock.withLock { processes[name] = process }
+    }
+
+    /// SIGKILL: the member stops at once, as its machine would.
+    public func kill(_ name: String) async {
+        guard let process = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
+        process.signal(SIGKILL)
+        _ = await process.waitForExit(timeout: .seconds(5))
+    }
+
+    public func stop() async {
+        for name in lock.withLock({ Array(processes.keys) }) { await kill(name) }
+    }
+
+    /// Waits until a write through any member goes through (a new cluster elects its leader).
+    public func waitUntilWritable(within limit: Duration = .seconds(20)) async throws {
+        let client = try client(timeout: .seconds(2))
+        defer { Task { await client.close() } }
+        let deadline = ContinuousClock.now + limit
+        var last: (any Error)?
+        while ContinuousClock.now < deadline {
+            do {
+                try await client.put("/readiness", "\(ContinuousClock.now)")
+                return
+            } catch {
+                last = error
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        throw TetherError(.timeout, "etcd in \(directory) did not take a write within \(limit)", cause: last.map { "\($0)" })
+    }
+}
