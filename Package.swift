@@ -147,7 +147,7 @@ let package = Package(
         .target(
             name: "TetherServer",
             dependencies: [
-                "TetherModel", "TetherSystem", "Controller", "Agent", "TetherHTTP", "ClusterStore", "Hypervisor", "Channel",
+                "TetherModel", "TetherSystem", "Controller", "Agent", "TetherHTTP", "ClusterStore", "ClusterStoreEtcd", "Hypervisor", "Channel",
                 "USBProbe", "TetherClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

@@ -27,7 +27,9 @@ public struct DeviceHook: Sendable {
     public func run(_ stage: Stage, state: ContainerState) async throws(TetherError) {
         let selectors = try DeviceAnnotation.selectors(in: state.annotations)
         guard !selectors.isEmpty else { return }
-        let client = ControllerClient(APIClient(.unixSocket(socket), timeout: .seconds(Int64(max(1, timeout.components.seconds)))))
+        // Several sockets, comma-separated: controllers on this machine, one of which leads.
+        let client = ControllerClient(APIClient(servers: socket.split(separator: ",").map { .unixSocket(String($0)) },
+                                                timeout: .seconds(Int64(max(1, timeout.components.seconds)))))
         defer { Task { await client.api.close() } }
         switch stage {
         case .poststop:

@@ -5,6 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import TetherModel
 
 /// Talks to a tetherd API: over its local unix socket, or over mutual TLS with a certificate
@@ -23,12 +24,23 @@ public final class APIClient: Sendable {
         }
     }
 
-    public let server: Server
+    /// The server asked first; `servers` has every one, for a cluster of controllers.
+    public var server: Server { servers[preferred.withLock { $0 }] }
+    public let servers: [Server]
+    /// The one that answered last: a leader stays asked until it stops answering.
+    private let preferred = Mutex(0)
     private let http: HTTPClient
     private let timeout: TimeAmount
 
-    public init(_ server: Server, identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
-        self.server = server
+    public convenience init(_ server: Server, identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
+        self.init(servers: [server], identity: identity, timeout: timeout)
+    }
+
+    /// Several controllers of one cluster: each request goes to the one that answered last, and
+    /// on to the next when that one cannot be reached or does not lead (`notLeader`).
+    public init(servers: [Server], identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
+        precondition(!servers.isEmpty, "an API client needs a server")
+        self.servers = servers
         self.timeout = timeout
         var configuration = HTTPClient.Configuration()
         if let identity { configuration.tlsConfiguration = identity.configuration(server: false) }
@@ -42,7 +54,7 @@ public final class APIClient: Sendable {
         try? await http.shutdown()
     }
 
-    private func url(_ path: String) -> String {
+    private func url(_ path: String, _ server: Server) -> String {
         switch server {
         case .unixSocket(let socket):
             let host = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
@@ -80,11 +92,33 @@ public final class APIClient: Sendable {
     }
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?) async throws(TetherError) -> ByteBuffer {
+        let first = preferred.withLock { $0 }
+        var failure: TetherError?
+        for attempt in 0..<servers.count {
+            let index = (first + attempt) % servers.count
+            do {
+                let reply = try await send(method, path, body: body, to: servers[index])
+                if index != first { preferred.withLock { $0 = index } }
+                return reply
+            } catch {
+                // Another controller may lead, or be up: unless this was the last, ask it.
+                guard servers.count > 1, error.code == .notLeader || Self.isUnreachable(error) else { throw error }
+                failure = error
+            }
+        }
+        throw failure ?? TetherError(.internalError, "no server was asked")
+    }
+
+    private static func isUnreachable(_ error: TetherError) -> Bool {
+        error.message.hasPrefix("cannot reach tetherd")
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, body: Data?, to server: Server) async throws(TetherError) -> ByteBuffer {
         // No socket file: no daemon. Said at once (the HTTP client would retry until its connect timeout).
         if case .unixSocket(let socket) = server, !FileManager.default.fileExists(atPath: socket) {
             throw Self.unreachable(server, TetherError(.notFound, "\(socket) does not exist"))
         }
-        var request = HTTPClientRequest(url: url(path))
+        var request = HTTPClientRequest(url: url(path, server))
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -7,16 +7,21 @@ import TetherModel
 /// How a command reaches the controller: its local socket (the default), or its mutual-TLS API
 /// from another machine with a certificate from the cluster CA.
 struct ControllerOptions: ParsableArguments {
-    @Option(help: "The controller's local API socket (TETHER_SOCKET).")
+    @Option(help: "The controller's local API socket (TETHER_SOCKET); several, comma-separated, for controllers on one machine.")
     var socket: String = ProcessInfo.processInfo.environment["TETHER_SOCKET"] ?? "/run/tether/tetherd.sock"
-    @Option(help: "HOST:PORT of the controller's mutual-TLS API, instead of the socket.") var controller: HostPort?
+    @Option(help: "HOST:PORT[,HOST:PORT...] of the controllers' mutual-TLS API, instead of the socket; the leader is found.")
+    var controller: String?
     @Option(help: "With --controller: the `tether certs` directory.") var tlsDir: String?
     @Option(help: "With --controller: this client's certificate name.") var name: String = "operator"
 
     func client() throws -> ControllerClient {
-        guard let controller else { return ControllerClient(APIClient(.unixSocket(socket))) }
+        guard let controller else {
+            return ControllerClient(APIClient(servers: socket.split(separator: ",").map { .unixSocket(String($0)) }))
+        }
+        let addresses = try controller.split(separator: ",").map { text throws(TetherError) in try HostPort(text: String(text)) }
+        guard !addresses.isEmpty else { throw TetherError(.invalidArgument, "--controller needs HOST:PORT") }
         guard let tlsDir else { throw TetherError(.invalidArgument, "--controller needs --tls-dir (and --name, default 'operator')") }
-        return ControllerClient(APIClient(.tls(controller), identity: try TLSIdentity(directory: tlsDir, name: name)))
+        return ControllerClient(APIClient(servers: addresses.map { .tls($0) }, identity: try TLSIdentity(directory: tlsDir, name: name)))
     }
 }
 

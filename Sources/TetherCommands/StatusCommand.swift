@@ -24,7 +24,15 @@ struct StatusCommand: AsyncParsableCommand {
 
 enum StatusText {
     static func render(_ status: ClusterStatus) -> String {
-        var out = "HOSTS\n"
+        var out = ""
+        if !status.controllers.isEmpty || status.store != nil {
+            out += "CONTROLLERS" + (status.store.map { "  (store \($0))" } ?? "") + "\n"
+            for c in status.controllers {
+                out += "  \(c.name)  \(c.leader ? "leader" : "standby")" + (c.address.map { "  \($0)" } ?? "") + "\n"
+            }
+            if !status.controllers.contains(where: \.leader) { out += "  ! no controller leads (an election is under way)\n" }
+        }
+        out += "HOSTS\n"
         if status.hosts.isEmpty { out += "  none registered yet\n" }
         for host in status.hosts {
             let r = host.registration

@@ -5,7 +5,14 @@ import TetherModel
 /// The controller's API, version 1. The same routes serve the local unix socket (the CLI, the
 /// OCI hook) and mutual TLS (agents, remote operators).
 public enum ControllerRoutes {
+    /// The routes of a controller that leads for its whole life (the embedded store, tests).
     public static func router(_ controller: Controller) -> Router<APIContext> {
+        router(ControllerSeat(leading: controller))
+    }
+
+    /// The routes of one controller of a cluster: they act through the seat's controller while
+    /// this one leads, and answer `notLeader` (503, naming the leader) while it stands by.
+    public static func router(_ seat: ControllerSeat) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
         let v1 = router.group("v1")
@@ -13,42 +20,42 @@ public enum ControllerRoutes {
         v1.post("agents") { request, context in
             let registration = try await APIBody.decode(AgentRegistration.self, from: request)
             try await context.requirePeer(named: registration.host)
-            try await controller.register(registration)
+            try await seat.leading().register(registration)
             return try APIBody.json(registration)
         }
         v1.post("agents/:host/heartbeat") { request, context in
             let host = try context.parameters.require("host")
             try await context.requirePeer(named: host)
             let beat = try await APIBody.decode(Heartbeat.self, from: request)
-            return try APIBody.json(try await controller.heartbeat(host: host, beat))
+            return try APIBody.json(try await seat.leading().heartbeat(host: host, beat))
         }
         // Moves a host made on its own while it could not reach the controller.
         v1.post("agents/:host/moves") { request, context in
             let host = try context.parameters.require("host")
             try await context.requirePeer(named: host)
             let moves = try await APIBody.decode([OperationRecord].self, from: request)
-            return try APIBody.json(try await controller.adoptMoves(of: host, moves))
+            return try APIBody.json(try await seat.leading().adoptMoves(of: host, moves))
         }
         // An agent's fault (self-triggered failover): only the host itself may report it.
         v1.post("faults") { request, context in
             let report = try await APIBody.decode(FaultReport.self, from: request)
             try await context.requirePeer(named: report.host)
-            return try APIBody.json(try await controller.reportFault(report, trigger: .selfTriggered))
+            return try APIBody.json(try await seat.leading().reportFault(report, trigger: .selfTriggered))
         }
         v1.post("attachments") { request, _ in
             let attach = try await APIBody.decode(AttachRequest.self, from: request)
-            let response = try await controller.attach(attach)
+            let response = try await seat.leading().attach(attach)
             return try APIBody.json(response, status: response.operation == nil ? .ok : .accepted)
         }
         v1.post("detachments") { request, _ in
             let detach = try await APIBody.decode(DetachRequest.self, from: request)
-            return try APIBody.json(try await controller.detach(detach), status: .accepted)
+            return try APIBody.json(try await seat.leading().detach(detach), status: .accepted)
         }
         v1.get("operations/:id") { _, context in
-            try APIBody.json(try await controller.operation(try context.parameters.require("id")))
+            try APIBody.json(try await seat.leading().operation(try context.parameters.require("id")))
         }
         v1.get("status") { _, _ in
-            try APIBody.json(try await controller.status())
+            try APIBody.json(try await seat.status())
         }
         // Long polling: `after` the last sequence seen, waiting up to `wait` seconds (at most 30)
         // for the next event; `tether events --follow` asks again with `next`.
@@ -61,7 +68,7 @@ public enum ControllerRoutes {
                 guard let s = Double(text), s >= 0, s <= 30 else { throw TetherError(.invalidArgument, "wait must be 0 to 30 seconds, not '\(text)'") }
                 return s
             } ?? 0
-            return try APIBody.json(await controller.events(after: after, wait: .milliseconds(Int(wait * 1000))))
+            return try APIBody.json(await seat.leading().events(after: after, wait: .milliseconds(Int(wait * 1000))))
         }
         return router
     }

@@ -37,7 +37,7 @@ public enum AgentDaemon {
         if !section.datastores.allSatisfy(\.paths.isEmpty) {
             if timeouts.ok { logger.notice("\(timeouts.text)") } else { logger.warning("\(timeouts.text)") }
         }
-        let controller = ControllerClient(APIClient(.tls(section.controller), identity: identity))
+        let controller = ControllerClient(APIClient(servers: ([section.controller] + section.otherControllers).map { .tls($0) }, identity: identity))
         let health = AgentHealth(host: section.host, networks: section.networks, datastores: section.datastores,
                                  settings: AgentHealth.Settings(period: .milliseconds(Int(section.heartbeatSeconds * 1000))),
                                  reportFile: "\(section.stateDirectory)/health.json", logger: logger) { datastore, path, state, lastSuccess in

@@ -1,5 +1,6 @@
 import Channel
 import ClusterStore
+import ClusterStoreEtcd
 import Controller
 import Foundation
 import Hummingbird
@@ -15,10 +16,53 @@ import TetherModel
 public enum ControllerDaemon {
     public static func run(_ section: TetherdConfiguration.ControllerSection, logger: Logger) async throws {
         MetricsEndpoint.bootstrap()
-        try FileManager.default.createDirectory(atPath: (section.store as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        let lease: any ControllerLease = try await FileControllerLease(path: section.store + ".lock")
-        let store = try SQLiteClusterStore(path: section.store)
         let identity = try section.tls.map { try TLSIdentity(directory: $0.directory, name: $0.name ?? "controller") }
+        let makeController: @Sendable (any ClusterStore) async throws(TetherError) -> Controller = { store throws(TetherError) in
+            try await Controller(store: store, settings: settings(section)) { registration in
+                AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
+            }
+        }
+        switch try StoreAddress(section.store) {
+        case .sqlite(let path):
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let lease: any ControllerLease = try await FileControllerLease(path: path + ".lock")
+            let store = try SQLiteClusterStore(path: path)
+            let controller = try await makeController(store)
+            let resumed = try await controller.recover()
+            if !resumed.isEmpty { logger.notice("driving unfinished operations from the journal", metadata: ["operations": "\(resumed)"]) }
+            let me = ControllerStatus(name: section.name, leader: true, address: section.listen, socket: section.socket)
+            let seat = ControllerSeat(name: section.name, storeAddress: path, store: store, leading: controller, members: { [me] })
+            let services: [any Service] = [OperationRunner(controller), HealthWatch(controller: controller)]
+            // The lease is held until the services have stopped: a successor must not start while
+            // this one still answers (or removes the socket file on its way out).
+            do {
+                try await serve(section, seat: seat, identity: identity, extra: services, logger: logger)
+            } catch {
+                await lease.release()
+                throw error
+            }
+            await lease.release()
+        case .etcd(let endpoints):
+            let tls = section.etcd?.ca.map { EtcdClient.TLSFiles(ca: $0, cert: section.etcd?.cert ?? "", key: section.etcd?.key ?? "") }
+            let client = try EtcdClient(endpoints: endpoints, tls: tls)
+            let prefix = section.etcd?.prefix ?? "/tether"
+            let store = EtcdClusterStore(client: client, prefix: prefix)
+            var electionSettings = EtcdElection.Settings()
+            electionSettings.ttl = .seconds(section.etcd?.leaseSeconds ?? 2)
+            let election = EtcdElection(client: client, prefix: prefix,
+                                        me: ControllerStatus(name: section.name, leader: false, address: section.listen, socket: section.socket,
+                                                             since: Date()),
+                                        settings: electionSettings)
+            let seat = ControllerSeat(name: section.name, storeAddress: StoreAddress.etcd(endpoints: endpoints).description, store: store,
+                                      members: { () async throws(TetherError) in try await election.controllers() })
+            let leadership = Leadership(election: election, seat: seat, store: store, makeController: makeController, logger: logger)
+            defer { Task { await election.resign(); await client.close() } }
+            try await serve(section, seat: seat, identity: identity, extra: [leadership], logger: logger)
+            await election.resign()
+        }
+    }
+
+    static func settings(_ section: TetherdConfiguration.ControllerSection) -> Controller.Settings {
         var settings = Controller.Settings(policy: .init(migrateThresholdPercent: section.migrateThresholdPercent),
                                            heartbeatTimeout: section.heartbeatTimeoutSeconds, stepDeadline: section.stepDeadlineSeconds,
                                            journaled: FaultInjection.journalHook())
@@ -26,19 +70,19 @@ public enum ControllerDaemon {
         settings.managementMigrationPercent = section.managementMigrationPercent
         settings.crashRestartLimit = section.crashRestartLimit
         settings.crashWindow = section.crashWindowSeconds
-        let controller = try await Controller(store: store, settings: settings) { registration in
-            AgentClient(APIClient(.tls(registration.agentAddress), identity: identity), host: registration.host)
-        }
-        let resumed = try await controller.recover()
-        if !resumed.isEmpty { logger.notice("driving unfinished operations from the journal", metadata: ["operations": "\(resumed)"]) }
+        return settings
+    }
 
-        var services: [any Service] = [OperationRunner(controller), HealthWatch(controller: controller),
-                                       try localAPI(socket: section.socket, router: ControllerRoutes.router(controller), logger: logger)]
+    /// The APIs (socket, mutual TLS, metrics) and `extra` services, until SIGTERM or SIGINT.
+    static func serve(_ section: TetherdConfiguration.ControllerSection, seat: ControllerSeat, identity: TLSIdentity?,
+                      extra: [any Service], logger: Logger) async throws {
+        var services = extra
+        services.append(try localAPI(socket: section.socket, router: ControllerRoutes.router(seat), logger: logger))
         if let listen = section.listen {
             guard let identity else {
                 throw TetherError(.invalidArgument, "controller.listen needs controller.tls (a `tether certs` directory): agents talk mutual TLS")
             }
-            services.append(Application(router: ControllerRoutes.router(controller),
+            services.append(Application(router: ControllerRoutes.router(seat),
                                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
                                         configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "tetherd"),
                                         logger: logger))
@@ -47,19 +91,11 @@ public enum ControllerDaemon {
             services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
                                         logger: logger))
         }
-        logger.notice("controller ready", metadata: ["socket": "\(section.socket)", "listen": "\(section.listen?.description ?? "-")",
-                                                     "store": "\(section.store)"])
+        logger.notice("controller ready", metadata: ["name": "\(section.name)", "socket": "\(section.socket)",
+                                                     "listen": "\(section.listen?.description ?? "-")", "store": "\(section.store)"])
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        // The lease is held until the services have stopped: a successor must not start while
-        // this one still answers (or removes the socket file on its way out).
-        do {
-            try await group.run()
-        } catch {
-            await lease.release()
-            throw error
-        }
-        await lease.release()
+        try await group.run()
     }
 
     /// The unix socket API: a stale socket file from a killed daemon is removed first, and the

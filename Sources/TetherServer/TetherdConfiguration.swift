@@ -1,4 +1,5 @@
 import Agent
+import ClusterStore
 import Foundation
 import Hypervisor
 import TetherModel
@@ -22,12 +23,53 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var name: String?
     }
 
+    /// How a controller reaches etcd (`store: etcd://...`): TLS with a client certificate, the
+    /// key prefix, and the leader's lease.
+    public struct EtcdSection: Sendable, Equatable, Decodable {
+        /// The CA of etcd's members, and this controller's client certificate and key; none: plain HTTP.
+        public var ca: String?
+        public var cert: String?
+        public var key: String?
+        /// Every key Tether writes is under it: several clusters can share one etcd.
+        public var prefix: String = "/tether"
+        /// The leader's lease: a dead leader is replaced within about this plus a second.
+        public var leaseSeconds: Int = 2
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case ca, cert, key, prefix, leaseSeconds }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            ca = try c.decodeIfPresent(String.self, forKey: .ca)
+            cert = try c.decodeIfPresent(String.self, forKey: .cert)
+            key = try c.decodeIfPresent(String.self, forKey: .key)
+            prefix = try c.decodeIfPresent(String.self, forKey: .prefix) ?? prefix
+            leaseSeconds = try c.decodeIfPresent(Int.self, forKey: .leaseSeconds) ?? leaseSeconds
+            guard (ca == nil) == (cert == nil), (cert == nil) == (key == nil) else {
+                throw DecodingError.dataCorruptedError(forKey: .ca, in: c, debugDescription: "etcd TLS needs all three of ca, cert and key")
+            }
+            guard (2...60).contains(leaseSeconds) else {
+                throw DecodingError.dataCorruptedError(forKey: .leaseSeconds, in: c,
+                                                       debugDescription: "leaseSeconds must be 2 (etcd's least) to 60, not \(leaseSeconds)")
+            }
+            guard prefix.hasPrefix("/"), prefix.count > 1 else {
+                throw DecodingError.dataCorruptedError(forKey: .prefix, in: c, debugDescription: "prefix must start with / and name something, not '\(prefix)'")
+            }
+        }
+    }
+
     public struct ControllerSection: Sendable, Equatable, Decodable {
+        /// This controller among several (`tether status`); default: the machine's host name.
+        public var name: String = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "controller"
         /// The local API for the CLI and the OCI hook.
         public var socket: String = "/run/tether/tetherd.sock"
         /// The mutual-TLS API for agents and remote operators; none: local only.
         public var listen: HostPort?
+        /// A path (SQLite, one controller) or `etcd://HOST:PORT,HOST:PORT,...` (as many
+        /// controllers as the operator likes, one leading).
         public var store: String = "/var/lib/tether/tether.sqlite"
+        public var etcd: EtcdSection?
         public var tls: TLSSection?
         public var migrateThresholdPercent: Int = 50
         /// A host not heard for this long is down for placement, and asked after (shared/spec/ha.md: 2 s).
@@ -46,7 +88,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var crashWindowSeconds: Double = 3600
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
+            case name, etcd, socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
             case managementMigrationPercent, crashRestartLimit, crashWindowSeconds
         }
 
@@ -54,9 +96,17 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decodeIfPresent(String.self, forKey: .name) ?? name
+            guard APINames.isValid(name) else {
+                throw DecodingError.dataCorruptedError(forKey: .name, in: c, debugDescription: "controller name '\(name)' \(APINames.rule)")
+            }
+            etcd = try c.decodeIfPresent(EtcdSection.self, forKey: .etcd)
             socket = try c.decodeIfPresent(String.self, forKey: .socket) ?? socket
             listen = try c.decodeIfPresent(HostPort.self, forKey: .listen)
             store = try c.decodeIfPresent(String.self, forKey: .store) ?? store
+            do { _ = try StoreAddress(store) } catch {
+                throw DecodingError.dataCorruptedError(forKey: .store, in: c, debugDescription: error.message)
+            }
             tls = try c.decodeIfPresent(TLSSection.self, forKey: .tls)
             migrateThresholdPercent = try c.decodeIfPresent(Int.self, forKey: .migrateThresholdPercent) ?? migrateThresholdPercent
             heartbeatTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .heartbeatTimeoutSeconds) ?? heartbeatTimeoutSeconds
@@ -79,8 +129,11 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
 
     public struct AgentSection: Sendable, Equatable, Decodable {
         public var host: String
-        /// The controller's mutual-TLS API.
+        /// The controller's mutual-TLS API (the first of several: the agent asks each in turn
+        /// until the leader answers).
         public var controller: HostPort
+        /// The cluster's other controllers, when it has several.
+        public var otherControllers: [HostPort] = []
         /// The certificate name the controller presents, the only caller this agent serves.
         public var controllerName: String = "controller"
         public var listen: HostPort = HostPort(host: "0.0.0.0", port: 7401)
@@ -140,7 +193,24 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             host = try c.decode(String.self, forKey: .host)
-            controller = try c.decode(HostPort.self, forKey: .controller)
+            // One controller, or several (`HOST:PORT,HOST:PORT` or a list): the agent finds the leader.
+            let texts: [String]
+            if let list = try? c.decode([String].self, forKey: .controller) {
+                texts = list
+            } else {
+                texts = try c.decode(String.self, forKey: .controller).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
+            let controllers = try texts.map { text in
+                guard let address = HostPort(text) else {
+                    throw DecodingError.dataCorruptedError(forKey: .controller, in: c, debugDescription: "'\(text)' is not HOST:PORT")
+                }
+                return address
+            }
+            guard let first = controllers.first else {
+                throw DecodingError.dataCorruptedError(forKey: .controller, in: c, debugDescription: "no controller address")
+            }
+            controller = first
+            otherControllers = Array(controllers.dropFirst())
             controllerName = try c.decodeIfPresent(String.self, forKey: .controllerName) ?? controllerName
             listen = try c.decodeIfPresent(HostPort.self, forKey: .listen) ?? listen
             publicAddress = try c.decode(String.self, forKey: .publicAddress)
@@ -253,7 +323,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         "": Set(CodingKeys.allCases.map(\.rawValue)),
         "controller": Set(ControllerSection.CodingKeys.allCases.map(\.rawValue)),
         "agent": Set(AgentSection.CodingKeys.allCases.map(\.rawValue)),
-        "controller.tls": ["directory", "name"], "agent.tls": ["directory", "name"],
+        "controller.tls": ["directory", "name"], "controller.etcd": Set(EtcdSection.CodingKeys.allCases.map(\.rawValue)), "agent.tls": ["directory", "name"],
         "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
         "agent.vms[].memoryImages[]": ["path", "address"],
         "agent.vms[].crash": ["firstSector", "sectors", "marker"],

@@ -174,4 +174,34 @@ struct ClusterEndToEndTests {
         #expect(try await vm.usbRedirectionIDs() == [id])
         await vm.qmp.close()
     }
+
+    /// The same with two controllers on etcd: the leader kills itself at a step, the standby
+    /// leads within the lease time plus a second, drives the journal to its end, and the VM
+    /// runs once. The kill points of a migration, where a VM could run twice, and a forward's.
+    static let takeoverPoints: [KillPoint] = [
+        KillPoint(device: "1a86:7523", at: "channel:started"),
+        KillPoint(device: "046d:0825", at: "prepare-incoming:done"), KillPoint(device: "046d:0825", at: "migrate:started"),
+        KillPoint(device: "046d:0825", at: "migrate:done"), KillPoint(device: "046d:0825", at: "release-source:done"),
+    ]
+
+    @Test(arguments: takeoverPoints)
+    func theLeaderKilledAtAStepIsReplacedByTheStandbyWhichFinishesTheJobAndTheVMRunsOnce(_ point: KillPoint) async throws {
+        let cluster = try await ClusterHarness(killAt: point.at, etcd: true)
+        defer { cluster.tearDown() }
+        _ = try await cluster.tether(["attach", "--container", "c1", "--device", point.device], timeout: 60)
+        let first = try #require(cluster.controller)
+        #expect(await first.waitForExit(timeout: 30) != nil, "the leader killed itself at \(point.at)")
+        let killed = ContinuousClock.now
+        let standby = try #require(cluster.standby)
+        #expect(standby.waitForOutput("leading", timeout: 10), "\(standby.output)")
+        #expect(ContinuousClock.now - killed < .seconds(4), "c2 led within the lease and a second (and this check's poll)")
+        let status = try await cluster.settled()
+        #expect(status.controllers.map(\.name) == ["c2"] && status.controllers.first?.leader == true)
+        let host = point.device == "046d:0825" ? "host-b" : "host-a"
+        #expect(status.attachments.map(\.vmHost) == [host], "the standby completed the attach: \(status.attachments) \(standby.output)")
+        #expect(try await cluster.qemuProcesses() == 1, "vm-a runs exactly once")
+        let vm = try #require(await cluster.monitor(host))
+        #expect(try await vm.status() == .running)
+        await vm.qmp.close()
+    }
 }

@@ -18,7 +18,12 @@ final class ClusterHarness: @unchecked Sendable {
 
     let directory: String
     let tag: String
-    var socket: String { "\(directory)/tetherd.sock" }
+    /// Two controllers (c1 leads, c2 stands by) on a real etcd in the controller namespace,
+    /// instead of one on SQLite; the CLI and the agents are given both.
+    let etcdMode: Bool
+    var etcd: EtcdTestCluster?
+    var standby: BackgroundProcess?
+    var socket: String { etcdMode ? "\(directory)/c1.sock,\(directory)/c2.sock" : "\(directory)/tetherd.sock" }
     let network: ClusterNetwork
     let namespaces: [String]
     var controller: BackgroundProcess?
@@ -37,7 +42,8 @@ final class ClusterHarness: @unchecked Sendable {
     let libusbHotplug: Bool
 
     /// `libusbHotplug: false`: host-b's agent hears of device changes only from the udev rules' notification.
-    init(killAt: String? = nil, hotplug: Bool = false, libusbHotplug: Bool = true) async throws {
+    init(killAt: String? = nil, hotplug: Bool = false, libusbHotplug: Bool = true, etcd: Bool = false) async throws {
+        self.etcdMode = etcd
         self.hotplug = hotplug
         self.libusbHotplug = libusbHotplug
         directory = try Fixtures.temporaryDirectory().path
@@ -55,6 +61,7 @@ final class ClusterHarness: @unchecked Sendable {
             .write(to: URL(fileURLWithPath: "\(directory)/dongle.umockdev"))
         do {
             try makeNetwork()
+            if etcd { self.etcd = try await EtcdTestCluster(directory: "\(directory)/etcd", namespace: namespaces[0]) }
             try await makeCertificates()
             try writeConfigurations()
             try await startController(killAt: killAt)
@@ -87,6 +94,14 @@ final class ClusterHarness: @unchecked Sendable {
               stepDeadlineSeconds: 20
             """
         try controller.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
+        if let etcd {
+            for (name, port) in [("c1", 7400), ("c2", 7402)] {
+                try controller.replacingOccurrences(of: "socket: \(socket)", with: "name: \(name)\n  socket: \(directory)/\(name).sock")
+                    .replacingOccurrences(of: "0.0.0.0:7400", with: "0.0.0.0:\(port)")
+                    .replacingOccurrences(of: "store: \(directory)/tether.sqlite", with: "store: \(etcd.address)")
+                    .write(toFile: "\(directory)/\(name).yaml", atomically: true, encoding: .utf8)
+            }
+        }
         let vms = [
             "{name: vm-a, memoryMiB: 128, networkMbps: 100, datastore: ds1, containers: [c1], "
                 + "memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]}",
@@ -96,6 +111,8 @@ final class ClusterHarness: @unchecked Sendable {
             try ClusterNetwork.agentConfiguration(host: host, subnet: subnet, directory: directory, exporter: Tools.product("usbredir-replay"),
                                                   heartbeatSeconds: hotplug && host == "host-b" ? 30 : 0.5, vms: [vms[subnet - 1]],
                                                   extra: ["libusbHotplug: \(libusbHotplug)"])
+                .replacingOccurrences(of: "controller: 10.77.\(subnet).1:7400\n",
+                                      with: etcdMode ? "controller: 10.77.\(subnet).1:7400,10.77.\(subnet).1:7402\n" : "controller: 10.77.\(subnet).1:7400\n")
                 .write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
         }
     }
@@ -103,11 +120,18 @@ final class ClusterHarness: @unchecked Sendable {
     func startController(killAt: String? = nil) async throws {
         var command = ["ip", "netns", "exec", namespaces[0], "env"]
         if let killAt { command.append("TETHER_FAULT_KILL_AT=\(killAt)") }
-        command += [Tools.product("tetherd"), "--config", "\(directory)/controller.yaml"]
+        command += [Tools.product("tetherd"), "--config", "\(directory)/\(etcdMode ? "c1" : "controller").yaml"]
         let process = try await BackgroundProcess("/usr/bin/env", command)
         controller = process
-        guard process.waitForOutput("controller ready", timeout: 60) else {
+        guard process.waitForOutput(etcdMode ? "leading" : "controller ready", timeout: 60) else {
             throw TetherError(.timeout, "the controller did not start: \(process.output)")
+        }
+        guard etcdMode else { return }
+        let standby = try await BackgroundProcess("/usr/bin/env", ["ip", "netns", "exec", namespaces[0], Tools.product("tetherd"),
+                                                                   "--config", "\(directory)/c2.yaml"])
+        self.standby = standby
+        guard standby.waitForOutput("controller ready", timeout: 60) else {
+            throw TetherError(.timeout, "the standby did not start: \(standby.output)")
         }
     }
 
@@ -238,11 +262,13 @@ final class ClusterHarness: @unchecked Sendable {
     /// so its pkill is a short run on TetherSystem's own posix_spawn wrapper.
     func tearDown() {
         controller?.kill()
+        standby?.kill()
         for (_, agent) in agents { agent.kill() }
         testbed?.send("quit")
         testbed?.kill()
         if ProcessInfo.processInfo.environment["TETHER_KEEP_CLUSTER"] != nil {
             try? controller?.output.write(toFile: "\(directory)/controller.log", atomically: true, encoding: .utf8)
+            try? standby?.output.write(toFile: "\(directory)/standby.log", atomically: true, encoding: .utf8)
             for (host, agent) in agents { try? agent.output.write(toFile: "\(directory)/\(host).log", atomically: true, encoding: .utf8) }
         }
         _ = try? ChildProcess.run("/usr/bin/env", ["pkill", "-9", "-f", directory])

@@ -1,0 +1,60 @@
+import ClusterStore
+import Foundation
+import TetherModel
+
+/// Which controller of a cluster acts: the API asks the seat, not a controller. While this
+/// process leads, the seat holds its `Controller` (one per term: a new term loads the store
+/// afresh and drives the journal); while it stands by, requests that would act are refused as
+/// `notLeader`, naming the leader, and the status says who leads and what the store holds.
+/// With the embedded store the one controller leads for the process's life.
+public actor ControllerSeat {
+    public let name: String
+    /// Where the state is: a path (SQLite) or `etcd://...`.
+    public let storeAddress: String
+    private let store: any ClusterStore
+    private var controller: Controller?
+    /// Every controller with its role, read from the shared store (or just this one).
+    private let members: @Sendable () async throws(TetherError) -> [ControllerStatus]
+
+    public init(name: String, storeAddress: String, store: any ClusterStore, leading controller: Controller? = nil,
+                members: (@Sendable () async throws(TetherError) -> [ControllerStatus])? = nil) {
+        self.name = name
+        self.storeAddress = storeAddress
+        self.store = store
+        self.controller = controller
+        self.members = members ?? { [ControllerStatus(name: name, leader: true)] }
+    }
+
+    /// A seat that leads at once, for the embedded store (and tests).
+    public init(leading controller: Controller, name: String = "controller", storeAddress: String = "") {
+        self.init(name: name, storeAddress: storeAddress, store: controller.store, leading: controller)
+    }
+
+    public func lead(_ controller: Controller) { self.controller = controller }
+    public func standBy() { controller = nil }
+
+    /// The controller, while this process leads.
+    public func leading() async throws(TetherError) -> Controller {
+        if let controller { return controller }
+        let leader = try? await members().first { $0.leader }
+        let at = leader.flatMap { l in l.address.map { " at \($0)" } ?? l.socket.map { " (socket \($0))" } } ?? ""
+        throw TetherError(.notLeader, "\(name) is a standby: " + (leader.map { "\($0.name) leads\(at); ask it" }
+                                                                  ?? "no controller leads yet (an election is under way); try again in a moment"))
+    }
+
+    public func controllers() async throws(TetherError) -> [ControllerStatus] { try await members() }
+
+    /// The leader's status with the controllers and the store; a standby's has the store's
+    /// attachments and unfinished operations, and no hosts: only the leader hears the agents.
+    public func status() async throws(TetherError) -> ClusterStatus {
+        var status: ClusterStatus
+        if let controller {
+            status = try await controller.status()
+        } else {
+            status = ClusterStatus(hosts: [], attachments: try await store.attachments(), operations: try await store.unfinishedOperations())
+        }
+        status.controllers = try await members()
+        status.store = storeAddress
+        return status
+    }
+}
