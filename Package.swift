@@ -191,6 +191,7 @@ let package = Package(
             name: "TetherCommands",
             dependencies: [
                 "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "Channel", "TetherClient", "Lab",
+                "ClusterStore", "ClusterStoreEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -284,6 +285,7 @@ let package = Package(
         .testTarget(
             name: "ClusterStoreTests",
             dependencies: [
+                "tether",
                 "ClusterStore", "ClusterStoreEtcd", "TetherModel", "TetherTestSupport", "TetherTestKit", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict

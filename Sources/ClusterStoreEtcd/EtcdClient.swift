@@ -88,14 +88,15 @@ public final class EtcdClient: Sendable {
 
     func range(_ request: EtcdWire.RangeRequest) async throws(TetherError) -> EtcdWire.RangeResponse {
         counts.withLock { $0.reads += 1 }
-        return try await call("kv/range", request, as: EtcdWire.RangeResponse.self)
+        return try await retryingReads("kv/range") { () async throws(TetherError) in try await call("kv/range", request, as: EtcdWire.RangeResponse.self) }
     }
 
     @discardableResult
     func txn(_ request: EtcdWire.TxnRequest) async throws(TetherError) -> EtcdWire.TxnResponse {
         let writes = (request.success + request.failure).contains { if case .range = $0 { false } else { true } }
         counts.withLock { if writes { $0.writes += 1 } else { $0.reads += 1 } }
-        return try await call("kv/txn", request, as: EtcdWire.TxnResponse.self)
+        guard !writes else { return try await call("kv/txn", request, as: EtcdWire.TxnResponse.self) }
+        return try await retryingReads("kv/txn") { () async throws(TetherError) in try await call("kv/txn", request, as: EtcdWire.TxnResponse.self) }
     }
 
     func grant(ttl: Int64) async throws(TetherError) -> EtcdWire.LeaseGrant {
@@ -114,6 +115,21 @@ public final class EtcdClient: Sendable {
     }
 
     // MARK: transport
+
+    /// A read that met a member between leaders ("leader changed", "no leader": unavailable) is
+    /// asked again, of the next member, for up to the client's timeout: an election takes a
+    /// second or two. A write is not: it may have been applied, and the caller must know.
+    private func retryingReads<T>(_ path: String, _ read: () async throws(TetherError) -> T) async throws(TetherError) -> T {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                return try await read()
+            } catch where error.message.contains("is unavailable") && ContinuousClock.now < deadline {
+                current.withLock { $0 = ($0 + 1) % endpoints.count }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
 
     private func call<Reply: Decodable>(_ path: String, _ body: some Encodable, as type: Reply.Type,
                                         timeout: Duration? = nil) async throws(TetherError) -> Reply {

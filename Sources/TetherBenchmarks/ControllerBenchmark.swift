@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClusterStore
+import ClusterStoreEtcd
 import Foundation
 import Hummingbird
 import Logging
@@ -23,6 +24,8 @@ struct ControllerBenchmark: AsyncParsableCommand {
     @Option(help: "Seconds of dry-run decisions.") var seconds = 5.0
     @Option(help: "Concurrent API clients.") var clients = 4
     @Option(help: "Real attaches to time.") var attaches = 100
+    @Option(help: "etcd://HOST:PORT,... : the store on etcd (under a fresh prefix) instead of SQLite; `etcd` starts one here.")
+    var store: String?
 
     func run() async throws {
         let cluster = ClusterGenerator(hosts: hosts, vmsPerHost: vmsPerHost).generate(seed: 42)
@@ -31,7 +34,29 @@ struct ControllerBenchmark: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = "\(directory)/tetherd.sock"
         let recorder = FirstCall()
-        let controller = try await Controller(store: try SQLiteClusterStore(path: "\(directory)/tether.sqlite")) { registration in
+        var etcdCluster: EtcdTestCluster?
+        var etcdClient: EtcdClient?
+        let chosen: any ClusterStore
+        if let store {
+            let address: StoreAddress
+            if store == "etcd" {
+                let started = try await EtcdTestCluster(directory: "\(directory)/etcd")
+                etcdCluster = started
+                address = try StoreAddress(started.address)
+            } else {
+                address = try StoreAddress(store)
+            }
+            guard case .etcd(let endpoints) = address else { throw ValidationError("--store takes etcd://HOST:PORT,... or etcd") }
+            let client = try EtcdClient(endpoints: endpoints)
+            etcdClient = client
+            chosen = EtcdClusterStore(client: client, prefix: "/benchmark-\(UInt32.random(in: 0...UInt32.max))")
+            print("store: \(address)")
+        } else {
+            chosen = try SQLiteClusterStore(path: "\(directory)/tether.sqlite")
+            print("store: SQLite")
+        }
+        defer { etcdCluster?.killAll() }
+        let controller = try await Controller(store: chosen) { registration in
             RecordingAgent(host: registration.host, recorder: recorder)
         }
         var logger = Logger(label: "benchmark")
@@ -84,7 +109,9 @@ struct ControllerBenchmark: AsyncParsableCommand {
                      perSecond, clients, latencies.count, seconds, ms(percentile(latencies, 50)), ms(percentile(latencies, 99))))
 
         // Real attaches, one after another: API call to the first agent action.
+        let countsBefore = etcdClient?.requestCounts
         var firstAction: [Duration] = []
+        var started: [String] = []
         var used = Set<String>()
         for request in requests where firstAction.count < attaches {
             var real = request
@@ -95,11 +122,24 @@ struct ControllerBenchmark: AsyncParsableCommand {
             await recorder.reset()
             let t0 = ContinuousClock.now
             let response = try await client.attach(real)
-            guard response.operation != nil else { continue }
+            guard let operation = response.operation else { continue }
+            started.append(operation.id)
             guard let first = await recorder.wait() else { throw ValidationError("no agent was asked anything") }
             firstAction.append(first - t0)
         }
         print("real attach, API call to first agent action: p50 \(ms(percentile(firstAction, 50))) ms, p99 \(ms(percentile(firstAction, 99))) ms (\(firstAction.count) attaches)")
+        if let etcdClient, let countsBefore, !firstAction.isEmpty {
+            // Every attach to its end (the agents answer at once), then the requests it took.
+            let polls = etcdClient.requestCounts
+            for id in started {
+                for _ in 0..<200 where !(try await client.operation(id).state.isFinished) { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            let after = etcdClient.requestCounts
+            let n = Double(firstAction.count)
+            // The polls above read the journal too: their reads are left out.
+            print(String(format: "etcd per attach, begin to finish: %.1f writes, %.1f reads (%d reads of polling left out)",
+                         Double(after.writes - countsBefore.writes) / n, Double(polls.reads - countsBefore.reads) / n, after.reads - polls.reads))
+        }
         await client.api.close()
     }
 

@@ -71,7 +71,7 @@ struct EtcdElectionTests {
 
     @Test func threeMembersServeWithOneDownRefuseCleanlyWithTwoDownAndRecover() async throws {
         let etcd = try await EtcdTestCluster(size: 3, directory: try Fixtures.temporaryDirectory().path)
-        defer { Task { await etcd.stop() } }
+        defer { etcd.killAll() }
         let store = EtcdClusterStore(client: try etcd.client(timeout: .seconds(2)), prefix: "/faults")
         let t0 = ClusterStoreConformance.t0
         func attach(_ device: String) -> OperationRecord.Payload {
@@ -80,6 +80,7 @@ struct EtcdElectionTests {
         let before = try await store.begin(attach("host-b/1-1"), at: t0)
 
         await etcd.kill("e1")
+        try await etcd.waitUntilWritable()   // e1 may have led: the others elect one of themselves
         let during = try await store.begin(attach("host-b/1-2"), at: t0)
         try await store.record(StepRecord(step: "open-channel", phase: .started, at: t0), in: during.id)
 

@@ -14,7 +14,7 @@ struct ControllerClusterTests {
     @Test func twoControllersOneLeaderAndATakeoverAfterKillNine() async throws {
         let directory = try Fixtures.temporaryDirectory().path
         let etcd = try await EtcdTestCluster(directory: "\(directory)/etcd")
-        defer { Task { await etcd.stop() } }
+        defer { etcd.killAll() }
         var controllers: [String: BackgroundProcess] = [:]
         defer { for (_, c) in controllers { c.kill() } }
         for name in ["c1", "c2"] {

@@ -74,6 +74,15 @@ public final class EtcdTestCluster: @unchecked Sendable {
         for name in lock.withLock({ Array(processes.keys) }) { await kill(name) }
     }
 
+    /// SIGKILL to every member, without waiting: for `defer` and `deinit`.
+    public func killAll() {
+        for process in lock.withLock({ () -> [ChildProcess] in defer { processes = [:] }; return Array(processes.values) }) {
+            process.signal(SIGKILL)
+        }
+    }
+
+    deinit { killAll() }
+
     /// Waits until a write through any member goes through (a new cluster elects its leader).
     public func waitUntilWritable(within limit: Duration = .seconds(20)) async throws {
         let client = try client(timeout: .seconds(2))
