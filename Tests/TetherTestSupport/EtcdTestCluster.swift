@@ -20,14 +20,17 @@ public final class EtcdTestCluster: @unchecked Sendable {
     public let members: [Member]
     /// A network namespace the members run in (a test cluster's controller namespace).
     public let namespace: String?
+    /// Clients must present a certificate from `ca`; the members serve `cert` (HTTPS).
+    public let tls: (ca: String, cert: String, key: String)?
     private let lock = NSLock()
     private var processes: [String: ChildProcess] = [:]
 
     /// Starts `size` members and waits until the cluster answers a write (in a `namespace`, the
     /// caller's controllers wait for it instead: this process cannot reach into it).
-    public init(size: Int = 1, directory: String, namespace: String? = nil) async throws {
+    public init(size: Int = 1, directory: String, namespace: String? = nil, tls: (ca: String, cert: String, key: String)? = nil) async throws {
         self.directory = directory
         self.namespace = namespace
+        self.tls = tls
         var members: [Member] = []
         for i in 1...size {
             members.append(Member(name: "e\(i)", client: HostPort(host: "127.0.0.1", port: try QEMUTestbed.freePort()),
@@ -36,7 +39,7 @@ public final class EtcdTestCluster: @unchecked Sendable {
         self.members = members
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         for member in members { try await start(member.name, fresh: true) }
-        if namespace == nil { try await waitUntilWritable() }
+        if namespace == nil, tls == nil { try await waitUntilWritable() }
     }
 
     /// `etcd://HOST:PORT,...` of every member.
@@ -52,14 +55,16 @@ public final class EtcdTestCluster: @unchecked Sendable {
         let log = open("\(directory)/\(name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         defer { close(log) }
         let cluster = members.map { "\($0.name)=http://\($0.peer)" }.joined(separator: ",")
+        let scheme = tls == nil ? "http" : "https"
+        let secure = tls.map { ["--cert-file", $0.cert, "--key-file", $0.key, "--trusted-ca-file", $0.ca, "--client-cert-auth"] } ?? []
         let wrapper = namespace.map { ["ip", "netns", "exec", $0, Self.executable] } ?? []
         let process = try await ChildProcess.start(namespace == nil ? Self.executable : "/usr/bin/env", wrapper + [
             "--name", name, "--data-dir", "\(directory)/\(name).etcd",
-            "--listen-client-urls", "http://\(member.client)", "--advertise-client-urls", "http://\(member.client)",
+            "--listen-client-urls", "\(scheme)://\(member.client)", "--advertise-client-urls", "\(scheme)://\(member.client)",
             "--listen-peer-urls", "http://\(member.peer)", "--initial-advertise-peer-urls", "http://\(member.peer)",
             "--initial-cluster", cluster, "--initial-cluster-state", fresh ? "new" : "existing",
             "--initial-cluster-token", "tether-test", "--log-level", "warn",
-        ], output: log)
+        ] + secure, output: log)
         lock.withLock { processes[name] = process }
     }
 
