@@ -106,7 +106,8 @@ public final class EtcdElection: Sendable {
             s.lease = nil; s.validUntil = nil; s.fence = nil
             return lease
         }
-        if let lease { try? await client.revoke(lease) }
+        // In the background: a leader cut off from etcd must not wait on it to stop acting.
+        if let lease { Task { [client] in try? await client.revoke(lease) } }
     }
 
     /// Gives up leading and the lease (at once, so that a standby leads without waiting for it

@@ -14,6 +14,8 @@ public final class EtcdTestCluster: @unchecked Sendable {
         public let name: String
         public let client: HostPort
         public let peer: HostPort
+        /// Its own network namespace, when it is not the cluster's.
+        public var namespace: String? = nil
     }
 
     public let directory: String
@@ -27,14 +29,18 @@ public final class EtcdTestCluster: @unchecked Sendable {
 
     /// Starts `size` members and waits until the cluster answers a write (in a `namespace`, the
     /// caller's controllers wait for it instead: this process cannot reach into it).
-    public init(size: Int = 1, directory: String, namespace: String? = nil, tls: (ca: String, cert: String, key: String)? = nil) async throws {
+    /// `placement`: each member's address and namespace (a member cut off by its link); default:
+    /// every member on 127.0.0.1 in `namespace`.
+    public init(size: Int = 1, directory: String, namespace: String? = nil, tls: (ca: String, cert: String, key: String)? = nil,
+                placement: [(host: String, namespace: String?)]? = nil) async throws {
         self.directory = directory
         self.namespace = namespace
         self.tls = tls
         var members: [Member] = []
         for i in 1...size {
-            members.append(Member(name: "e\(i)", client: HostPort(host: "127.0.0.1", port: try QEMUTestbed.freePort()),
-                                  peer: HostPort(host: "127.0.0.1", port: try QEMUTestbed.freePort())))
+            let host = placement?[i - 1].host ?? "127.0.0.1"
+            members.append(Member(name: "e\(i)", client: HostPort(host: host, port: try QEMUTestbed.freePort()),
+                                  peer: HostPort(host: host, port: try QEMUTestbed.freePort()), namespace: placement?[i - 1].namespace))
         }
         self.members = members
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -57,8 +63,9 @@ public final class EtcdTestCluster: @unchecked Sendable {
         let cluster = members.map { "\($0.name)=http://\($0.peer)" }.joined(separator: ",")
         let scheme = tls == nil ? "http" : "https"
         let secure = tls.map { ["--cert-file", $0.cert, "--key-file", $0.key, "--trusted-ca-file", $0.ca, "--client-cert-auth"] } ?? []
-        let wrapper = namespace.map { ["ip", "netns", "exec", $0, Self.executable] } ?? []
-        let process = try await ChildProcess.start(namespace == nil ? Self.executable : "/usr/bin/env", wrapper + [
+        let space = member.namespace ?? namespace
+        let wrapper = space.map { ["ip", "netns", "exec", $0, Self.executable] } ?? []
+        let process = try await ChildProcess.start(space == nil ? Self.executable : "/usr/bin/env", wrapper + [
             "--name", name, "--data-dir", "\(directory)/\(name).etcd",
             "--listen-client-urls", "\(scheme)://\(member.client)", "--advertise-client-urls", "\(scheme)://\(member.client)",
             "--listen-peer-urls", "http://\(member.peer)", "--initial-advertise-peer-urls", "http://\(member.peer)",
