@@ -56,7 +56,9 @@ struct EtcdPartitionTests {
         let fence2 = try await standby.value
         let led = ContinuousClock.now - down
         #expect(stopped < led, "c1 stopped (\(stopped)) before c2 led (\(led))")
-        #expect(led < .seconds(4), "c2 led \(led) after the cut: the lease (2 s), etcd's expiry check, a retry")
+        // The lease (2 s), etcd's expiry check (0.5 s), a retry; and when e3 led etcd itself, the
+        // others' election first, after which etcd renews every lease in full (4.3 s seen).
+        #expect(led < .seconds(6), "c2 led \(led) after the cut")
 
         try ip(["link", "set", outside, "up"])
         let late = EtcdClusterStore(client: cut, prefix: "/partition", fence: fence1)
