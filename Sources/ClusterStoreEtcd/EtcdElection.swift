@@ -101,6 +101,11 @@ public final class EtcdElection: Sendable {
             guard let until, fence != nil, ContinuousClock.now < until - settings.margin else { break }
             try? await Task.sleep(for: min(.milliseconds(50), until - settings.margin - ContinuousClock.now))
         }
+        stepDown()
+    }
+
+    /// Stops leading now (a term that could not start): the lease goes, and with it the key.
+    public func stepDown() {
         let lease = state.withLock { s -> Int64? in
             let lease = s.lease
             s.lease = nil; s.validUntil = nil; s.fence = nil

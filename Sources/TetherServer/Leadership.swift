@@ -61,7 +61,9 @@ struct Leadership: Service {
                     term.cancelAll()
                 }
             } catch {
-                logger.error("cannot lead", metadata: ["error": "\(error)"])
+                // Holding the key without leading would leave the cluster with no leader.
+                logger.error("cannot lead; handing over", metadata: ["error": "\(error)"])
+                election.stepDown()
             }
             await seat.standBy()
             if !Task.isCancelled {
