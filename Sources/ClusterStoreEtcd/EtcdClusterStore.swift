@@ -110,7 +110,7 @@ public struct EtcdClusterStore: ClusterStore {
     public func record(_ step: StepRecord, in id: String) async throws(TetherError) -> OperationRecord {
         let seq = try Self.sequence(id)
         for _ in 0..<Self.attempts {
-            let (current, revision) = try await load(seq, id)
+            let (current, revision, _) = try await load(seq, id)
             guard current.state == .running else {
                 throw TetherError(.busy, "\(id) has finished (\(current.state.rawValue)); no step can be added")
             }
@@ -132,10 +132,13 @@ public struct EtcdClusterStore: ClusterStore {
     public func finish(_ id: String, as state: OperationRecord.State, error: String?, at time: Date) async throws(TetherError) -> OperationRecord {
         let seq = try Self.sequence(id)
         for _ in 0..<Self.attempts {
-            let (current, revision) = try await load(seq, id)
+            // The operation, the attachments and their version at one revision: one read.
+            let all = keys.attachments
+            let (current, revision, also) = try await load(seq, id, also: [.init(key: keys.attachmentsVersion),
+                                                                             .init(key: all.key, rangeEnd: all.end)])
             guard current.state == .running else { return current }   // finishing twice changes nothing
-            let version = try await client.range(.init(key: keys.attachmentsVersion)).kvs.first?.modRevision ?? 0
-            let attachments = try await self.attachments()
+            let version = also[0]?.kvs.first?.modRevision ?? 0
+            let attachments = try (also[1]?.kvs ?? []).map { kv throws(TetherError) in try Self.decode(DeviceAttachment.self, kv) }
             var record = current
             record.state = state
             record.error = error
@@ -207,17 +210,20 @@ public struct EtcdClusterStore: ClusterStore {
     static let attempts = 32
 
     /// An operation with its steps, read together (one transaction), and the revision of its
-    /// header, which a write computed from it compares.
-    private func load(_ seq: Int, _ id: String) async throws(TetherError) -> (record: OperationRecord, revision: Int64) {
+    /// header, which a write computed from it compares; `also`: more ranges read in the same
+    /// transaction (what `finish` computes from), answered in order.
+    private func load(_ seq: Int, _ id: String, also: [EtcdWire.RangeRequest] = []) async throws(TetherError)
+        -> (record: OperationRecord, revision: Int64, also: [EtcdWire.RangeResponse?]) {
         let steps = keys.steps(seq)
-        let reply = try await client.txn(.init(compare: [], success: [.range(.init(key: keys.operation(seq))),
-                                                                      .range(.init(key: steps.key, rangeEnd: steps.end))], failure: []))
-        guard reply.responses.count == 2, let header = reply.responses[0]?.kvs.first else {
+        let reads: [EtcdWire.Operation] = [.range(.init(key: keys.operation(seq))), .range(.init(key: steps.key, rangeEnd: steps.end))]
+            + also.map { .range($0) }
+        let reply = try await client.txn(.init(compare: [], success: reads, failure: []))
+        guard reply.responses.count == reads.count, let header = reply.responses[0]?.kvs.first else {
             throw TetherError(.notFound, "no operation '\(id)'")
         }
         var record = try Self.decode(OperationRecord.self, header)
         record.steps = try (reply.responses[1]?.kvs ?? []).map { kv throws(TetherError) in try Self.decode(StepRecord.self, kv) }
-        return (record, header.modRevision)
+        return (record, header.modRevision, Array(reply.responses.dropFirst(2)))
     }
 
     /// A write: the fence joins the comparisons, and a refusal for its sake is `notLeader`.
