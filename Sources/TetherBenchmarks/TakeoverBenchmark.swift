@@ -23,17 +23,7 @@ struct TakeoverBenchmark: AsyncParsableCommand {
             etcd.killAll()
         }
         func start(_ name: String) async throws {
-            try """
-                role: controller
-                controller:
-                  name: \(name)
-                  socket: \(directory)/\(name).sock
-                  store: \(etcd.address)
-                  etcd: {leaseSeconds: \(leaseSeconds)}
-                """.write(toFile: "\(directory)/\(name).yaml", atomically: true, encoding: .utf8)
-            let process = try await BackgroundProcess(Tools.product("tetherd"), ["--config", "\(directory)/\(name).yaml"])
-            processes[name] = process
-            guard process.waitForOutput("controller ready", timeout: 30) else { throw ValidationError("\(name) did not start: \(process.output)") }
+            processes[name] = try await etcd.startController(name, in: directory, leaseSeconds: leaseSeconds)
         }
         func leader(asking name: String) async -> String? {
             let client = ControllerClient(APIClient(.unixSocket("\(directory)/\(name).sock"), timeout: .seconds(1)))

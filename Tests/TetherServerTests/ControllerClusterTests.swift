@@ -18,16 +18,8 @@ struct ControllerClusterTests {
         var controllers: [String: BackgroundProcess] = [:]
         defer { for (_, c) in controllers { c.kill() } }
         for name in ["c1", "c2"] {
-            try """
-                role: controller
-                controller:
-                  name: \(name)
-                  socket: \(directory)/\(name).sock
-                  store: \(etcd.address)
-                """.write(toFile: "\(directory)/\(name).yaml", atomically: true, encoding: .utf8)
-            let process = try await BackgroundProcess(Tools.product("tetherd"), ["--config", "\(directory)/\(name).yaml"])
+            let process = try await etcd.startController(name, in: directory)
             controllers[name] = process
-            #expect(process.waitForOutput("controller ready", timeout: 30), "\(process.output)")
             if name == "c1" { #expect(process.waitForOutput("leading", timeout: 10), "c1, alone, leads: \(process.output)") }
         }
 

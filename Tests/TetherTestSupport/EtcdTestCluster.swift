@@ -56,6 +56,25 @@ public final class EtcdTestCluster: @unchecked Sendable {
         try EtcdClient(endpoints: endpoints, timeout: timeout)
     }
 
+    /// Starts `tetherd --role controller` named `name` on this etcd, its socket `DIRECTORY/NAME.sock`,
+    /// and waits until it is ready (leading or standing by).
+    public func startController(_ name: String, in directory: String, leaseSeconds: Int = 2) async throws -> BackgroundProcess {
+        try """
+            role: controller
+            controller:
+              name: \(name)
+              socket: \(directory)/\(name).sock
+              store: \(address)
+              etcd: {leaseSeconds: \(leaseSeconds)}
+            """.write(toFile: "\(directory)/\(name).yaml", atomically: true, encoding: .utf8)
+        let process = try await BackgroundProcess(Tools.product("tetherd"), ["--config", "\(directory)/\(name).yaml"])
+        guard process.waitForOutput("controller ready", timeout: 30) else {
+            process.kill()
+            throw TetherError(.timeout, "controller \(name) did not start: \(process.output)")
+        }
+        return process
+    }
+
     public func start(_ name: String, fresh: Bool = false) async throws {
         guard let member = members.first(where: { $0.name == name }) else { throw TetherError(.notFound, "no etcd member \(name)") }
         let log = open("\(directory)/\(name).log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
