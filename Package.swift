@@ -206,7 +206,7 @@ let package = Package(
             name: "tether-benchmark",
             dependencies: [
                 "USBProbe", "TetherModel", "Placement", "Channel", "TetherTestSupport", "TetherServer", "TetherClient", "ClusterStore",
-                "USBRedirReplay", "Controller", "TetherHTTP", "TetherSystem", "Failover", "Lab", "Hypervisor",
+                "USBRedirReplay", "Controller", "TetherHTTP", "TetherSystem", "Failover", "Lab", "Hypervisor", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

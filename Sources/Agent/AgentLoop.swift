@@ -47,6 +47,7 @@ public struct AgentLoop: Service {
         // agent's CPU.
         var inventoried: ContinuousClock.Instant?
         var woken = false
+        var trafficSent = TrafficReport()
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if woken || inventoried.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
                 _ = await agent.refreshDevices()
@@ -68,7 +69,10 @@ public struct AgentLoop: Service {
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
                 } else {
-                    let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest)
+                    let rates = await agent.traffic()
+                    trafficSent.sending(rates)
+                    let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest,
+                                         traffic: rates.isEmpty ? nil : rates)
                     let reply = try await controller.heartbeat(host: current.host, beat)
                     await health?.updatePeers(reply.peers)
                     await peerFailover?.heard(reply, at: Date())
@@ -90,6 +94,7 @@ public struct AgentLoop: Service {
                     break
                 }
                 if health?.takeChange() ?? false { break }
+                if sent != nil, trafficSent.moved(await agent.traffic()) { break }
                 try? await Task.sleep(for: min(.milliseconds(50), interval))
             }
         }

@@ -8,17 +8,20 @@ import TetherModel
 /// here), and the VM's ends of channels (a relay end and a usb-redir device).
 extension HostAgentService {
     public func export(_ request: ExportRequest) async throws(TetherError) -> HostPort {
-        if let existing = exports[request.session] {
-            // Asked again, perhaps for the VM's next host: that host may take the session over.
-            existing.relay?.permit(request.allow)
-            return existing.address
-        }
         guard let device = devices.first(where: { $0.id == request.device }) else {
             throw TetherError(.notFound, "\(settings.host) has no device \(request.device) plugged in")
         }
-        // usbredirect names a device by BUS-ADDRESS (or VID:PID, ambiguous with two alike).
-        let selector = device.bus.flatMap { bus in device.address.map { "\(bus)-\($0)" } }
-            ?? "\(device.vendorId ?? "0000"):\(device.productId ?? "0000")"
+        let selector = Self.selector(device)
+        if let existing = exports[request.session] {
+            if existing.selector == selector && existing.supervisor.isRunning {
+                // Asked again, perhaps for the VM's next host: that host may take the session over.
+                existing.relay?.permit(request.allow)
+                return existing.address
+            }
+            // The device was pulled and plugged in again (a new address), or its exporter gave up:
+            // a fresh export, and the VM's end is pointed at it.
+            await stopExport(session: request.session)
+        }
         let port = try LocalPorts.free()
         let logger = self.logger
         let record = exporterRecord
@@ -34,11 +37,12 @@ extension HostAgentService {
             let why = supervisor.exits.last.map { "it exited with status \($0.status): \($0.output)" } ?? "it did not listen"
             throw TetherError(.io, "the exporter for \(request.device) did not start on port \(port): \(why)")
         }
-        var export = Export(supervisor: supervisor, relay: nil, address: HostPort(host: "127.0.0.1", port: port))
+        var export = Export(device: request.device, selector: selector, supervisor: supervisor, relay: nil, address: HostPort(host: "127.0.0.1", port: port))
         if !request.local {
             do {
                 let relay = try await ChannelRelay.start(.serve, listenHost: settings.address(on: .vm), listenPort: 0, targetHost: "127.0.0.1",
-                                                         targetPort: port, identity: identity, allow: Set(request.allow)) { line in
+                                                         targetPort: port, identity: identity, allow: Set(request.allow),
+                                                         meter: ByteMeter(window: Self.trafficWindow)) { line in
                     logger.info("\(line)", metadata: ["session": "\(request.session)"])
                 }
                 export.relay = relay
@@ -51,6 +55,37 @@ extension HostAgentService {
         exports[request.session] = export
         logger.info("exported device", metadata: ["device": "\(request.device)", "at": "\(export.address)"])
         return export.address
+    }
+
+    /// A relay's rate is over its last half second: a stream that starts is seen at its rate
+    /// within it, and one-second bursts still show.
+    static let trafficWindow: Duration = .milliseconds(500)
+
+    /// What each forwarded device's relay carried over the last half second, both ways: the
+    /// controller's observed figure. A device exported to its own host's VM has no relay, and its
+    /// traffic never meets the network.
+    public func traffic() -> [DeviceRate] {
+        var rates: [String: Double] = [:]
+        for export in exports.values {
+            guard let meter = export.relay?.meter else { continue }
+            rates[export.device, default: 0] += meter.throughput
+        }
+        return rates.map { DeviceRate(device: $0.key, bytesPerSecond: Int($0.value.rounded())) }.sorted { $0.device < $1.device }
+    }
+
+    /// usbredirect names a device by BUS-ADDRESS (or VID:PID, ambiguous with two alike); the
+    /// address changes at every replug.
+    static func selector(_ device: RegisteredDevice) -> String {
+        device.bus.flatMap { bus in device.address.map { "\(bus)-\($0)" } } ?? "\(device.vendorId ?? "0000"):\(device.productId ?? "0000")"
+    }
+
+    /// Exports whose device left this host (or came back at another address): their exporter
+    /// could only fail, restarted with backoff. The controller gives the device again when it is back.
+    func dropExportsOfDevicesGone(_ present: [RegisteredDevice]) async {
+        for (session, export) in exports where !present.contains(where: { $0.id == export.device && Self.selector($0) == export.selector }) {
+            logger.notice("the exported device left this host; stopping its export", metadata: ["session": "\(session)", "device": "\(export.device)"])
+            await stopExport(session: session)
+        }
     }
 
     public func stopExport(session: String) async {
@@ -69,6 +104,12 @@ extension HostAgentService {
         guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
         let id = Self.redirectionID(request.session)
         let present = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        if let known = channels[request.session], known.from != request.from {
+            // The device's host exports it anew (it came back, or that agent restarted): the relay
+            // end is started again on the same socket, where QEMU dials again within a second.
+            await known.relay?.stop()
+            channels[request.session] = nil
+        }
         if channels[request.session] != nil, present.contains(id) { return }
         var end = channels[request.session]
             ?? ChannelEnd(vm: request.vm, relay: nil, redirection: id, from: request.from, deviceHost: request.deviceHost)

@@ -27,6 +27,9 @@ public actor HostAgentService: HostAgent {
     }
 
     struct Export {
+        /// The device's port on this host, and how usbredirect names it (its address then).
+        var device: String
+        var selector: String
         var supervisor: ExporterSupervisor
         var relay: ChannelRelay?
         var address: HostPort
@@ -74,6 +77,9 @@ public actor HostAgentService: HostAgent {
     /// Whether faults the controller also sees from outside are reported (`selfTriggeredFailover`).
     var reportsOutsideFaults = true
     let exporterRecord: ExporterRecord
+    /// When this agent started: tells the controller, at each registration, whether the agent
+    /// it talks to is the one that holds its exports and channel ends.
+    let started = Date()
 
     public init(settings: AgentSettings, identity: TLSIdentity, logger: Logger, driver: any VirtualMachineDriver = QEMUDriver(),
                 probeDevices: @escaping @Sendable () throws(TetherError) -> [RegisteredDevice]) {
@@ -120,14 +126,15 @@ public actor HostAgentService: HostAgent {
             watchGuest(name, machine)
             if record.launch != nil { try? record.save(in: settings.stateDirectory) }
         }
-        _ = refreshDevices()
+        _ = await refreshDevices()
     }
 
     /// Takes the inventory again; true when it changed.
-    public func refreshDevices() -> Bool {
+    public func refreshDevices() async -> Bool {
         do {
             let fresh = try probeDevices()
             defer { devices = fresh }
+            await dropExportsOfDevicesGone(fresh)
             return fresh != devices
         } catch {
             logger.error("USB inventory failed: \(error)")
@@ -157,7 +164,8 @@ public actor HostAgentService: HostAgent {
         }
         return AgentRegistration(host: settings.host, agentAddress: HostPort(host: settings.publicAddress, port: settings.listen.port),
                                  cpus: settings.cpus, memoryMiB: settings.memoryMiB, networks: settings.networks,
-                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered, fencing: settings.fencing)
+                                 datastores: settings.datastores.map(\.name), devices: devices, vms: registered, fencing: settings.fencing,
+                                 agentStarted: started)
     }
 
     /// Stops what this agent started: exporters and relays; VMs it launched only when `vmsToo`.

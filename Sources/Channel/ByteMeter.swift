@@ -30,6 +30,12 @@ public final class ByteMeter: Sendable {
 
     private static let origin = ContinuousClock.now
 
+    /// The window in slots of 100 ms (at least one).
+    private var slotsKept: Int64 {
+        let (seconds, attoseconds) = window.components
+        return max(1, seconds * 10 + attoseconds / 100_000_000_000_000_000)
+    }
+
     private func slotIndex(_ instant: ContinuousClock.Instant) -> Int64 {
         let (seconds, attoseconds) = (instant - Self.origin).components
         return (seconds * 1_000_000 + attoseconds / 1_000_000_000_000) / 100_000
@@ -37,7 +43,7 @@ public final class ByteMeter: Sendable {
 
     public func record(_ bytes: Int, _ direction: Direction) {
         let now = slotIndex(clock())
-        let keep = Int64(window.components.seconds * 10)
+        let keep = slotsKept
         state.withLockedValue { s in
             s.totals[direction, default: 0] += bytes
             var slots = s.slots[direction, default: []]
@@ -57,10 +63,13 @@ public final class ByteMeter: Sendable {
     /// Bytes per second over the window.
     public func rate(_ direction: Direction) -> Double {
         let now = slotIndex(clock())
-        let keep = Int64(window.components.seconds * 10)
+        let keep = slotsKept
         let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 > now - keep }.reduce(0) { $0 + $1.1 } }
         return Double(bytes) / window.timeInterval
     }
+
+    /// Both directions together over the window: what the channel takes of the network.
+    public var throughput: Double { rate(.toVM) + rate(.toDevice) }
 
     /// "to-vm 1.20 MB/s (3.4 MB), to-device 2.0 kB/s (10.0 kB)"
     public var summary: String {

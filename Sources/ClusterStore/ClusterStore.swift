@@ -22,6 +22,16 @@ public protocol ClusterStore: Sendable {
 
     func attachments() async throws(TetherError) -> [DeviceAttachment]
 
+    /// Rewrites an attachment that still exists: its device lost or back, or found on another
+    /// port (`replacing` the id it had there). Answers false, changing nothing, when it is gone
+    /// (a detach finished meanwhile): a device coming back never brings a detached one back.
+    func updateAttachment(_ attachment: DeviceAttachment, replacing old: String?) async throws(TetherError) -> Bool
+
+    /// What each device was seen to use, one record per device, replaced on save: kept with
+    /// the device, so a device detached and attached again is decided on what it used.
+    func saveObservedTraffic(_ traffic: ObservedTraffic) async throws(TetherError)
+    func observedTraffic() async throws(TetherError) -> [ObservedTraffic]
+
     /// Journals a new operation (state `running`, no steps) and returns it with its id.
     func begin(_ payload: OperationRecord.Payload, at: Date) async throws(TetherError) -> OperationRecord
     /// Appends one step record; returns the operation as it now stands.

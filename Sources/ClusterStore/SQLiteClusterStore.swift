@@ -59,6 +59,9 @@ public final class SQLiteClusterStore: ClusterStore {
                 ALTER TABLE operation ADD COLUMN migrates INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v3: what devices were seen to use") { db in
+            try db.execute(sql: "CREATE TABLE traffic (device TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        }
         return migrator
     }
 
@@ -79,6 +82,29 @@ public final class SQLiteClusterStore: ClusterStore {
     public func attachments() async throws(TetherError) -> [DeviceAttachment] {
         let bodies = try await read("read attachments") { db in try String.fetchAll(db, sql: "SELECT body FROM attachment ORDER BY id") }
         return try bodies.map { (body: String) throws(TetherError) in try Self.decode(DeviceAttachment.self, body) }
+    }
+
+    public func updateAttachment(_ attachment: DeviceAttachment, replacing old: String?) async throws(TetherError) -> Bool {
+        let body = try Self.json(attachment)
+        return try await write("update the attachment \(attachment.id)") { db in
+            let key = old ?? attachment.id
+            guard try String.fetchOne(db, sql: "SELECT id FROM attachment WHERE id = ?", arguments: [key]) != nil else { return false }
+            try db.execute(sql: "DELETE FROM attachment WHERE id = ?", arguments: [key])
+            try db.execute(sql: "INSERT OR REPLACE INTO attachment (id, body) VALUES (?, ?)", arguments: [attachment.id, body])
+            return true
+        }
+    }
+
+    public func saveObservedTraffic(_ traffic: ObservedTraffic) async throws(TetherError) {
+        let body = try Self.json(traffic)
+        try await write("save the traffic of \(traffic.device)") { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO traffic (device, body) VALUES (?, ?)", arguments: [traffic.device.description, body])
+        }
+    }
+
+    public func observedTraffic() async throws(TetherError) -> [ObservedTraffic] {
+        let bodies = try await read("read observed traffic") { db in try String.fetchAll(db, sql: "SELECT body FROM traffic ORDER BY device") }
+        return try bodies.map { (body: String) throws(TetherError) in try Self.decode(ObservedTraffic.self, body) }
     }
 
     // MARK: the journal

@@ -5,7 +5,7 @@ import TetherModel
 extension EtcdClusterStore {
     /// What an import wrote.
     public struct ImportCount: Sendable, Equatable {
-        public var registrations = 0, attachments = 0, operations = 0, steps = 0
+        public var registrations = 0, attachments = 0, operations = 0, steps = 0, traffic = 0
     }
 
     /// Copies another store's whole state in, ids and journal order kept (`tether store migrate`).
@@ -23,6 +23,9 @@ extension EtcdClusterStore {
         count.registrations = registrations.count
         for a in attachments { puts.append(.put(.init(key: keys.attachment(a.id), value: try Self.json(a)))) }
         count.attachments = attachments.count
+        let traffic = try await source.observedTraffic()
+        for t in traffic { puts.append(.put(.init(key: keys.traffic(t.device), value: try Self.json(t)))) }
+        count.traffic = traffic.count
         var last = 0
         for record in operations {
             guard let seq = EtcdKeys.sequence(of: record.id) else {

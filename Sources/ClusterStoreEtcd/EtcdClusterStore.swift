@@ -61,6 +61,29 @@ public struct EtcdClusterStore: ClusterStore {
         }
     }
 
+    public func updateAttachment(_ attachment: DeviceAttachment, replacing old: String?) async throws(TetherError) -> Bool {
+        let key = keys.attachment(old ?? attachment.id)
+        var success: [EtcdWire.Operation] = []
+        if let old, old != attachment.id { success.append(.delete(.init(key: key))) }
+        success += [.put(.init(key: keys.attachment(attachment.id), value: try Self.json(attachment))),
+                    .put(.init(key: keys.attachmentsVersion, value: Data("update \(attachment.id)".utf8)))]
+        let reply = try await transaction([.init(key: key, target: .version, result: .greater, number: 0)], success, [],
+                                          "update the attachment \(attachment.id)")
+        return reply.succeeded
+    }
+
+    public func saveObservedTraffic(_ traffic: ObservedTraffic) async throws(TetherError) {
+        let put = EtcdWire.Operation.put(.init(key: keys.traffic(traffic.device), value: try Self.json(traffic)))
+        try await write([], [put], "save the traffic of \(traffic.device)")
+    }
+
+    public func observedTraffic() async throws(TetherError) -> [ObservedTraffic] {
+        let r = keys.traffic
+        return try await client.range(.init(key: r.key, rangeEnd: r.end)).kvs.map { kv throws(TetherError) in
+            try Self.decode(ObservedTraffic.self, kv)
+        }
+    }
+
     // MARK: the journal
 
     public func begin(_ payload: OperationRecord.Payload, at time: Date) async throws(TetherError) -> OperationRecord {

@@ -1,9 +1,10 @@
 import Foundation
+import TetherModel
 
 /// Tether's keys in etcd, all under one prefix (`/tether` by default) so that several clusters,
 /// or a test per directory, can share one etcd.
 ///
-/// - `registrations/HOST`, `attachments/ID`: records in the API's JSON.
+/// - `registrations/HOST`, `attachments/ID`, `traffic/HOST/PORT`: records in the API's JSON.
 /// - `attachments-version`: rewritten with every change of attachments, so that a transaction
 ///   that computed changes from the attachments it read can require that none changed since.
 /// - `operations/SEQ` (20 digits: key order is journal order) and `steps/SEQ/N` (6 digits): the
@@ -34,6 +35,8 @@ struct EtcdKeys: Sendable {
     func attachment(_ id: String) -> Data { key("attachments/\(id)") }
     var attachments: (key: Data, end: Data) { range("attachments/") }
     var attachmentsVersion: Data { key("attachments-version") }
+    func traffic(_ device: DeviceRef) -> Data { key("traffic/\(device)") }
+    var traffic: (key: Data, end: Data) { range("traffic/") }
 
     static func padded(_ seq: Int) -> String {
         let digits = String(seq)

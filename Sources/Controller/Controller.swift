@@ -27,6 +27,8 @@ public actor Controller {
         /// A guest restarted this many times after crashes within `crashWindow` is held back.
         public var crashRestartLimit = 3
         public var crashWindow: TimeInterval = 3600
+        /// What devices need beyond their descriptors, and what to do when one outgrows its channel.
+        public var devices = DeviceSettings()
         /// Called after every journal write (tests and fault injection: `tetherd` can kill
         /// itself at a chosen step, to prove that a restart finishes the job).
         public var journaled: @Sendable (OperationRecord, StepRecord) -> Void
@@ -39,6 +41,25 @@ public actor Controller {
             // Heard within the heartbeat timeout; dead no sooner than the spec's 10 s.
             self.judgement = HostJudgement.Settings(heardWithin: heartbeatTimeout, deadAfter: max(10, heartbeatTimeout))
             self.journaled = journaled
+        }
+    }
+
+    public struct DeviceSettings: Sendable, Equatable {
+        public var rebalance: RebalancePolicy = .advise
+        /// How long a forwarded device's observed need must stay above its VM's migrate
+        /// threshold before it is decided again.
+        public var rebalanceAfter: TimeInterval = 30
+        /// A device's observed figure is the peak of its one-second rates within this window.
+        public var window: TimeInterval = 60
+        /// `VID:PID` -> bulk bytes per second: the operator's figure before any traffic was seen.
+        public var profiles: [String: Int] = [:]
+
+        public init(rebalance: RebalancePolicy = .advise, rebalanceAfter: TimeInterval = 30, window: TimeInterval = 60,
+                    profiles: [String: Int] = [:]) {
+            self.rebalance = rebalance
+            self.rebalanceAfter = rebalanceAfter
+            self.window = window
+            self.profiles = profiles
         }
     }
 
@@ -69,6 +90,17 @@ public actor Controller {
     /// The cluster view pushed to agents, and when it was made (`Controller+View.swift`).
     var pushedView: (at: Date, view: ClusterView)?
     var model: WarmModel?
+    /// What forwarded devices were seen to use, and which outgrew their VM's threshold
+    /// (`Controller+Traffic.swift`).
+    var traffic = TrafficBook()
+    var rebalancing = RebalanceWatch()
+    /// Attachments to give again (their device back, an agent restarted, a VM started over),
+    /// each with when to try next; old sessions of devices found at another port, to close
+    /// (`Controller+DevicesComeBack.swift`).
+    var toGiveBack: [String: Date] = [:]
+    var toClose: [String: DeviceAttachment] = [:]
+    /// VMs with an operation being driven now: nothing else touches their channels meanwhile.
+    var operating: [String: Int] = [:]
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
     /// Live migration progress per operation, as the source's agent last reported it.
     var progress: [String: MigrationReport] = [:]
@@ -100,6 +132,7 @@ public actor Controller {
             lastHeartbeat[r.host] = start
         }
         for a in try await store.attachments() { attachments[a.id] = a }
+        traffic = TrafficBook(loaded: try await store.observedTraffic())
     }
 
     // MARK: agents
@@ -107,8 +140,10 @@ public actor Controller {
     public func register(_ registration: AgentRegistration) async throws(TetherError) {
         try registration.validate()
         try await store.saveRegistration(registration)
+        let before = registrations[registration.host]
         registrations[registration.host] = registration
         markHeard(registration.host)
+        await noteDevices(from: before, to: registration)
         model = nil
         pushedView = nil   // a host or VM came, went or moved: the next heartbeat carries it
     }
@@ -120,6 +155,7 @@ public actor Controller {
         }
         markHeard(host)
         if let report = beat.health { health.reports[host] = report }
+        if let rates = beat.traffic { await recordTraffic(host: host, rates) }
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
             try registration.validate()
@@ -175,10 +211,10 @@ public actor Controller {
     }
 
     /// The warm model, rebuilt when registrations, attachments or liveness changed.
-    private func warmModel() -> WarmModel {
+    func warmModel() -> WarmModel {
         let down = downHosts(at: now())
         if let model, model.down == down { return model }
-        let sorted = withRestarts(registrations.values.sorted { $0.host < $1.host })
+        let sorted = withObservedFigures(withRestarts(registrations.values.sorted { $0.host < $1.host }))
         let cluster = ClusterAssembly.cluster(registrations: sorted, attachments: Array(attachments.values), downHosts: down,
                                               policy: settings.policy)
         let index = ClusterIndex(cluster)
@@ -204,7 +240,8 @@ public actor Controller {
         let vm = vmIndex.map { model.index.vm($0) }
         let device = try DeviceResolver.resolve(request.device, registrations: model.sortedRegistrations, attachedTo: model.owner,
                                                 for: vm?.name ?? request.vm, on: vm?.host)
-        let decision = try AttachPlanner.decide(container: request.container, vm: request.vm, device: device, model.index, state: model.state)
+        var decision = try AttachPlanner.decide(container: request.container, vm: request.vm, device: device, model.index, state: model.state)
+        if let reason = figureReason(device) { decision.reasons.insert(reason, at: 0) }
         return (decision, device)
     }
 
@@ -219,9 +256,10 @@ public actor Controller {
             decision.reasons.append("\(device) is already attached to \(decision.vm) (\(id)); nothing to do")
             return AttachResponse(decision: decision, operation: nil)
         }
-        let attachment = DeviceAttachment(container: request.container, vm: decision.vm, device: device,
+        var attachment = DeviceAttachment(container: request.container, vm: decision.vm, device: device,
                                           mode: decision.action == .forward ? .forward : .local,
                                           vmHost: decision.targetHost ?? decision.vmHost, since: now())
+        attachment.identity = registrations[device.host]?.devices.first { $0.id == device.id }.flatMap(Self.identity)
         let operation = try await store.begin(.attach(attachment, decision: decision), at: now())
         launch(operation)
         return AttachResponse(decision: decision, operation: operation)
@@ -280,7 +318,7 @@ public actor Controller {
         let heard = Set(sorted.map(\.host).filter { heardNow($0, at: time) })
         let vms = VMListing.vms(of: sorted, heard: heard)
         return ClusterStatus(hosts: hosts, vms: vms, attachments: attachments.values.sorted { $0.id < $1.id },
-                             operations: operations)
+                             operations: operations, devices: deviceFigures())
     }
 
     public func operation(_ id: String) async throws(TetherError) -> OperationRecord {

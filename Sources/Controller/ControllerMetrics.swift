@@ -42,6 +42,9 @@ enum ControllerMetrics {
         Gauge(label: "tether_\(what)_state", dimensions: [("host", host), (what, name)]).record(value)
     }
 
+    /// A forwarded device's VM migrated to it because of what the device was seen to use.
+    static func rebalanced() { Counter(label: "tether_rebalances_total").increment() }
+
     static func hosts(up: Int, down: Int) {
         Gauge(label: "tether_hosts", dimensions: [("state", "up")]).record(up)
         Gauge(label: "tether_hosts", dimensions: [("state", "down")]).record(down)

@@ -50,6 +50,8 @@ extension Controller {
     /// task is cancelled (shutdown).
     func drive(_ id: String) async {
         guard let record = try? await store.operation(id), record.state == .running else { return }
+        operating[record.vm, default: 0] += 1
+        defer { operating[record.vm] = operating[record.vm].flatMap { $0 > 1 ? $0 - 1 : nil } }
         await OperationDriver.drive(record, timing: settings.timing, by: ControllerSteps(controller: self))
     }
 

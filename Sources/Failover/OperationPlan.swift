@@ -59,6 +59,8 @@ public enum OperationStep: String, Sendable, CaseIterable {
         // (a start from disk that failed left no QEMU behind).
         case .failover(let order) where order.fault == .crash || order.mode == .restart: []
         case .failover: [.abandonIncoming]
+        // A rebalance moves a VM to a device it already had over a channel: that channel stays.
+        case .attach(_, let decision) where decision.rebalance == true: [.abandonIncoming]
         case .attach(_, let decision): decision.action == .migrate ? [.abandonIncoming, .closeChannel, .stopExport] : [.closeChannel, .stopExport]
         }
     }

@@ -85,7 +85,7 @@ public enum AttachPlanner {
     }
 
     /// "device needs 197.4 Mbit/s, 197% of the VM's 100 Mbit/s (threshold 50%)"
-    static func share(required: Int, allocated: Int, threshold: Int) -> String {
+    public static func share(required: Int, allocated: Int, threshold: Int) -> String {
         guard allocated > 0 else {
             return "device needs \(Rate.bits(required)); the VM has no network bandwidth allocated (threshold \(threshold)%)"
         }

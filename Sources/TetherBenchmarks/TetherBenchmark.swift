@@ -9,7 +9,8 @@ struct TetherBenchmark: AsyncParsableCommand {
         abstract: "Benchmarks of Tether against the tools people use today.",
         subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self, MigrationBenchmark.self,
                       RelayBenchmark.self, ControllerBenchmark.self, HookBenchmark.self,
-                      DetectorBenchmark.self, LabDetectionBenchmark.self, LabFailoverBenchmark.self, TakeoverBenchmark.self]
+                      DetectorBenchmark.self, LabDetectionBenchmark.self, LabFailoverBenchmark.self, TakeoverBenchmark.self,
+                      RebalanceBenchmark.self]
     )
 }
 

@@ -52,7 +52,9 @@ enum StatusText {
             }
             for d in r.devices {
                 let name = [d.vendorId.map { "\($0):\(d.productId ?? "????")" }, d.product].compactMap { $0 }.joined(separator: " ")
-                out += "    device \(r.host)/\(d.id)  \(name)  needs \(Rate.bits((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))\n"
+                let ref = DeviceRef(host: r.host, id: d.id)
+                out += "    device \(ref)  \(name)  " + Self.figures(status.devices.first { $0.device == ref }, registered: d) + "\n"
+                if let advice = status.devices.first(where: { $0.device == ref })?.advice { out += "      ! \(advice)\n" }
             }
         }
         out += "VMS\n"
@@ -71,5 +73,19 @@ enum StatusText {
             out += "  \(op.id) \(op.kind.rawValue) \(op.summary): \(last)\n"
         }
         return out
+    }
+
+    /// "needs 4.8 Mbit/s (declared 16 B/s periodic; observed 4.6 Mbit/s peak, 4.1 Mbit/s now)":
+    /// what placement decides on, then the descriptors' and the channel's figures beside it.
+    static func figures(_ figures: DeviceFigures?, registered d: RegisteredDevice) -> String {
+        guard let figures else { return "needs \(Rate.bits((d.periodicBytesPerSecond + d.bulkBytesPerSecond) * 8))" }
+        var parts = ["declared \(Rate.bits(figures.periodicBytesPerSecond * 8)) periodic"]
+        if let profile = figures.profileBulkBytesPerSecond { parts.append("profile \(Rate.bits(profile * 8)) bulk") }
+        if let seen = figures.observed {
+            parts.append("observed \(Rate.bits(seen.peakBytesPerSecond * 8)) peak, \(Rate.bits(seen.lastBytesPerSecond * 8)) last")
+        } else {
+            parts.append("observed -")
+        }
+        return "needs \(Rate.bits(figures.requiredBitsPerSecond)) (\(figures.source.rawValue); " + parts.joined(separator: ", ") + ")"
     }
 }

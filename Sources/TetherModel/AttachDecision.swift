@@ -42,4 +42,7 @@ public struct AttachDecision: Sendable, Equatable, Codable {
     public var reasons: [String]
     /// For `migrate`: the VM's other devices, which stay on their hosts and are forwarded.
     public var forwardedAfterMove: [String]?
+    /// A migration decided again for a device already forwarded to the VM, on what it was seen
+    /// to use: undoing it leaves the channel that was there before.
+    public var rebalance: Bool?
 }

@@ -70,6 +70,7 @@ public enum ControllerDaemon {
         settings.managementMigrationPercent = section.managementMigrationPercent
         settings.crashRestartLimit = section.crashRestartLimit
         settings.crashWindow = section.crashWindowSeconds
+        settings.devices = section.devices.settings
         return settings
     }
 

@@ -20,6 +20,8 @@ struct HealthWatch: Service {
             while !Task.isCancelled {
                 let silent = await controller.evaluateHealth()
                 await controller.actOnHealth()
+                await controller.checkRebalance()
+                await controller.giveDevicesBack()
                 let now = ContinuousClock.now
                 await withTaskGroup(of: Void.self) { group in
                     for (host, address) in silent where (lastProbe[host].map { now - $0 > .seconds(1) } ?? true) {

@@ -86,8 +86,10 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// is held back (left as it crashed, reported) at its next crash.
         public var crashRestartLimit: Int = 3
         public var crashWindowSeconds: Double = 3600
+        public var devices = DevicesSection()
 
         enum CodingKeys: String, CodingKey, CaseIterable {
+            case devices
             case name, etcd, socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
             case managementMigrationPercent, crashRestartLimit, crashWindowSeconds
         }
@@ -116,6 +118,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             managementMigrationPercent = try c.decodeIfPresent(Int.self, forKey: .managementMigrationPercent) ?? managementMigrationPercent
             crashRestartLimit = try c.decodeIfPresent(Int.self, forKey: .crashRestartLimit) ?? crashRestartLimit
             crashWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .crashWindowSeconds) ?? crashWindowSeconds
+            devices = try c.decodeIfPresent(DevicesSection.self, forKey: .devices) ?? devices
             guard crashRestartLimit >= 0, crashWindowSeconds > 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .crashRestartLimit, in: c,
                                                        debugDescription: "crashRestartLimit must be 0 or more and crashWindowSeconds more than 0")
@@ -323,7 +326,8 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         "": Set(CodingKeys.allCases.map(\.rawValue)),
         "controller": Set(ControllerSection.CodingKeys.allCases.map(\.rawValue)),
         "agent": Set(AgentSection.CodingKeys.allCases.map(\.rawValue)),
-        "controller.tls": ["directory", "name"], "controller.etcd": Set(EtcdSection.CodingKeys.allCases.map(\.rawValue)), "agent.tls": ["directory", "name"],
+        "controller.tls": ["directory", "name"], "controller.etcd": Set(EtcdSection.CodingKeys.allCases.map(\.rawValue)),
+        "controller.devices": Set(DevicesSection.CodingKeys.allCases.map(\.rawValue)), "agent.tls": ["directory", "name"],
         "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
         "agent.vms[].memoryImages[]": ["path", "address"],
         "agent.vms[].crash": ["firstSector", "sectors", "marker"],

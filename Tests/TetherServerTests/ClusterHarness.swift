@@ -165,7 +165,7 @@ final class ClusterHarness: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             if let status = try? await status(), status.hosts.count == 2, status.hosts.allSatisfy(\.up),
-               status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count == (hotplug ? 1 : 2) {
+               status.hosts.first(where: { $0.registration.host == "host-b" })?.registration.devices.count ?? 0 >= (hotplug ? 1 : 2) {
                 return
             }
             usleep(100_000)

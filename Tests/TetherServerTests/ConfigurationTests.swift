@@ -16,6 +16,7 @@ struct ConfigurationTests {
         #expect(controller.controller?.listen == HostPort(host: "0.0.0.0", port: 7400))
         #expect(controller.controller?.migrateThresholdPercent == 50)
         #expect(controller.controller?.metrics == HostPort(host: "127.0.0.1", port: 9400))
+        #expect(controller.controller?.devices.rebalance == .advise && controller.controller?.devices.profiles == ["0bda:2838": 4_800_000])
 
         let agent = try #require(try TetherdConfiguration.load(Self.samples.appendingPathComponent("tetherd-agent.yaml").path).agent)
         #expect(agent.host == "host-b")
@@ -63,6 +64,11 @@ struct ConfigurationTests {
          "isolationDeadlineSeconds must be more than 0"),
         ("controller:\n  managementMigrationPercent: 0\n", "managementMigrationPercent must be 1 to 100"),
         ("controller:\n  crashRestartLimit: -1\n", "crashRestartLimit must be 0 or more"),
+        ("controller:\n  devices: {rebalance: always}\n", "rebalance 'always' is not auto, advise or off"),
+        ("controller:\n  devices: {profiles: {sdr: 100}}\n", "profile 'sdr' is not VID:PID"),
+        ("controller:\n  devices: {profiles: {'0bda:2838': -1}}\n", "profile '0bda:2838': -1 bytes per second is negative"),
+        ("controller:\n  devices: {windowSeconds: 0}\n", "windowSeconds 1 or more"),
+        ("controller:\n  devices: {rebalanceAfter: 3}\n", "unknown key 'controller.devices.rebalanceAfter' (line 2)"),
     ])
     func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
         #expect {

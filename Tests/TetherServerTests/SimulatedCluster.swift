@@ -15,17 +15,19 @@ struct SimulatedCluster {
     }
 
     /// A controller on the journal, with its operation runner going (as tetherd's service group runs it).
-    func controller() async throws -> Controller {
+    func controller(settings: Controller.Settings = .init(stepDeadline: 5),
+                    now: @escaping @Sendable () -> Date = Date.init) async throws -> Controller {
         let world = self.world
-        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: .init(stepDeadline: 5)) { registration in
+        let controller = try await Controller(store: try SQLiteClusterStore(path: path), settings: settings, connect: { registration in
             SimulatedAgent(host: registration.host, world: world)
-        }
+        }, now: now)
         Task { await controller.runOperations() }
         return controller
     }
 
-    func registered() async throws -> Controller {
-        let controller = try await controller()
+    func registered(settings: Controller.Settings = .init(stepDeadline: 5),
+                    now: @escaping @Sendable () -> Date = Date.init) async throws -> Controller {
+        let controller = try await controller(settings: settings, now: now)
         try await controller.register(ClusterFixtures.hostA)
         try await controller.register(ClusterFixtures.hostB)
         return controller

@@ -26,6 +26,7 @@ actor SimulatedHosts {
 
     func fail(_ call: String, with errors: [TetherError]) { failures[call] = errors }
     func clearFailures() { failures = [:] }
+    func clearCalls() { calls = [] }
     func setReachable(_ host: String, _ reachable: Bool) {
         if reachable { unreachable.remove(host) } else { unreachable.insert(host) }
     }

@@ -61,6 +61,8 @@ public struct ClusterStoreConformance: Sendable {
         case registrationsAreReplacedPerHost
         case concurrentWritersKeepTheRules
         case oneFailoverPerVMAndItsDevicesFollowIt
+        case anAttachmentIsUpdatedOnlyWhileItExists
+        case observedTrafficIsKeptPerDevice
 
         public var testDescription: String { rawValue }
     }
@@ -76,6 +78,8 @@ public struct ClusterStoreConformance: Sendable {
         case .registrationsAreReplacedPerHost: try await registrationsAreReplacedPerHost()
         case .concurrentWritersKeepTheRules: try await concurrentWritersKeepTheRules()
         case .oneFailoverPerVMAndItsDevicesFollowIt: try await oneFailoverPerVMAndItsDevicesFollowIt()
+        case .anAttachmentIsUpdatedOnlyWhileItExists: try await anAttachmentIsUpdatedOnlyWhileItExists()
+        case .observedTrafficIsKeptPerDevice: try await observedTrafficIsKeptPerDevice()
         }
     }
 
@@ -216,6 +220,40 @@ public struct ClusterStoreConformance: Sendable {
         #expect(try await store.attachments().isEmpty)
         #expect(try await store.recentOperations(limit: 10).map(\.id) == [detach.id, attach.id])
         #expect(try await store.recentOperations(limit: 1).map(\.id) == [detach.id])
+    }
+
+    /// A device lost, back, or found at another port rewrites its attachment; a detach that
+    /// finished first wins (the attachment is not brought back).
+    public func anAttachmentIsUpdatedOnlyWhileItExists() async throws {
+        let store = try await open()
+        let a = Self.attachment()
+        let attach = try await store.begin(.attach(a, decision: Self.decision(a)), at: Self.t0)
+        try await store.finish(attach.id, as: .completed, error: nil, at: Self.t0)
+        var lost = a
+        lost.lost = "unplugged from host-b"
+        #expect(try await store.updateAttachment(lost, replacing: nil))
+        #expect(try await open().attachments() == [lost])
+        let moved = Self.attachment(device: "host-b/2-1")
+        #expect(try await store.updateAttachment(moved, replacing: a.id))
+        #expect(try await open().attachments() == [moved], "the old id is gone with the move")
+        let detach = try await store.begin(.detach(moved, reason: "detach requested"), at: Self.t0)
+        try await store.finish(detach.id, as: .completed, error: nil, at: Self.t0)
+        #expect(try await store.updateAttachment(moved, replacing: nil) == false)
+        #expect(try await store.updateAttachment(a, replacing: moved.id) == false)
+        #expect(try await open().attachments().isEmpty, "a detached device is never brought back")
+    }
+
+    public func observedTrafficIsKeptPerDevice() async throws {
+        let store = try await open()
+        let device = DeviceRef(host: "host-b", id: "1-4")
+        var figure = ObservedTraffic(device: device, peakBytesPerSecond: 5_000_000, peakAt: Self.t0, lastBytesPerSecond: 10, lastAt: Self.t0)
+        try await store.saveObservedTraffic(figure)
+        figure.peakBytesPerSecond = 7_000_000
+        try await store.saveObservedTraffic(figure)
+        let other = ObservedTraffic(device: DeviceRef(host: "host-a", id: "1-1"), peakBytesPerSecond: 1, peakAt: Self.t0, lastBytesPerSecond: 1,
+                                    lastAt: Self.t0)
+        try await store.saveObservedTraffic(other)
+        #expect(try await open().observedTraffic() == [other, figure], "one per device, replaced on save")
     }
 
     public func registrationsAreReplacedPerHost() async throws {

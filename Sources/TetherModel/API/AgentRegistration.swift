@@ -16,10 +16,15 @@ public struct AgentRegistration: Sendable, Equatable, Codable {
     /// What the host does with its VMs when isolated; nil: it does not fence (no health
     /// monitors), and its VMs are never restarted elsewhere on the controller's own judgement.
     public var fencing: FencingPolicy?
+    /// When this agent process started: a new value tells the controller the agent restarted,
+    /// with none of the exports and channel ends it held (they are given to it again).
+    public var agentStarted: Date?
 
     public init(host: String, agentAddress: HostPort, cpus: Int, memoryMiB: Int, networks: [NetworkRole: NetworkLink],
-                datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM], fencing: FencingPolicy? = nil) {
+                datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM], fencing: FencingPolicy? = nil,
+                agentStarted: Date? = nil) {
         self.fencing = fencing
+        self.agentStarted = agentStarted
         self.host = host
         self.agentAddress = agentAddress
         self.cpus = cpus

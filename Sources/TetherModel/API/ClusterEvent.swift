@@ -13,6 +13,9 @@ public struct ClusterEvent: Sendable, Equatable, Codable {
         /// A fault was reported (by a host's agent) or seen (by the controller), and what was
         /// done about it: failovers begun or joined, VMs no host could take.
         case fault
+        /// A device's observed need crossed its VM's migrate threshold, or a device was lost or
+        /// came back; and what was done about it.
+        case device
     }
 
     /// Grows by one per event, from 1; `GET /v1/events?after=N` returns those after N.

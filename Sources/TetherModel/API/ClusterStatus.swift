@@ -13,9 +13,12 @@ public struct ClusterStatus: Sendable, Equatable, Codable {
     public var controllers: [ControllerStatus]
     /// Where the controllers keep their state: a path (SQLite) or `etcd://HOST:PORT,...`.
     public var store: String?
+    /// Every registered device's declared and observed figures (only the leader has them).
+    public var devices: [DeviceFigures]
 
     public init(hosts: [HostStatus], vms: [VMStatus] = [], attachments: [DeviceAttachment], operations: [OperationRecord],
-                controllers: [ControllerStatus] = [], store: String? = nil) {
+                controllers: [ControllerStatus] = [], store: String? = nil, devices: [DeviceFigures] = []) {
+        self.devices = devices
         self.hosts = hosts
         self.vms = vms
         self.attachments = attachments
@@ -24,7 +27,7 @@ public struct ClusterStatus: Sendable, Equatable, Codable {
         self.store = store
     }
 
-    enum CodingKeys: String, CodingKey { case hosts, vms, attachments, operations, controllers, store }
+    enum CodingKeys: String, CodingKey { case hosts, vms, attachments, operations, controllers, store, devices }
 
     /// Answers of controllers from before there were several decode too (no controllers).
     public init(from decoder: any Decoder) throws {
@@ -35,6 +38,7 @@ public struct ClusterStatus: Sendable, Equatable, Codable {
         operations = try c.decode([OperationRecord].self, forKey: .operations)
         controllers = try c.decodeIfPresent([ControllerStatus].self, forKey: .controllers) ?? []
         store = try c.decodeIfPresent(String.self, forKey: .store)
+        devices = try c.decodeIfPresent([DeviceFigures].self, forKey: .devices) ?? []
     }
 }
 
@@ -122,11 +126,15 @@ public struct Heartbeat: Sendable, Equatable, Codable {
     public var health: HostHealthReport?
     /// The digest of the cluster view the agent holds; the reply carries the view when it differs.
     public var viewDigest: String?
+    /// The rates of the devices this host forwards, as its relays measure them; nil: none forwarded.
+    public var traffic: [DeviceRate]?
 
-    public init(networks: [NetworkRole: NetworkLink]? = nil, health: HostHealthReport? = nil, viewDigest: String? = nil) {
+    public init(networks: [NetworkRole: NetworkLink]? = nil, health: HostHealthReport? = nil, viewDigest: String? = nil,
+                traffic: [DeviceRate]? = nil) {
         self.networks = networks
         self.health = health
         self.viewDigest = viewDigest
+        self.traffic = traffic
     }
 }
 

@@ -22,6 +22,9 @@ public struct DeviceAttachment: Sendable, Equatable, Codable {
     /// Why the VM no longer has the device, when a failover restarted it on another host and
     /// the device could not follow (its host was the one that died). Nil while it has it.
     public var lost: String?
+    /// What the device is (`VID:PID` or `VID:PID:SERIAL`), to know it when it is plugged in again,
+    /// at its port or, with a serial, at another.
+    public var identity: DeviceSelector?
 
     public init(container: String, vm: String, device: DeviceRef, mode: Mode, vmHost: String, since: Date) {
         self.id = Self.id(vm: vm, device: device)
