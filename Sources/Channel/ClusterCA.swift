@@ -32,7 +32,10 @@ public enum ClusterCA {
 
     /// Writes `NAME.crt` and `NAME.key`, signed by the CA in `directory`. The name goes in the
     /// subject and as a DNS subject alternative name: it is what `--allow` lists match.
-    public static func issue(name: String, in directory: String, notBefore: Date = Date().addingTimeInterval(-300),
+    /// `role` (operator, viewer, agent) goes in the subject as its organizational unit: what the
+    /// controller's API lets the holder call. A certificate without one is a host's or a
+    /// controller's, and counts as `agent`.
+    public static func issue(name: String, role: CallerRole? = nil, in directory: String, notBefore: Date = Date().addingTimeInterval(-300),
                              notAfter: Date = Date().addingTimeInterval(825 * 86400)) throws -> String {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-._".contains($0) }) else {
             throw TetherError(.invalidArgument, "certificate name '\(name)' may hold only letters, digits, '-', '.' and '_'")
@@ -42,7 +45,8 @@ public enum ClusterCA {
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
             notValidBefore: notBefore, notValidAfter: notAfter,
-            issuer: caCertificate.subject, subject: try DistinguishedName { CommonName(name) },
+            issuer: caCertificate.subject, subject: try role.map { role in try DistinguishedName { CommonName(name); OrganizationalUnitName(role.rawValue) } }
+                ?? DistinguishedName { CommonName(name) },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
@@ -65,6 +69,16 @@ public enum ClusterCA {
         } catch {
             throw TetherError(.notFound, "no usable CA in \(directory); run `tether certs init --dir \(directory)` first", cause: "\(error)")
         }
+    }
+
+    /// The role a certificate's subject names (its organizational unit); nil for none, or for
+    /// one that is not a role (which grants nothing beyond what `agent` does).
+    public static func role(inDER der: [UInt8]) -> CallerRole? {
+        guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+        for rdn in certificate.subject { for attribute in rdn where attribute.type == .RDNAttributeType.organizationalUnitName {
+            return CallerRole(rawValue: String(describing: attribute.value))
+        } }
+        return nil
     }
 
     /// The names a certificate stands for: its DNS subject alternative names, else its CN.

@@ -25,6 +25,8 @@ public struct CertsCommand: ParsableCommand {
         @Option(help: "The directory holding the CA.") var dir: String
         @Option(help: "The certificate's name: what peers' --allow lists match.") var name: String
         @Option(help: "Days it is valid.") var days = 825
+        @Option(help: "What the holder may call on the controller's API: operator (attach, detach, read), viewer (read), agent (a host's agent; the default for a certificate without a role).")
+        var role: CallerRole?
 
         func validate() throws {
             if days < 1 { throw ValidationError("--days must be at least 1") }
@@ -32,9 +34,11 @@ public struct CertsCommand: ParsableCommand {
 
         func run() throws {
             try FailureReporting.run {
-                let path = try ClusterCA.issue(name: name, in: dir, notAfter: Date().addingTimeInterval(Double(days) * 86400))
-                print("wrote \(path) and \(dir)/\(name).key, valid \(days) days")
+                let path = try ClusterCA.issue(name: name, role: role, in: dir, notAfter: Date().addingTimeInterval(Double(days) * 86400))
+                print("wrote \(path) and \(dir)/\(name).key, valid \(days) days" + (role.map { ", role \($0.rawValue)" } ?? ""))
             }
         }
     }
 }
+
+extension CallerRole: ExpressibleByArgument {}

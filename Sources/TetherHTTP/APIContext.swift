@@ -1,4 +1,5 @@
 import Channel
+import Glibc
 import Hummingbird
 import TetherModel
 import NIOCore
@@ -24,6 +25,35 @@ public struct APIContext: RequestContext {
         return ClusterCA.names(inDER: der)
     }
 
+    /// The caller's role: over TLS, its certificate's (agent when it names none); on the local
+    /// socket, from its uid and groups (SO_PEERCRED). nil: local root (or a socket whose file
+    /// mode is the only control), who may call everything.
+    func role(_ access: LocalAccess) async -> Result<CallerRole?, TetherError> {
+        if (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil {
+            guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else {
+                return .failure(TetherError(.permissionDenied, "the caller presented no certificate"))
+            }
+            return .success(ClusterCA.role(inDER: der) ?? .agent)
+        }
+        if access.open { return .success(nil) }
+        guard let provider = channel as? any SocketOptionProvider,
+              let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
+                                                                                            name: PeerCredentials.option).get()
+        else {
+            return .failure(TetherError(.permissionDenied, "cannot tell who is calling on the local socket (no peer credentials)"))
+        }
+        if credentials.uid == 0 { return .success(nil) }
+        return access.role(uid: credentials.uid, groups: LocalAccess.groups(ofProcess: credentials.pid).union([credentials.gid])).map { $0 }
+    }
+
+    /// Refuses (403, with the reason) a caller whose role may not do what the route does.
+    func require(_ need: CallerRole.Need, _ access: LocalAccess, to what: String) async throws(TetherError) {
+        guard let role = try await role(access).get() else { return }
+        guard role.may(need) else {
+            throw TetherError(.permissionDenied, "a caller with the role \(role.rawValue) may not \(what); that takes \(CallerRole.allowed(for: need))")
+        }
+    }
+
     /// Over TLS, only `host`'s own certificate may speak for it.
     func requirePeer(named host: String) async throws(TetherError) {
         guard let names = await peerNames() else { return }
@@ -31,4 +61,14 @@ public struct APIContext: RequestContext {
             throw TetherError(.permissionDenied, "a certificate for \(names.isEmpty ? "no name" : names.joined(separator: ", ")) cannot speak for host '\(host)'")
         }
     }
+}
+
+/// Linux's `struct ucred` (which Glibc's module map leaves out: it needs _GNU_SOURCE), as
+/// `getsockopt(SO_PEERCRED)` fills it: the process that connected, and its ids then.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    /// SO_PEERCRED on Linux.
+    static let option = SocketOptionName(17)
 }

@@ -6,24 +6,29 @@ import TetherModel
 /// OCI hook) and mutual TLS (agents, remote operators).
 public enum ControllerRoutes {
     /// The routes of a controller that leads for its whole life (the embedded store, tests).
-    public static func router(_ controller: Controller) -> Router<APIContext> {
-        router(ControllerSeat(leading: controller))
+    public static func router(_ controller: Controller, access: LocalAccess = .socketFileOnly) -> Router<APIContext> {
+        router(ControllerSeat(leading: controller), access: access)
     }
 
     /// The routes of one controller of a cluster: they act through the seat's controller while
     /// this one leads, and answer `notLeader` (503, naming the leader) while it stands by.
-    public static func router(_ seat: ControllerSeat) -> Router<APIContext> {
+    /// Each route first asks who calls (`CallerRole`): agents' routes take an agent's
+    /// certificate for that very host; reads take a viewer or an operator; attach and detach an
+    /// operator. A refusal is 403 with the reason.
+    public static func router(_ seat: ControllerSeat, access: LocalAccess = .socketFileOnly) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
         let v1 = router.group("v1")
 
         v1.post("agents") { request, context in
+            try await context.require(.agent, access, to: "register a host")
             let registration = try await APIBody.decode(AgentRegistration.self, from: request)
             try await context.requirePeer(named: registration.host)
             try await seat.leading().register(registration)
             return try APIBody.json(registration)
         }
         v1.post("agents/:host/heartbeat") { request, context in
+            try await context.require(.agent, access, to: "heartbeat for a host")
             let host = try context.parameters.require("host")
             try await context.requirePeer(named: host)
             let beat = try await APIBody.decode(Heartbeat.self, from: request)
@@ -31,6 +36,7 @@ public enum ControllerRoutes {
         }
         // Moves a host made on its own while it could not reach the controller.
         v1.post("agents/:host/moves") { request, context in
+            try await context.require(.agent, access, to: "hand over a host's moves")
             let host = try context.parameters.require("host")
             try await context.requirePeer(named: host)
             let moves = try await APIBody.decode([OperationRecord].self, from: request)
@@ -38,28 +44,35 @@ public enum ControllerRoutes {
         }
         // An agent's fault (self-triggered failover): only the host itself may report it.
         v1.post("faults") { request, context in
+            try await context.require(.agent, access, to: "report a host's fault")
             let report = try await APIBody.decode(FaultReport.self, from: request)
             try await context.requirePeer(named: report.host)
             return try APIBody.json(try await seat.leading().reportFault(report, trigger: .selfTriggered))
         }
-        v1.post("attachments") { request, _ in
+        v1.post("attachments") { request, context in
             let attach = try await APIBody.decode(AttachRequest.self, from: request)
+            // A dry run changes nothing: a viewer may ask what would be done.
+            try await context.require(attach.dryRun ? .read : .change, access, to: attach.dryRun ? "ask for a decision" : "attach devices")
             let response = try await seat.leading().attach(attach)
             return try APIBody.json(response, status: response.operation == nil ? .ok : .accepted)
         }
-        v1.post("detachments") { request, _ in
+        v1.post("detachments") { request, context in
+            try await context.require(.change, access, to: "detach devices")
             let detach = try await APIBody.decode(DetachRequest.self, from: request)
             return try APIBody.json(try await seat.leading().detach(detach), status: .accepted)
         }
         v1.get("operations/:id") { _, context in
-            try APIBody.json(try await seat.leading().operation(try context.parameters.require("id")))
+            try await context.require(.read, access, to: "read operations")
+            return try APIBody.json(try await seat.leading().operation(try context.parameters.require("id")))
         }
-        v1.get("status") { _, _ in
-            try APIBody.json(try await seat.status())
+        v1.get("status") { _, context in
+            try await context.require(.read, access, to: "read the cluster's status")
+            return try APIBody.json(try await seat.status())
         }
         // Long polling: `after` the last sequence seen, waiting up to `wait` seconds (at most 30)
         // for the next event; `tether events --follow` asks again with `next`.
-        v1.get("events") { request, _ in
+        v1.get("events") { request, context in
+            try await context.require(.read, access, to: "read events")
             let after = try request.uri.queryParameters["after"].map { text throws(TetherError) -> Int in
                 guard let n = Int(text), n >= 0 else { throw TetherError(.invalidArgument, "after must be a sequence number (0 or more), not '\(text)'") }
                 return n

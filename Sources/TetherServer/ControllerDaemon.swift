@@ -78,7 +78,9 @@ public enum ControllerDaemon {
     static func serve(_ section: TetherdConfiguration.ControllerSection, seat: ControllerSeat, identity: TLSIdentity?,
                       extra: [any Service], logger: Logger) async throws {
         var services = extra
-        services.append(try localAPI(socket: section.socket, router: ControllerRoutes.router(seat), logger: logger))
+        let access = LocalAccess(operatorGroups: Set(section.localAccess.operators.compactMap(LocalAccess.groupID)),
+                                 viewerGroups: Set(section.localAccess.viewers.compactMap(LocalAccess.groupID)))
+        services.append(try localAPI(socket: section.socket, router: ControllerRoutes.router(seat, access: access), logger: logger))
         if let listen = section.listen {
             guard let identity else {
                 throw TetherError(.invalidArgument, "controller.listen needs controller.tls (a `tether certs` directory): agents talk mutual TLS")
@@ -99,12 +101,13 @@ public enum ControllerDaemon {
         try await group.run()
     }
 
-    /// The unix socket API: a stale socket file from a killed daemon is removed first, and the
-    /// socket is for root and the socket's group only.
+    /// The unix socket API: a stale socket file from a killed daemon is removed first. Anyone may
+    /// connect (mode 666); who may call what is decided per route from the caller's uid and
+    /// groups (`LocalAccess`), so that a refusal says why instead of a bare EACCES.
     static func localAPI(socket: String, router: Router<APIContext>, logger: Logger) throws -> some Service {
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         unlink(socket)
         return Application(router: router, configuration: .init(address: .unixDomainSocket(path: socket), serverName: "tetherd"),
-                           onServerRunning: { _ in chmod(socket, 0o660) }, logger: logger)
+                           onServerRunning: { _ in chmod(socket, 0o666) }, logger: logger)
     }
 }

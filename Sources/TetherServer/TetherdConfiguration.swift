@@ -87,9 +87,26 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var crashRestartLimit: Int = 3
         public var crashWindowSeconds: Double = 3600
         public var devices = DevicesSection()
+        /// Who may use the local socket besides root: the members of these groups (names or
+        /// numbers; groups the system does not have are left out). Operators attach and
+        /// detach; viewers read. Everyone else is refused with 403.
+        public var localAccess = LocalAccessSection()
+
+        public struct LocalAccessSection: Sendable, Equatable, Codable {
+            public var operators: [String] = ["tether"]
+            public var viewers: [String] = ["tether-view"]
+
+            public init() {}
+
+            public init(from decoder: any Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                operators = try c.decodeIfPresent([String].self, forKey: .operators) ?? operators
+                viewers = try c.decodeIfPresent([String].self, forKey: .viewers) ?? viewers
+            }
+        }
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case devices
+            case devices, localAccess
             case name, etcd, socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
             case managementMigrationPercent, crashRestartLimit, crashWindowSeconds
         }
@@ -119,6 +136,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             crashRestartLimit = try c.decodeIfPresent(Int.self, forKey: .crashRestartLimit) ?? crashRestartLimit
             crashWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .crashWindowSeconds) ?? crashWindowSeconds
             devices = try c.decodeIfPresent(DevicesSection.self, forKey: .devices) ?? devices
+            localAccess = try c.decodeIfPresent(LocalAccessSection.self, forKey: .localAccess) ?? localAccess
             guard crashRestartLimit >= 0, crashWindowSeconds > 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .crashRestartLimit, in: c,
                                                        debugDescription: "crashRestartLimit must be 0 or more and crashWindowSeconds more than 0")
@@ -327,7 +345,8 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         "controller": Set(ControllerSection.CodingKeys.allCases.map(\.rawValue)),
         "agent": Set(AgentSection.CodingKeys.allCases.map(\.rawValue)),
         "controller.tls": ["directory", "name"], "controller.etcd": Set(EtcdSection.CodingKeys.allCases.map(\.rawValue)),
-        "controller.devices": Set(DevicesSection.CodingKeys.allCases.map(\.rawValue)), "agent.tls": ["directory", "name"],
+        "controller.devices": Set(DevicesSection.CodingKeys.allCases.map(\.rawValue)),
+        "controller.localAccess": ["operators", "viewers"], "agent.tls": ["directory", "name"],
         "agent.vms[]": Set(VMSection.CodingKeys.allCases.map(\.rawValue)),
         "agent.vms[].memoryImages[]": ["path", "address"],
         "agent.vms[].crash": ["firstSector", "sectors", "marker"],

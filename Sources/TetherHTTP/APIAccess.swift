@@ -1,0 +1,52 @@
+import Foundation
+import TetherModel
+
+/// Who may call the controller's API on the local socket: root, and the members of the operator
+/// and viewer groups (as numeric ids, resolved from names when the daemon starts). Over mutual
+/// TLS, the caller's certificate says instead (`tether certs issue --role`).
+public struct LocalAccess: Sendable, Equatable {
+    public var operatorGroups: Set<UInt32>
+    public var viewerGroups: Set<UInt32>
+
+    /// Everyone who can open the socket operates: a controller whose socket's file mode is its
+    /// only access control (tests, one-user machines).
+    public static let socketFileOnly = LocalAccess(operatorGroups: [], viewerGroups: [], open: true)
+    let open: Bool
+
+    public init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>) {
+        self.init(operatorGroups: operatorGroups, viewerGroups: viewerGroups, open: false)
+    }
+
+    init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>, open: Bool) {
+        self.operatorGroups = operatorGroups
+        self.viewerGroups = viewerGroups
+        self.open = open
+    }
+
+    /// A group by name or number; nil when the system has no such group.
+    public static func groupID(_ text: String) -> UInt32? {
+        if let number = UInt32(text) { return number }
+        guard let entry = getgrnam(text) else { return nil }
+        return entry.pointee.gr_gid
+    }
+
+    /// The role of a local caller with these ids, or why it has none.
+    func role(uid: UInt32, groups: Set<UInt32>) -> Result<CallerRole, TetherError> {
+        if !groups.isDisjoint(with: operatorGroups) { return .success(.operator) }
+        if !groups.isDisjoint(with: viewerGroups) { return .success(.viewer) }
+        let names = { (ids: Set<UInt32>) in ids.sorted().map { getgrgid($0).map { String(cString: $0.pointee.gr_name) } ?? "\($0)" } }
+        return .failure(TetherError(.permissionDenied, "uid \(uid) is in none of the controller's groups (operators: "
+                                    + "\(names(operatorGroups).joined(separator: ", ")); viewers: \(names(viewerGroups).joined(separator: ", ")))"))
+    }
+
+    /// A process's real and supplementary groups, from /proc (the caller's, by its pid).
+    static func groups(ofProcess pid: Int32) -> Set<UInt32> {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
+        var ids = Set<UInt32>()
+        for line in status.split(separator: "\n") where line.hasPrefix("Gid:") || line.hasPrefix("Groups:") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst()
+            for field in (line.hasPrefix("Gid:") ? Array(fields.prefix(1)) : Array(fields)) { if let id = UInt32(field) { ids.insert(id) } }
+        }
+        return ids
+    }
+}
