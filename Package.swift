@@ -191,7 +191,7 @@ let package = Package(
             name: "TetherCommands",
             dependencies: [
                 "USBProbe", "TetherModel", "TetherSystem", "Placement", "Hypervisor", "Channel", "TetherClient", "Lab",
-                "ClusterStore", "ClusterStoreEtcd",
+                "ClusterStore", "ClusterStoreEtcd", "OCIHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

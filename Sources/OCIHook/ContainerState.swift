@@ -7,6 +7,14 @@ import TetherModel
 public struct ContainerState: Sendable, Equatable, Decodable {
     public var ociVersion: String
     public var id: String
+
+    /// The container as Tether names it: its id, or for a runtime's 64-digit hex id (podman,
+    /// CRI-O) the 12 digits those tools show, since a name travels in paths and sessions and
+    /// may be 63 characters at most.
+    public var container: String {
+        if id.utf8.count > 63, id.allSatisfy(\.isHexDigit) { return String(id.prefix(12)) }
+        return id
+    }
     public var status: String
     public var pid: Int32?
     public var bundle: String

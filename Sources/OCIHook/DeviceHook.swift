@@ -15,6 +15,11 @@ public struct DeviceHook: Sendable {
     public var timeout: Duration
     /// Where this host's USB devices are listed (a test points it elsewhere).
     public var sysfs: String
+    /// The program that watches a container to its end (`tether-oci-attach`, which runs this).
+    public var watcher: String?
+    /// Devices asked for by the hook's own arguments (`--devices`, as a CDI spec's hooks pass
+    /// them: a CDI device adds no annotation), besides those of the annotation.
+    public var devices: String?
 
     public init(socket: String, vm: String?, timeout: Duration = .seconds(60), sysfs: String = "/sys/bus/usb/devices") {
         self.socket = socket
@@ -25,7 +30,12 @@ public struct DeviceHook: Sendable {
 
     /// Runs the hook on the state the runtime gave; throws one clear error.
     public func run(_ stage: Stage, state: ContainerState) async throws(TetherError) {
-        let selectors = try DeviceAnnotation.selectors(in: state.annotations)
+        var selectors = try DeviceAnnotation.selectors(in: state.annotations)
+        if let devices {
+            for selector in try DeviceAnnotation.selectors(in: [DeviceAnnotation.devices: devices]) where !selectors.contains(selector) {
+                selectors.append(selector)
+            }
+        }
         guard !selectors.isEmpty else { return }
         // Several sockets, comma-separated: controllers on this machine, one of which leads.
         let client = ControllerClient(APIClient(servers: socket.split(separator: ",").map { .unixSocket(String($0)) },
@@ -33,12 +43,16 @@ public struct DeviceHook: Sendable {
         defer { Task { await client.api.close() } }
         switch stage {
         case .poststop:
-            try await detach(state.id, client)
+            try await detach(state.container, client)
         case .create:
             do {
                 try await give(selectors, to: state, client)
+                // Asked through the hook's arguments (a CDI spec): its poststop hook may never run.
+                if devices != nil, let pid = state.pid, let program = watcher {
+                    try ContainerWatch(pid: pid, container: state.container, socket: socket, timeout: timeout).leaveBehind(program: program)
+                }
             } catch {
-                try? await detach(state.id, client)
+                try? await detach(state.container, client)
                 throw error
             }
         }
@@ -50,10 +64,10 @@ public struct DeviceHook: Sendable {
         let deadline = ContinuousClock.now + timeout
         var attached: [DeviceRef] = []
         for selector in selectors {
-            let response = try await client.attach(AttachRequest(container: state.id, device: selector, vm: vm))
+            let response = try await client.attach(AttachRequest(container: state.container, device: selector, vm: vm))
             let decision = response.decision
             guard decision.action != .reject else {
-                throw TetherError(.unsupported, "\(selector) cannot be given to \(state.id): \(decision.reasons.last ?? "rejected")")
+                throw TetherError(.unsupported, "\(selector) cannot be given to \(state.container): \(decision.reasons.last ?? "rejected")")
             }
             if let operation = response.operation {
                 let finished = try await client.follow(operation.id, until: deadline, late: "\(operation.id) did not finish within \(timeout)")

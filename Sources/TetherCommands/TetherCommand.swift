@@ -6,7 +6,7 @@ public struct TetherCommand: AsyncParsableCommand {
         commandName: "tether",
         abstract: "Give containers the USB devices of other hosts: measure, decide, attach.",
         subcommands: [ProbeCommand.self, PlanCommand.self, AttachCommand.self, DetachCommand.self, StatusCommand.self, EventsCommand.self, VMCommand.self,
-                      CertsCommand.self, ChannelCommand.self, NotifyAgentCommand.self, StoreCommand.self, LabCommand.self, DemoCommand.self]
+                      CertsCommand.self, ChannelCommand.self, NotifyAgentCommand.self, StoreCommand.self, CDICommand.self, LabCommand.self, DemoCommand.self]
     )
 
     public init() {}

@@ -12,7 +12,8 @@ struct FastPath {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let input = readAll(0)
-        if let input, argumentsAreKnown(arguments) {
+        // `--devices` (a CDI spec's hook) always asks for a device: the full hook does the work.
+        if let input, argumentsAreKnown(arguments), !arguments.contains("--devices") {
             var reader = StateReader(input)
             if let state = reader.state(), !state.asksForDevices { exit(0) }
         }
@@ -25,7 +26,7 @@ struct FastPath {
         while i < arguments.count {
             switch arguments[i] {
             case "create", "createRuntime", "prestart", "poststop": i += 1
-            case "--socket", "--vm", "--timeout", "--sysfs":
+            case "--socket", "--vm", "--timeout", "--sysfs", "--devices":
                 guard i + 1 < arguments.count else { return false }
                 i += 2
             default: return false
