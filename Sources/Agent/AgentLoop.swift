@@ -48,6 +48,7 @@ public struct AgentLoop: Service {
         var inventoried: ContinuousClock.Instant?
         var woken = false
         var trafficSent = TrafficReport()
+        var beaten = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if woken || inventoried.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
                 _ = await agent.refreshDevices()
@@ -71,6 +72,7 @@ public struct AgentLoop: Service {
                 } else {
                     let rates = await agent.traffic()
                     trafficSent.sending(rates)
+                    beaten = .now
                     let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest,
                                          traffic: rates.isEmpty ? nil : rates)
                     let reply = try await controller.heartbeat(host: current.host, beat)
@@ -94,7 +96,8 @@ public struct AgentLoop: Service {
                     break
                 }
                 if health?.takeChange() ?? false { break }
-                if sent != nil, trafficSent.moved(await agent.traffic()) { break }
+                // At most four early beats a second: a bursty device must not set the pace.
+                if sent != nil, ContinuousClock.now - beaten >= .milliseconds(250), trafficSent.moved(await agent.traffic()) { break }
                 try? await Task.sleep(for: min(.milliseconds(50), interval))
             }
         }

@@ -13,13 +13,15 @@ extension HostAgentService {
         }
         let selector = Self.selector(device)
         if let existing = exports[request.session] {
-            if existing.selector == selector && existing.supervisor.isRunning {
+            // The exporter restarting between clients (usbredirect serves one, then exits) is no
+            // reason to rebuild: only a new address of the device is.
+            if existing.selector == selector {
                 // Asked again, perhaps for the VM's next host: that host may take the session over.
                 existing.relay?.permit(request.allow)
                 return existing.address
             }
-            // The device was pulled and plugged in again (a new address), or its exporter gave up:
-            // a fresh export, and the VM's end is pointed at it.
+            // The device was pulled and plugged in again (a new address): a fresh export, and the
+            // VM's end is pointed at it.
             await stopExport(session: request.session)
         }
         let port = try LocalPorts.free()
@@ -103,12 +105,20 @@ extension HostAgentService {
     public func openChannel(_ request: ChannelRequest) async throws(TetherError) {
         guard let vm = vms[request.vm] else { throw TetherError(.notFound, "\(settings.host) does not run \(request.vm)") }
         let id = Self.redirectionID(request.session)
-        let present = (try? await vm.machine.usbRedirectionIDs()) ?? []
+        var present = (try? await vm.machine.usbRedirectionIDs()) ?? []
         if let known = channels[request.session], known.from != request.from {
             // The device's host exports it anew (it came back, or that agent restarted): the relay
             // end is started again on the same socket, where QEMU dials again within a second.
             await known.relay?.stop()
             channels[request.session] = nil
+        }
+        if request.local, channels[request.session] == nil, present.contains(id) {
+            // QEMU dials the exporter itself here, at an address that may have changed (the device
+            // came back, or this agent restarted): the usb-redir device is added again.
+            do { try await vm.machine.detachUSBRedirection(id: id) } catch {
+                throw TetherError(.io, "cannot remove usb-redir \(id) from \(request.vm) to point it at \(request.from)", cause: "\(error)")
+            }
+            present.removeAll { $0 == id }
         }
         if channels[request.session] != nil, present.contains(id) { return }
         var end = channels[request.session]

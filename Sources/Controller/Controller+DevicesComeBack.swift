@@ -8,10 +8,7 @@ import TetherModel
 /// of their attachments is given again from the controller's records. Giving is the attach's
 /// own two calls (export, channel), both idempotent at the agents, retried until they answer.
 extension Controller {
-    static func identity(_ device: RegisteredDevice) -> DeviceSelector? {
-        guard let vendor = device.vendorId?.lowercased(), let product = device.productId?.lowercased() else { return nil }
-        return .product(vendorId: vendor, productId: product, serial: device.serial)
-    }
+    static func identity(_ device: RegisteredDevice) -> DeviceSelector? { TrafficBook.identity(device) }
 
     /// What changed for the attachments that involve a host that registered: called with the
     /// registration it replaced.
@@ -22,7 +19,14 @@ extension Controller {
         let startedOver = Set(after.vms.filter { vm in
             vm.status == .running && before?.vms.first(where: { $0.name == vm.name })?.status != .running
         }.map(\.name))
-        for var attachment in attachments.values.sorted(by: { $0.id < $1.id }) {
+        for id in attachments.keys.sorted() {
+            // Read again at each turn: the awaits below let operations finish meanwhile.
+            guard var attachment = attachments[id] else { continue }
+            if operating[attachment.vm] != nil {
+                // An operation is changing this VM's devices: look again once it has ended.
+                recheck.insert(host)
+                continue
+            }
             if attachment.device.host == host {
                 let identity = attachment.identity ?? before?.devices.first { $0.id == attachment.device.id }.flatMap(Self.identity)
                 let atPort = after.devices.first { $0.id == attachment.device.id }
@@ -32,7 +36,8 @@ extension Controller {
                         attachment.lost = nil
                         attachment.identity = identity
                         await update(attachment, replacing: nil, event: "back", detail: "\(attachment.device) is plugged in again")
-                    } else if restarted || was?.bus != atPort.bus || was?.address != atPort.address {
+                    } else if restarted || was?.bus != atPort.bus || was?.address != atPort.address
+                                || (attachment.vmHost == host && startedOver.contains(attachment.vm)) {
                         toGiveBack[attachment.id] = time
                     }
                     continue
@@ -78,36 +83,59 @@ extension Controller {
     }
 
     /// Called four times a second (tetherd's `HealthWatch`): gives what is due, closes what a
-    /// device left behind at its old port. A VM that an operation is moving is left to it.
-    public func giveDevicesBack() async {
+    /// device left behind at its old port, each in a task of its own (an agent that does not
+    /// answer must not hold up the health loop that calls this). A VM that an operation is
+    /// moving is left to it, and looked at again once it is done.
+    @discardableResult
+    public func giveDevicesBack() async -> [Task<Void, Never>] {
+        var started: [Task<Void, Never>] = []
         let time = now()
         let down = downHosts(at: time)
-        for (session, old) in toClose.sorted(by: { $0.key < $1.key }) where operating[old.vm] == nil {
-            do {
-                if !down.contains(old.vmHost) { try await agent(for: old.vmHost).closeChannel(session: session, vm: old.vm) }
-                if !down.contains(old.device.host) { try await agent(for: old.device.host).stopExport(session: session) }
-                toClose[session] = nil
-            } catch {}
+        for host in recheck.sorted() where !attachments.values.contains(where: { operating[$0.vm] != nil }) {
+            recheck.remove(host)
+            if let current = registrations[host] { await noteDevices(from: current, to: current) }
         }
-        for (id, due) in toGiveBack.sorted(by: { $0.key < $1.key }) where due <= time {
+        for (session, old) in toClose.sorted(by: { $0.key < $1.key }) where operating[old.vm] == nil && givingNow.insert(session).inserted {
+            started.append(Task {
+                defer { self.givingNow.remove(session) }
+                do {
+                    if !down.contains(old.vmHost) { try await self.agent(for: old.vmHost).closeChannel(session: session, vm: old.vm) }
+                    if !down.contains(old.device.host) { try await self.agent(for: old.device.host).stopExport(session: session) }
+                    self.toClose[session] = nil
+                } catch {}
+            })
+        }
+        for (id, due) in toGiveBack.sorted(by: { $0.key < $1.key }) where due <= time && !givingNow.contains(id) {
             guard let attachment = attachments[id], attachment.lost == nil else {
                 toGiveBack[id] = nil
                 continue
             }
             guard operating[attachment.vm] == nil, !down.contains(attachment.device.host), !down.contains(attachment.vmHost) else { continue }
-            let local = attachment.vmHost == attachment.device.host
-            do {
-                let address = try await agent(for: attachment.device.host).export(
-                    ExportRequest(session: id, device: attachment.device.id, local: local, allow: [attachment.vmHost]))
-                guard attachments[id]?.lost == nil, operating[attachment.vm] == nil else { continue }
-                try await agent(for: attachment.vmHost).openChannel(
-                    ChannelRequest(session: id, vm: attachment.vm, from: address, deviceHost: attachment.device.host, local: local))
-                toGiveBack[id] = nil
-                events.append(ClusterEvent(at: now(), kind: .device, host: attachment.device.host, subject: id, from: nil, to: "given",
-                                           detail: ["\(attachment.vm) on \(attachment.vmHost) has \(attachment.device) again (exported at \(address))"]))
-            } catch {
-                toGiveBack[id] = now().addingTimeInterval(2)
-            }
+            givingNow.insert(id)
+            started.append(Task {
+                defer { self.givingNow.remove(id) }
+                await self.give(attachment)
+            })
+        }
+        return started
+    }
+
+    /// The attach's two calls again; on failure, tried again in 2 s.
+    private func give(_ attachment: DeviceAttachment) async {
+        let id = attachment.id
+        let local = attachment.vmHost == attachment.device.host
+        do {
+            let address = try await agent(for: attachment.device.host).export(
+                ExportRequest(session: id, device: attachment.device.id, local: local, allow: [attachment.vmHost]))
+            // A detach or a move may have begun meanwhile: it decides now.
+            guard attachments[id] == attachment, operating[attachment.vm] == nil else { return }
+            try await agent(for: attachment.vmHost).openChannel(
+                ChannelRequest(session: id, vm: attachment.vm, from: address, deviceHost: attachment.device.host, local: local))
+            if toGiveBack[id].map({ $0 <= now() }) ?? false { toGiveBack[id] = nil }
+            events.append(ClusterEvent(at: now(), kind: .device, host: attachment.device.host, subject: id, from: nil, to: "given",
+                                       detail: ["\(attachment.vm) on \(attachment.vmHost) has \(attachment.device) again (exported at \(address))"]))
+        } catch {
+            if toGiveBack[id] != nil { toGiveBack[id] = now().addingTimeInterval(2) }
         }
     }
 

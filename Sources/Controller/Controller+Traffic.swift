@@ -10,9 +10,11 @@ extension Controller {
     func recordTraffic(host: String, _ rates: [DeviceRate]) async {
         let time = now()
         var changed = false
+        let devices = registrations[host]?.devices ?? []
         for rate in rates where APINames.isValid(rate.device) {
+            let identity = devices.first { $0.id == rate.device }.flatMap(TrafficBook.identity)
             changed = traffic.record(DeviceRef(host: host, id: rate.device), bytesPerSecond: rate.bytesPerSecond, at: time,
-                                     window: settings.devices.window) || changed
+                                     window: settings.devices.window, identity: identity) || changed
         }
         if changed { model = nil }
         // Losing a figure costs a better decision later, not a wrong one now: a store that
@@ -62,8 +64,10 @@ extension Controller {
     }
 
     /// The need and allocation of a forwarded attachment whose figure was observed; nil otherwise.
-    private func observedNeed(_ a: DeviceAttachment) -> (required: Int, allocated: Int)? {
-        guard a.mode == .forward, a.lost == nil,
+    private func observedNeed(_ a: DeviceAttachment, at time: Date) -> (required: Int, allocated: Int)? {
+        // Where the VM runs decides, not the mode it was attached in: a failover or a move
+        // changes the one and not the other. And only a figure the channel carries now counts.
+        guard a.vmHost != a.device.host, a.lost == nil, traffic.isCurrent(a.device, at: time, window: settings.devices.window),
               let device = registrations[a.device.host]?.devices.first(where: { $0.id == a.device.id }),
               let vm = registrations.values.lazy.flatMap(\.vms).first(where: { $0.name == a.vm && $0.status.occupiesHost })
         else { return nil }
@@ -79,7 +83,7 @@ extension Controller {
         let time = now()
         let threshold = settings.policy.migrateThresholdPercent
         var needs: [String: (required: Int, allocated: Int)] = [:]
-        for a in attachments.values { needs[a.id] = observedNeed(a) }
+        for a in attachments.values { needs[a.id] = observedNeed(a, at: time) }
         let above = Set(needs.filter { $0.value.required * 100 > threshold * $0.value.allocated }.keys)
         for change in rebalancing.update(above: above, at: time, hold: settings.devices.rebalanceAfter) {
             switch change {
@@ -89,10 +93,15 @@ extension Controller {
                                            to: "above-threshold", detail: [share ?? "", "rebalance \(settings.devices.rebalance.rawValue): "
                                                                             + "decided again after \(Int(settings.devices.rebalanceAfter)) s above it"]))
             case .fell(let id):
+                guard attachments[id] != nil else { continue }   // detached: nothing to say
                 events.append(ClusterEvent(at: time, kind: .device, host: attachments[id]?.device.host, subject: id, from: "above-threshold",
                                            to: "under-threshold", detail: attachments[id]?.mode == .local ? ["the VM runs with the device now"] : []))
             case .due(let id):
                 guard let attachment = attachments[id] else { continue }
+                guard operating[attachment.vm] == nil else {
+                    rebalancing.retry(id)   // an operation moves the VM or its devices now: after it
+                    continue
+                }
                 await decideAgain(attachment, at: time)
             }
         }
@@ -140,7 +149,7 @@ extension Controller {
             ControllerMetrics.rebalanced()
         } catch {
             // Something else runs on the VM or device (a detach, a failover): try again once it ends.
-            rebalancing.retry(attachment.id)
+            rebalancing.restart(attachment.id, at: time)
             rebalancing.advise(attachment.id, "waiting: \(error.message)")
         }
     }

@@ -99,8 +99,13 @@ public actor Controller {
     /// (`Controller+DevicesComeBack.swift`).
     var toGiveBack: [String: Date] = [:]
     var toClose: [String: DeviceAttachment] = [:]
-    /// VMs with an operation being driven now: nothing else touches their channels meanwhile.
+    /// VMs with an operation launched and not yet ended: nothing else touches their channels meanwhile.
     var operating: [String: Int] = [:]
+    var launchedOn: [String: [String]] = [:]
+    /// Gives and closes under way, and hosts whose attachments are looked at again once the
+    /// operations on their VMs have ended.
+    var givingNow: Set<String> = []
+    var recheck: Set<String> = []
     private var agents: [String: (address: HostPort, agent: any HostAgent)] = [:]
     /// Live migration progress per operation, as the source's agent last reported it.
     var progress: [String: MigrationReport] = [:]
@@ -155,7 +160,6 @@ public actor Controller {
         }
         markHeard(host)
         if let report = beat.health { health.reports[host] = report }
-        if let rates = beat.traffic { await recordTraffic(host: host, rates) }
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
             try registration.validate()
@@ -163,6 +167,8 @@ public actor Controller {
             registrations[host] = registration
             model = nil
         }
+        // Last: it awaits the store, and nothing read before it is written after it.
+        if let rates = beat.traffic { await recordTraffic(host: host, rates) }
         let view = currentView()
         return HeartbeatReply(peers: view.hosts.filter { $0.host != host }, view: beat.viewDigest == view.digest ? nil : view)
     }

@@ -23,6 +23,10 @@ public struct OperationRunner: Service {
 extension Controller {
     /// Hands an operation to the runner.
     func launch(_ operation: OperationRecord) {
+        // From now until `drive` ends: a gap here would let a device be given back into a
+        // detach or a move that has begun.
+        operating[operation.vm, default: 0] += 1
+        launchedOn[operation.id, default: []].append(operation.vm)
         launches.yield(operation.id)
     }
 
@@ -49,9 +53,11 @@ extension Controller {
     /// Performs the machine's actions for one operation until it has finished, or until the
     /// task is cancelled (shutdown).
     func drive(_ id: String) async {
+        defer {
+            if let vm = launchedOn[id]?.popLast() { operating[vm] = operating[vm].flatMap { $0 > 1 ? $0 - 1 : nil } }
+            if launchedOn[id]?.isEmpty == true { launchedOn[id] = nil }
+        }
         guard let record = try? await store.operation(id), record.state == .running else { return }
-        operating[record.vm, default: 0] += 1
-        defer { operating[record.vm] = operating[record.vm].flatMap { $0 > 1 ? $0 - 1 : nil } }
         await OperationDriver.drive(record, timing: settings.timing, by: ControllerSteps(controller: self))
     }
 

@@ -53,4 +53,10 @@ struct RebalanceWatch {
 extension RebalanceWatch {
     /// Acting failed for now (something else runs on the VM): due again at the next check.
     mutating func retry(_ id: String) { watched[id]?.acted = false }
+
+    /// Acting was refused (busy): the hold starts over, rather than asking every check.
+    mutating func restart(_ id: String, at time: Date) {
+        watched[id]?.acted = false
+        watched[id]?.since = time
+    }
 }

@@ -25,7 +25,9 @@ struct TrafficBook {
 
     /// Records one rate; answers whether the device's peak changed (what placement decides on).
     @discardableResult
-    mutating func record(_ device: DeviceRef, bytesPerSecond rate: Int, at time: Date, window: TimeInterval) -> Bool {
+    mutating func record(_ device: DeviceRef, bytesPerSecond rate: Int, at time: Date, window: TimeInterval,
+                         identity: DeviceSelector? = nil) -> Bool {
+        if let known = observed[device]?.identity, known != identity { samples[device] = nil }   // another device at that port
         var kept = samples[device, default: []]
         kept.removeAll { time.timeIntervalSince($0.at) > window }
         kept.append(Sample(at: time, bytesPerSecond: max(0, rate)))
@@ -33,7 +35,7 @@ struct TrafficBook {
         let peak = kept.max { $0.bytesPerSecond < $1.bytesPerSecond }!
         let before = observed[device]?.peakBytesPerSecond
         observed[device] = ObservedTraffic(device: device, peakBytesPerSecond: peak.bytesPerSecond, peakAt: peak.at,
-                                           lastBytesPerSecond: max(0, rate), lastAt: time)
+                                           lastBytesPerSecond: max(0, rate), lastAt: time, identity: identity)
         return before != peak.bytesPerSecond
     }
 
@@ -63,11 +65,21 @@ struct TrafficBook {
     /// reservation (its bytes include the periodic endpoints' traffic), else the operator's
     /// profile of the product, else the descriptors' (which reserve nothing for bulk).
     func bulk(of device: RegisteredDevice, on host: String, profiles: [String: Int]) -> (bytesPerSecond: Int, source: BulkFigureSource) {
-        if let seen = observed[DeviceRef(host: host, id: device.id)] {
+        if let seen = observed[DeviceRef(host: host, id: device.id)], seen.identity == nil || seen.identity == Self.identity(device) {
             return (max(0, seen.peakBytesPerSecond - device.periodicBytesPerSecond), .observed)
         }
         if let profile = Self.profile(of: device, in: profiles) { return (profile, .profile) }
         return (device.bulkBytesPerSecond, .descriptors)
+    }
+
+    static func identity(_ device: RegisteredDevice) -> DeviceSelector? {
+        guard let vendor = device.vendorId?.lowercased(), let product = device.productId?.lowercased() else { return nil }
+        return .product(vendorId: vendor, productId: product, serial: device.serial)
+    }
+
+    /// Whether a device's figure comes from a sample within the window (it is being forwarded now).
+    func isCurrent(_ device: DeviceRef, at time: Date, window: TimeInterval) -> Bool {
+        samples[device]?.last.map { time.timeIntervalSince($0.at) <= window } ?? false
     }
 
     /// The operator's figure for a product: `VID:PID` (lowercase hex, as lsusb prints it).

@@ -39,14 +39,24 @@ public struct ContainerWatch: Sendable {
         let client = ControllerClient(APIClient(servers: socket.split(separator: ",").map { .unixSocket(String($0)) },
                                                 timeout: .seconds(Int64(max(1, timeout.components.seconds)))))
         defer { Task { await client.api.close() } }
-        do {
-            let reply = try await client.detach(DetachRequest(container: container))
-            let deadline = ContinuousClock.now + timeout
-            for operation in reply.operations {
-                _ = try? await client.follow(operation.id, until: deadline, late: "\(operation.id) did not finish within \(timeout)")
+        // A controller between leaders, or restarting, is asked again for two minutes.
+        var wait: Duration = .milliseconds(500)
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while true {
+            do {
+                let reply = try await client.detach(DetachRequest(container: container))
+                let deadline = ContinuousClock.now + timeout
+                for operation in reply.operations {
+                    _ = try? await client.follow(operation.id, until: deadline, late: "\(operation.id) did not finish within \(timeout)")
+                }
+                return
+            } catch where error.code == .notFound {
+                return
+            } catch {
+                guard ContinuousClock.now + wait < giveUp else { throw error }
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(10))
             }
-        } catch where error.code == .notFound {
-            return
         }
     }
 

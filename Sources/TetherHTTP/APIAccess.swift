@@ -39,9 +39,14 @@ public struct LocalAccess: Sendable, Equatable {
                                     + "\(names(operatorGroups).joined(separator: ", ")); viewers: \(names(viewerGroups).joined(separator: ", ")))"))
     }
 
-    /// A process's real and supplementary groups, from /proc (the caller's, by its pid).
-    static func groups(ofProcess pid: Int32) -> Set<UInt32> {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return [] }
+    /// A process's real and supplementary groups, from /proc (the caller's, by the pid the
+    /// kernel gave at connect). nil when that pid no longer runs as `uid`: the caller went and
+    /// its pid may be another user's now, whose groups must not count for it.
+    static func groups(ofProcess pid: Int32, uid: UInt32) -> Set<UInt32>? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().compactMap { UInt32($0) } ?? []
+        guard uids.count >= 2, uids[0] == uid || uids[1] == uid else { return nil }
         var ids = Set<UInt32>()
         for line in status.split(separator: "\n") where line.hasPrefix("Gid:") || line.hasPrefix("Groups:") {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst()

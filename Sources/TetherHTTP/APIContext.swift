@@ -43,7 +43,10 @@ public struct APIContext: RequestContext {
             return .failure(TetherError(.permissionDenied, "cannot tell who is calling on the local socket (no peer credentials)"))
         }
         if credentials.uid == 0 { return .success(nil) }
-        return access.role(uid: credentials.uid, groups: LocalAccess.groups(ofProcess: credentials.pid).union([credentials.gid])).map { $0 }
+        guard let groups = LocalAccess.groups(ofProcess: credentials.pid, uid: credentials.uid) else {
+            return .failure(TetherError(.permissionDenied, "the process that connected (pid \(credentials.pid)) is gone; connect again"))
+        }
+        return access.role(uid: credentials.uid, groups: groups.union([credentials.gid])).map { $0 }
     }
 
     /// Refuses (403, with the reason) a caller whose role may not do what the route does.

@@ -59,4 +59,22 @@ struct DeviceReturnTests {
         #expect(try await eventually(15) { try await announced(vm) }, "and QEMU has the dongle through the new channel")
         #expect(try await attachment(cluster)?.lost == nil)
     }
+
+    /// A device given on its own host: QEMU dials the exporter itself, at an address a restarted
+    /// agent does not keep; the usb-redir device is added again pointing at the new one.
+    @Test func aLocalDeviceComesBackAfterItsAgentRestarts() async throws {
+        let cluster = try await ClusterHarness()
+        defer { cluster.tearDown() }
+        let attach = try await cluster.tether(["attach", "--container", "c1", "--device", "046d:0825"])
+        #expect(attach.status == 0, "\(attach.stdout)\(attach.stderr)")
+        let vm = try #require(await cluster.monitor("host-b"))
+        defer { Task { await vm.qmp.close() } }
+        let webcam = "tether-vm-a.host-b.1-3"
+        #expect(try await eventually(10) { try await vm.usbDevices().contains { $0.id == webcam && $0.isAnnounced } }, "local on host-b")
+        try await cluster.restartAgents()
+        #expect(try await eventually(20) { cluster.agents["host-b"]?.output.contains("opened channel") == true },
+                "the restarted agent gave vm-a the webcam again: \(cluster.agents["host-b"]?.output.suffix(2000) ?? "")")
+        #expect(try await eventually(15) { try await vm.usbDevices().contains { $0.id == webcam && $0.isAnnounced } }, "QEMU has it again")
+        #expect(try await cluster.status().attachments.first?.lost == nil)
+    }
 }

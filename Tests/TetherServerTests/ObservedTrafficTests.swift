@@ -63,6 +63,15 @@ struct ObservedTrafficTests {
         #expect(book.bulk(of: other, on: "host-b", profiles: [:]) == (0, .descriptors))
     }
 
+    @Test func anotherDeviceAtThePortDoesNotInheritTheFigure() {
+        var book = TrafficBook()
+        let dongle = DeviceSelector.product(vendorId: "1a86", productId: "7523", serial: nil)
+        book.record(Self.dongleRef, bytesPerSecond: 5_000_000, at: Date(timeIntervalSince1970: 1_000), window: 60, identity: dongle)
+        #expect(book.bulk(of: ClusterFixtures.dongle, on: "host-b", profiles: [:]).source == .observed)
+        let keyboard = RegisteredDevice(id: "1-4", vendorId: "046d", productId: "c31c", periodicBytesPerSecond: 8)
+        #expect(book.bulk(of: keyboard, on: "host-b", profiles: [:]) == (0, .descriptors), "a keyboard in the dongle's port")
+    }
+
     @Test func figuresAreSavedWhenTheyMoveNotEveryHeartbeat() {
         var book = TrafficBook()
         let t0 = Date(timeIntervalSince1970: 1_000)

@@ -22,8 +22,13 @@ public struct ObservedTraffic: Sendable, Equatable, Codable {
     public var peakAt: Date
     public var lastBytesPerSecond: Int
     public var lastAt: Date
+    /// What the device was (`VID:PID[:SERIAL]`): another device plugged into the same port later
+    /// does not inherit the figure.
+    public var identity: DeviceSelector?
 
-    public init(device: DeviceRef, peakBytesPerSecond: Int, peakAt: Date, lastBytesPerSecond: Int, lastAt: Date) {
+    public init(device: DeviceRef, peakBytesPerSecond: Int, peakAt: Date, lastBytesPerSecond: Int, lastAt: Date,
+                identity: DeviceSelector? = nil) {
+        self.identity = identity
         self.device = device
         self.peakBytesPerSecond = peakBytesPerSecond
         self.peakAt = peakAt
