@@ -96,8 +96,8 @@ public struct AgentLoop: Service {
                     break
                 }
                 if health?.takeChange() ?? false { break }
-                // At most four early beats a second: a bursty device must not set the pace.
-                if sent != nil, ContinuousClock.now - beaten >= .milliseconds(250), trafficSent.moved(await agent.traffic()) { break }
+                // At most five early beats a second: a bursty device must not set the pace.
+                if sent != nil, ContinuousClock.now - beaten >= .milliseconds(200), trafficSent.moved(await agent.traffic()) { break }
                 try? await Task.sleep(for: min(.milliseconds(50), interval))
             }
         }

@@ -59,11 +59,11 @@ extension HostAgentService {
         return export.address
     }
 
-    /// A relay's rate is over its last half second: a stream that starts is seen at its rate
-    /// within it, and one-second bursts still show.
-    static let trafficWindow: Duration = .milliseconds(500)
+    /// A relay's rate is over its last 300 ms: a stream that starts is seen at its rate within
+    /// them (the observed figure is the peak of these, so short dips do not matter).
+    static let trafficWindow: Duration = .milliseconds(300)
 
-    /// What each forwarded device's relay carried over the last half second, both ways: the
+    /// What each forwarded device's relay carried over the last 300 ms, both ways: the
     /// controller's observed figure. A device exported to its own host's VM has no relay, and its
     /// traffic never meets the network.
     public func traffic() -> [DeviceRate] {

@@ -2,8 +2,8 @@ import TetherModel
 
 /// When the devices' rates go to the controller: with every heartbeat, and at once when one moved
 /// by a quarter or more (and at least 100 kB/s) since it was last sent, or a device began or
-/// ended being forwarded, so that a device that starts streaming is known within the meter's half
-/// second, not a heartbeat later.
+/// ended being forwarded, so that a device that starts streaming is known within the meter's
+/// 300 ms, not a heartbeat later.
 public struct TrafficReport: Sendable {
     private var sent: [String: Int] = [:]
 

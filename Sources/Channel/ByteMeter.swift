@@ -51,7 +51,7 @@ public final class ByteMeter: Sendable {
                 slots[slots.count - 1].1 += bytes
             } else {
                 // Slots only fall out of the window when a new one starts: trim here, not per read.
-                slots.removeAll { $0.0 <= now - keep }
+                slots.removeAll { $0.0 < now - keep }
                 slots.append((now, bytes))
             }
             s.slots[direction] = slots
@@ -60,11 +60,12 @@ public final class ByteMeter: Sendable {
 
     public func total(_ direction: Direction) -> Int { state.withLockedValue { $0.totals[direction, default: 0] } }
 
-    /// Bytes per second over the window.
+    /// Bytes per second over the window: the last `window` of complete 100 ms slots.
     public func rate(_ direction: Direction) -> Double {
         let now = slotIndex(clock())
         let keep = slotsKept
-        let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 > now - keep }.reduce(0) { $0 + $1.1 } }
+        // Complete slots only: the one under way would read low by up to a slot's worth.
+        let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 >= now - keep && $0.0 < now }.reduce(0) { $0 + $1.1 } }
         return Double(bytes) / window.timeInterval
     }
 

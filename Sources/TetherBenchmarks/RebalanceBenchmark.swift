@@ -9,7 +9,7 @@ import TetherTestSupport
 import USBRedirReplay
 
 /// The observed-rate feedback, end to end in one process: a forwarded device's stream through a
-/// real pair of mutual-TLS relays (the device host's serve end meters it over half a second, as
+/// real pair of mutual-TLS relays (the device host's serve end meters it over 300 ms, as
 /// an agent's does), heartbeats every 500 ms or at once when the rate moved (the agent's
 /// `TrafficReport`), the controller's rebalance check four
 /// times a second (as tetherd's HealthWatch runs it). Timed: from the stream's first byte to the
@@ -68,7 +68,7 @@ struct RebalanceBenchmark: AsyncParsableCommand {
         // The channel: the device host's serve end (metered over one second, as the agent's) and
         // the VM host's connect end, over mutual TLS; the stream goes from the VM toward the device.
         let sink = try SinkServer()
-        let meter = ByteMeter(window: .milliseconds(500))
+        let meter = ByteMeter(window: .milliseconds(300))
         let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: sink.port,
                                                  identity: TLSIdentity(directory: pki, name: "host-b"), allow: ["host-a"], meter: meter)
         let connect = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1", targetPort: serve.port,
@@ -88,7 +88,8 @@ struct RebalanceBenchmark: AsyncParsableCommand {
             var last = ContinuousClock.now - .seconds(1)
             while !Task.isCancelled {
                 let rates = [DeviceRate(device: "1-4", bytesPerSecond: Int(meter.throughput.rounded()))]
-                if ContinuousClock.now - last >= .milliseconds(500) || report.moved(rates) {
+                let since = ContinuousClock.now - last
+                if since >= .milliseconds(500) || (since >= .milliseconds(200) && report.moved(rates)) {
                     report.sending(rates)
                     last = .now
                     _ = try? await controller.heartbeat(host: "host-b", Heartbeat(traffic: rates))
