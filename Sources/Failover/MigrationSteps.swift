@@ -33,7 +33,7 @@ public struct MigrationSteps: Sendable {
         try await before(here)
         if here.status == .postmigrate {
             // The migration may have ended between the two questions: the target has it now.
-            if let there = try await target.vm(vm), there.status.occupiesHost {
+            if let there = try await targetsCopy(), there.status.occupiesHost {
                 return ("\(vm) already runs on \(target.host) (\(there.status))", .alreadyMoved)
             }
             throw TetherError(.internalError, "\(vm)'s state already left \(source.host), but \(target.host) does not run it")
@@ -80,12 +80,24 @@ public struct MigrationSteps: Sendable {
         // A precopy migration ends at the source once it sent everything, without an answer
         // from the target: a target that hung up (a refused certificate) never got the VM, and
         // the source's stopped copy is then the only one.
-        guard let there = try await target.vm(vm), there.status.occupiesHost else {
+        guard let there = try await targetsCopy(), there.status.occupiesHost else {
             throw TetherError(.internalError, "\(vm)'s state left \(source.host), but \(target.host) does not run it: "
                               + "the stopped copy on \(source.host) is kept")
         }
         try await source.release(vm: vm, movedTo: target.host)
         return "quit the stopped copy on \(source.host)"
+    }
+
+    /// The target's copy once it has loaded the state: the source reports its migration done
+    /// when it sent the last of it, and a loaded target takes a moment more to load it and leave
+    /// `inmigrate`. One still waiting after `settle` never got the VM.
+    func targetsCopy(settle: Duration = .seconds(10)) async throws(TetherError) -> AgentVMState? {
+        let deadline = ContinuousClock.now + settle
+        while true {
+            let there = try await target.vm(vm)
+            guard there?.status == .inmigrate, ContinuousClock.now < deadline, !Task.isCancelled else { return there }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// A target still waiting for the VM is quit; one that runs it keeps it.

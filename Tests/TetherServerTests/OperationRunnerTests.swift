@@ -42,6 +42,19 @@ struct OperationRunnerTests {
         #expect(try await controller.decide(Self.webcam).forwardedAfterMove == nil, "the dongle is on host-b, where vm-a would go")
     }
 
+    /// The source reports its migration done once it sent the last state; a loaded target is
+    /// still `inmigrate` while it loads it. That is no failed migration: the source is released.
+    @Test func aTargetStillLoadingTheStateIsWaitedFor() async throws {
+        let controller = try await registered()
+        await world.setTargetLoadingPolls(3)
+        let response = try await controller.attach(Self.webcam)
+        let record = try await finished(controller, try #require(response.operation).id)
+        #expect(record.state == .completed, "\(record.error ?? "")")
+        #expect(await world.hosts(running: "vm-a") == ["host-b"])
+        #expect(await world.vms["host-a"]?["vm-a"] == nil, "the source's stopped copy was quit")
+        #expect(await world.runningTwice.isEmpty)
+    }
+
     @Test func aMigrationAttachMovesTheVMOnceAndAttachesLocally() async throws {
         let controller = try await registered()
         let response = try await controller.attach(Self.webcam)

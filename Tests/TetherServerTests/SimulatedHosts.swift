@@ -21,6 +21,12 @@ actor SimulatedHosts {
 
     init(vms: [String: [String: VMRunState]]) { self.vms = vms }
 
+    /// How many questions a migration's target still answers `inmigrate` after its source
+    /// reported the migration done: a loaded target takes a moment to load the last state.
+    var targetLoadingPolls = 0
+    private var loading: [String: (remaining: Int, then: VMRunState)] = [:]   // "host/vm"
+    func setTargetLoadingPolls(_ polls: Int) { targetLoadingPolls = polls }
+
     /// Hosts cut off (dead, or isolated): every call to their agents fails as unreachable.
     var unreachable: Set<String> = []
 
@@ -74,6 +80,15 @@ actor SimulatedHosts {
     // MARK: effects
 
     func state(_ host: String, _ vm: String) -> AgentVMState? {
+        if let load = loading["\(host)/\(vm)"] {
+            if load.remaining == 0 {
+                loading["\(host)/\(vm)"] = nil
+                vms[host]?[vm] = load.then
+                checkInvariant()
+            } else {
+                loading["\(host)/\(vm)"] = (load.remaining - 1, load.then)
+            }
+        }
         guard let status = vms[host]?[vm] else { return nil }
         var migration: MigrationReport?
         if let m = migrations[vm], m.source == host, vms[m.target]?[vm] == nil, m.polls < 2 {
@@ -88,7 +103,11 @@ actor SimulatedHosts {
             if m.polls == 2 {
                 vms[host]?[vm] = .postmigrate
                 // A paused source (its disk taken off dead storage) arrives paused.
-                vms[m.target]?[vm] = m.live ? .running : .paused
+                if targetLoadingPolls > 0 {
+                    loading["\(m.target)/\(vm)"] = (targetLoadingPolls, m.live ? .running : .paused)
+                } else {
+                    vms[m.target]?[vm] = m.live ? .running : .paused
+                }
                 checkInvariant()
             }
             if m.polls >= 2 {
