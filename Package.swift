@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C leaf: the only target that sees libusb's headers. Only USBProbe imports it.
@@ -127,16 +128,25 @@ let package = Package(
             dependencies: [
                 "TetherModel", "TetherSystem", "USBProbe", "Hypervisor", "Channel", "TetherClient", "Health", "Failover", "Placement", "ClusterStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        // The web view: the cluster as server-rendered HTML (mustache templates compiled in).
+        .target(
+            name: "WebView",
+            dependencies: ["TetherModel", "Placement", .product(name: "Mustache", package: "swift-mustache")],
             exclude: ["README.md"],
             swiftSettings: strict
         ),
         .target(
             name: "TetherHTTP",
             dependencies: [
-                "TetherModel", "Controller", "Agent", "Channel",
+                "TetherModel", "Controller", "Agent", "Channel", "WebView",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -294,7 +304,7 @@ let package = Package(
             name: "TetherServerTests",
             dependencies: [
                 "TetherTestKit",
-                "TetherServer", "Controller", "Agent", "TetherHTTP", "TetherSystem", "Lab", "Channel",
+                "TetherServer", "Controller", "Agent", "TetherHTTP", "TetherSystem", "Lab", "Channel", "WebView",
                 "TetherClient", "ClusterStore", "Placement", "Failover", "TetherModel", "TetherTestSupport", "Hypervisor",
                 "usbredir-replay", "tether-oci-hook", "tether-oci-attach", "tetherd", "TetherCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -48,6 +48,7 @@ public struct AgentLoop: Service {
         var inventoried: ContinuousClock.Instant?
         var woken = false
         var trafficSent = TrafficReport()
+        var metered: [DeviceRate] = []
         var beaten = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if woken || inventoried.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
@@ -67,6 +68,7 @@ public struct AgentLoop: Service {
             do {
                 if current != sent {
                     try await controller.register(current)
+                    AgentMetrics.heartbeat(ok: true)
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
                 } else {
@@ -75,7 +77,10 @@ public struct AgentLoop: Service {
                     beaten = .now
                     let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest,
                                          traffic: rates.isEmpty ? nil : rates)
+                    AgentMetrics.beat(current, health: beat.health, traffic: rates, previousTraffic: metered)
+                    metered = rates
                     let reply = try await controller.heartbeat(host: current.host, beat)
+                    AgentMetrics.heartbeat(ok: true)
                     await health?.updatePeers(reply.peers)
                     await peerFailover?.heard(reply, at: Date())
                     await handOverMoves()
@@ -84,6 +89,7 @@ public struct AgentLoop: Service {
             } catch where error.code == .notFound {
                 sent = nil   // the controller does not know this host: register next time round
             } catch {
+                AgentMetrics.heartbeat(ok: false)
                 logger.warning("controller unreachable: \(error)")
                 sent = nil
             }

@@ -14,8 +14,15 @@ public enum DeviceInventory {
         probe.devices.compactMap { report in
             guard report.error == nil, !report.isHub else { return nil }
             return RegisteredDevice(id: report.portPath, vendorId: report.vendorHex, productId: report.productHex,
-                                    serial: report.serial, product: report.product,
+                                    serial: report.serial.flatMap(usableSerial), product: report.product,
                                     periodicBytesPerSecond: report.periodicBytesPerSecond ?? 0, bus: report.bus, address: report.address)
         }
+    }
+
+    /// A serial the API carries (`VID:PID:SERIAL`): an empty one, or one with control
+    /// characters (a device's string descriptor can hold anything), names nothing and is left out.
+    static func usableSerial(_ serial: String) -> String? {
+        guard !serial.isEmpty, serial.utf8.count <= 255, !serial.unicodeScalars.contains(where: { $0.value < 0x20 }) else { return nil }
+        return serial
     }
 }

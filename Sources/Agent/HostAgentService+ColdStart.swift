@@ -6,6 +6,8 @@ import TetherModel
 /// placement chose, and a fenced VM that was powered off and that nobody restarted meanwhile.
 extension HostAgentService {
     public func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
+        guard APINames.isValid(vm.name) else { throw TetherError(.invalidArgument, "vm '\(vm.name.prefix(63))' \(APINames.rule)") }
+        try vm.launch?.validate()
         try beginStarting(vm.name)
         defer { startingVMs.remove(vm.name) }
         if let existing = vms[vm.name] {

@@ -103,6 +103,11 @@ extension Controller {
         return detail
     }
 
+    /// The last `limit` events, oldest first.
+    public func recentEvents(limit: Int) -> [ClusterEvent] {
+        events.after(max(0, events.lastSequence - limit))
+    }
+
     /// The events after `sequence`; when there are none yet, waits up to `wait` for one.
     public func events(after sequence: Int, wait: Duration) async -> EventPage {
         let deadline = ContinuousClock.now + wait

@@ -155,6 +155,7 @@ public actor Controller {
 
     @discardableResult
     public func heartbeat(host: String, _ beat: Heartbeat) async throws(TetherError) -> HeartbeatReply {
+        try beat.validate()
         guard var registration = registrations[host] else {
             throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
         }

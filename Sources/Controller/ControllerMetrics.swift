@@ -5,7 +5,22 @@ import TetherModel
 
 /// What the controller counts and times, through swift-metrics (Prometheus in tetherd, nothing
 /// where no backend is bootstrapped).
-enum ControllerMetrics {
+public enum ControllerMetrics {
+    /// Help texts, by name: the metrics endpoint writes them as `# HELP` (promtool refuses a
+    /// metric without one).
+    public static let help: [String: String] = [
+        "tether_attach_decisions_total": "Attach decisions made, by action (migrate or forward) and whether it was a dry run.",
+        "tether_attach_decision_seconds": "Time to decide one attach: resolve the device, place the VM.",
+        "tether_operations_total": "Journaled operations that ended, by kind and final state.",
+        "tether_recovery_seconds": "From a fault (its last good measure) to the VM running again, per fault kind.",
+        "tether_step_seconds": "Time each operation step took, by step.",
+        "tether_detection_seconds": "From a fault (its last good measure) to the controller knowing of it, per fault kind.",
+        "tether_network_state": "Each host's network as the controller sees it: 1 up, 0.5 partial, 0 down, -1 unknown.",
+        "tether_path_state": "Each host's path to a datastore as the controller sees it: 1 up, 0.5 partial, 0 down, -1 unknown.",
+        "tether_rebalances_total": "Forwarded devices whose VM was migrated to them because of what they were seen to use.",
+        "tether_hosts": "Registered hosts, by whether the controller judges them up or down.",
+    ]
+
     static func decided(_ action: AttachDecision.Action, dryRun: Bool, in duration: Duration) {
         Counter(label: "tether_attach_decisions_total", dimensions: [("action", action.rawValue), ("dry_run", "\(dryRun)")]).increment()
         Timer(label: "tether_attach_decision_seconds").recordNanoseconds(duration.nanoseconds)
@@ -33,13 +48,7 @@ enum ControllerMetrics {
 
     /// A network's or path's state as a number: 1 up, 0.5 partial, 0 down, -1 unknown.
     static func state(of what: String, host: String, name: String, _ state: HealthState) {
-        let value: Double = switch state {
-        case .up: 1
-        case .partial: 0.5
-        case .down: 0
-        case .unknown: -1
-        }
-        Gauge(label: "tether_\(what)_state", dimensions: [("host", host), (what, name)]).record(value)
+        Gauge(label: "tether_\(what)_state", dimensions: [("host", host), (what, name)]).record(state.gaugeValue)
     }
 
     /// A forwarded device's VM migrated to it because of what the device was seen to use.

@@ -8,7 +8,7 @@ import TetherModel
 /// `notLeader`, naming the leader, and the status says who leads and what the store holds.
 /// With the embedded store the one controller leads for the process's life.
 public actor ControllerSeat {
-    public let name: String
+    public nonisolated let name: String
     /// Where the state is: a path (SQLite) or `etcd://...`.
     public let storeAddress: String
     private let store: any ClusterStore
@@ -43,6 +43,16 @@ public actor ControllerSeat {
     }
 
     public func controllers() async throws(TetherError) -> [ControllerStatus] { try await members() }
+
+    /// The journal's latest operations, newest first: a standby reads them from the shared store too.
+    public func recentOperations(limit: Int) async throws(TetherError) -> [OperationRecord] {
+        try await store.recentOperations(limit: limit)
+    }
+
+    /// The live stream's latest events, oldest first; none on a standby (only the leader hears the hosts).
+    public func recentEvents(limit: Int) async -> [ClusterEvent] {
+        await controller?.recentEvents(limit: limit) ?? []
+    }
 
     /// The leader's status with the controllers and the store; a standby's has the store's
     /// attachments and unfinished operations, and no hosts: only the leader hears the agents.

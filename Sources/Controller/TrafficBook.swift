@@ -73,8 +73,12 @@ struct TrafficBook {
     }
 
     static func identity(_ device: RegisteredDevice) -> DeviceSelector? {
-        guard let vendor = device.vendorId?.lowercased(), let product = device.productId?.lowercased() else { return nil }
-        return .product(vendorId: vendor, productId: product, serial: device.serial)
+        // Only what reads back as the same selector (a registration from before the API's checks may hold anything).
+        guard let vendor = device.vendorId.flatMap(DeviceSelector.hex4),
+              let product = device.productId.flatMap(DeviceSelector.hex4) else { return nil }
+        let serial = device.serial?.isEmpty == true ? nil : device.serial
+        let selector = DeviceSelector.product(vendorId: vendor, productId: product, serial: serial)
+        return (try? DeviceSelector(parsing: selector.description)) == selector ? selector : nil
     }
 
     /// Whether a device's figure comes from a sample within the window (it is being forwarded now).

@@ -97,7 +97,7 @@ public struct VMSpec: Sendable {
         let accel = accelerator == .auto ? Self.hostAccelerator : accelerator
         // RAM is always a named backend, so that both ends of a migration agree on it whether or
         // not one of them maps a file.
-        let backend = memoryFile.map { "memory-backend-file,id=ram,size=\(memoryMiB)M,mem-path=\($0),share=off" }
+        let backend = memoryFile.map { "memory-backend-file,id=ram,size=\(memoryMiB)M,mem-path=\(Self.optionValue($0)),share=off" }
             ?? "memory-backend-ram,id=ram,size=\(memoryMiB)M"
         var args = ["-name", name, "-nodefaults", "-no-user-config", "-display", "none",
                     "-object", backend, "-machine", "\(machineType),memory-backend=ram",
@@ -118,12 +118,16 @@ public struct VMSpec: Sendable {
             // Never a default: a qcow2 image passed as raw shows the guest qcow2's metadata.
             let format: DiskFormat
             if let diskFormat { format = diskFormat } else { format = try DiskFormat.detect(path: disk) }
-            args += ["-drive", "file=\(disk),format=\(format.rawValue),if=ide,index=0,media=disk"]
+            args += ["-drive", "file=\(Self.optionValue(disk)),format=\(format.rawValue),if=ide,index=0,media=disk"]
         }
         for image in memoryImages {
-            args += ["-device", "loader,file=\(image.path),addr=0x\(String(image.address, radix: 16)),force-raw=on"]
+            args += ["-device", "loader,file=\(Self.optionValue(image.path)),addr=0x\(String(image.address, radix: 16)),force-raw=on"]
         }
         if incoming { args += ["-incoming", "defer"] }
         return args + extraArguments
     }
+
+    /// A value inside one of QEMU's `key=value,key=value` options: a comma in it is doubled, or a
+    /// path with a comma would end the value there and start an option of the path's choosing.
+    static func optionValue(_ text: String) -> String { text.replacingOccurrences(of: ",", with: ",,") }
 }

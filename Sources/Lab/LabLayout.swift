@@ -18,6 +18,9 @@ public struct LabLayout: Sendable, Equatable {
     public static let nbdPort = 10809
     public static let controllerPort = 7400
     public static let agentPort = 7401
+    /// The controller's web view: on the loopback of its namespace, and forwarded to the same
+    /// port on this machine's loopback (`http://127.0.0.1:7480`), for a browser here.
+    public static let webPort = 7480
     public static let maxHosts = 8
 
     /// A host's end of each network: its interface in the host namespace, and the subnet.

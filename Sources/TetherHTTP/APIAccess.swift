@@ -13,14 +13,21 @@ public struct LocalAccess: Sendable, Equatable {
     public static let socketFileOnly = LocalAccess(operatorGroups: [], viewerGroups: [], open: true)
     let open: Bool
 
+    /// Everyone who connects views, nobody changes anything: the web listener bound to the
+    /// loopback (`controller.web: 127.0.0.1:PORT`), where a browser has no certificate to show.
+    public static let loopbackViewers = LocalAccess(operatorGroups: [], viewerGroups: [], open: false, everyone: .viewer)
+    /// The role of every caller on a listener that cannot tell callers apart.
+    let everyone: CallerRole?
+
     public init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>) {
         self.init(operatorGroups: operatorGroups, viewerGroups: viewerGroups, open: false)
     }
 
-    init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>, open: Bool) {
+    init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>, open: Bool, everyone: CallerRole? = nil) {
         self.operatorGroups = operatorGroups
         self.viewerGroups = viewerGroups
         self.open = open
+        self.everyone = everyone
     }
 
     /// A group by name or number; nil when the system has no such group.

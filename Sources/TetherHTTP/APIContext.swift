@@ -36,6 +36,7 @@ public struct APIContext: RequestContext {
             return .success(ClusterCA.role(inDER: der) ?? .agent)
         }
         if access.open { return .success(nil) }
+        if let everyone = access.everyone { return .success(everyone) }
         guard let provider = channel as? any SocketOptionProvider,
               let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
                                                                                             name: PeerCredentials.option).get()

@@ -13,6 +13,8 @@ public enum AgentRoutes {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
         router.add(middleware: CallerCheck(callers: callers))
+        // The API's description, the controller's routes and the agents' in one document.
+        router.get("v1/openapi.json") { _, _ in OpenAPIDocument.response() }
         let v1 = router.group("v1/agent")
 
         v1.get("registration") { _, _ in try APIBody.json(await agent.registration()) }

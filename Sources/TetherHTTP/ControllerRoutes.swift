@@ -15,9 +15,12 @@ public enum ControllerRoutes {
     /// Each route first asks who calls (`CallerRole`): agents' routes take an agent's
     /// certificate for that very host; reads take a viewer or an operator; attach and detach an
     /// operator. A refusal is 403 with the reason.
-    public static func router(_ seat: ControllerSeat, access: LocalAccess = .socketFileOnly) -> Router<APIContext> {
+    /// `loopbackOnly`: the plain web listener on the loopback, which serves requests addressed
+    /// to the loopback only (`LoopbackHostCheck`).
+    public static func router(_ seat: ControllerSeat, access: LocalAccess = .socketFileOnly, loopbackOnly: Bool = false) -> Router<APIContext> {
         let router = Router(context: APIContext.self)
         router.add(middleware: APIErrorMiddleware())
+        if loopbackOnly { router.add(middleware: LoopbackHostCheck()) }
         let v1 = router.group("v1")
 
         v1.post("agents") { request, context in
@@ -61,6 +64,15 @@ public enum ControllerRoutes {
             let detach = try await APIBody.decode(DetachRequest.self, from: request)
             return try APIBody.json(try await seat.leading().detach(detach), status: .accepted)
         }
+        // The journal's latest operations, newest first.
+        v1.get("operations") { request, context in
+            try await context.require(.read, access, to: "read operations")
+            let limit = try request.uri.queryParameters["limit"].map { text throws(TetherError) -> Int in
+                guard let n = Int(text), (1...500).contains(n) else { throw TetherError(.invalidArgument, "limit must be 1 to 500, not '\(text)'") }
+                return n
+            } ?? 20
+            return try APIBody.json(try await seat.recentOperations(limit: limit))
+        }
         v1.get("operations/:id") { _, context in
             try await context.require(.read, access, to: "read operations")
             return try APIBody.json(try await seat.leading().operation(try context.parameters.require("id")))
@@ -83,6 +95,13 @@ public enum ControllerRoutes {
             } ?? 0
             return try APIBody.json(await seat.leading().events(after: after, wait: .milliseconds(Int(wait * 1000))))
         }
+        // The same events as server-sent events, for browsers (the web view) and `curl -N`.
+        v1.get("events/stream") { request, context in
+            try await context.require(.read, access, to: "read events")
+            return try await EventStream.response(request, seat: seat)
+        }
+        v1.get("openapi.json") { _, _ in OpenAPIDocument.response() }
+        WebRoutes.add(to: router, seat: seat, access: access)
         return router
     }
 }

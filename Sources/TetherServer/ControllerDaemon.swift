@@ -94,11 +94,31 @@ public enum ControllerDaemon {
             services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
                                         logger: logger))
         }
+        if let web = section.web {
+            services.append(try webListener(web, seat: seat, identity: identity, logger: logger))
+        }
         logger.notice("controller ready", metadata: ["name": "\(section.name)", "socket": "\(section.socket)",
                                                      "listen": "\(section.listen?.description ?? "-")", "store": "\(section.store)"])
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The web view's listener: plain on the loopback (everyone there views), mutual TLS
+    /// elsewhere (the browser's certificate's role decides). It serves the API too, under the
+    /// same roles, which the page's stream and any script of the operator's use.
+    static func webListener(_ web: HostPort, seat: ControllerSeat, identity: TLSIdentity?, logger: Logger) throws -> some Service {
+        let address = BindAddress.hostname(web.host, port: web.port)
+        if Loopback.names(authority: web.host) {
+            return Application(router: ControllerRoutes.router(seat, access: .loopbackViewers, loopbackOnly: true),
+                               configuration: .init(address: address, serverName: "tetherd"), logger: logger)
+        }
+        guard let identity else {
+            throw TetherError(.invalidArgument, "controller.web on \(web) (not the loopback) needs controller.tls: browsers there show an "
+                              + "operator's or a viewer's certificate; or bind it to 127.0.0.1")
+        }
+        return Application(router: ControllerRoutes.router(seat), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                           configuration: .init(address: address, serverName: "tetherd"), logger: logger)
     }
 
     /// The unix socket API: a stale socket file from a killed daemon is removed first. Anyone may

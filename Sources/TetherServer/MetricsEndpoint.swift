@@ -11,7 +11,7 @@ enum MetricsEndpoint {
     /// initializer runs exactly once.
     static func bootstrap() { _ = bootstrapped }
 
-    private static let bootstrapped: Void = MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    private static let bootstrapped: Void = MetricsSystem.bootstrap(DescribedMetricsFactory(registry: registry))
 
     static func router() -> Router<BasicRequestContext> {
         let router = Router()

@@ -79,6 +79,10 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         public var stepDeadlineSeconds: Double = 60
         /// Plain HTTP, for Prometheus: GET /metrics.
         public var metrics: HostPort?
+        /// The web view's listener for a browser: on the loopback, plain HTTP where everyone who
+        /// connects views (read only); elsewhere mutual TLS, the browser showing an operator's or
+        /// a viewer's certificate (`tether certs issue --role viewer`).
+        public var web: HostPort?
         /// A move over the management network (a host's migration network lost) takes at most
         /// this share of that network, so that heartbeats and the API keep flowing.
         public var managementMigrationPercent: Int = 50
@@ -108,7 +112,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case devices, localAccess
             case name, etcd, socket, listen, store, tls, migrateThresholdPercent, heartbeatTimeoutSeconds, deadAfterSeconds, stepDeadlineSeconds, metrics
-            case managementMigrationPercent, crashRestartLimit, crashWindowSeconds
+            case managementMigrationPercent, crashRestartLimit, crashWindowSeconds, web
         }
 
         public init() {}
@@ -132,6 +136,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             deadAfterSeconds = try c.decodeIfPresent(Double.self, forKey: .deadAfterSeconds) ?? deadAfterSeconds
             stepDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .stepDeadlineSeconds) ?? stepDeadlineSeconds
             metrics = try c.decodeIfPresent(HostPort.self, forKey: .metrics)
+            web = try c.decodeIfPresent(HostPort.self, forKey: .web)
             managementMigrationPercent = try c.decodeIfPresent(Int.self, forKey: .managementMigrationPercent) ?? managementMigrationPercent
             crashRestartLimit = try c.decodeIfPresent(Int.self, forKey: .crashRestartLimit) ?? crashRestartLimit
             crashWindowSeconds = try c.decodeIfPresent(Double.self, forKey: .crashWindowSeconds) ?? crashWindowSeconds

@@ -92,12 +92,14 @@ final class ClusterHarness: @unchecked Sendable {
               tls: {directory: \(directory)/pki}
               heartbeatTimeoutSeconds: 4
               stepDeadlineSeconds: 20
+              metrics: 127.0.0.1:9400
             """
         try controller.write(toFile: "\(directory)/controller.yaml", atomically: true, encoding: .utf8)
         if let etcd {
             for (name, port) in [("c1", 7400), ("c2", 7402)] {
                 try controller.replacingOccurrences(of: "socket: \(socket)", with: "name: \(name)\n  socket: \(directory)/\(name).sock")
                     .replacingOccurrences(of: "0.0.0.0:7400", with: "0.0.0.0:\(port)")
+                    .replacingOccurrences(of: "127.0.0.1:9400", with: "127.0.0.1:\(port + 2000)")
                     .replacingOccurrences(of: "store: \(directory)/tether.sqlite", with: "store: \(etcd.address)")
                     .write(toFile: "\(directory)/\(name).yaml", atomically: true, encoding: .utf8)
             }
@@ -110,7 +112,7 @@ final class ClusterHarness: @unchecked Sendable {
         for (host, subnet) in [("host-a", 1), ("host-b", 2)] {
             try ClusterNetwork.agentConfiguration(host: host, subnet: subnet, directory: directory, exporter: Tools.product("usbredir-replay"),
                                                   heartbeatSeconds: hotplug && host == "host-b" ? 30 : 0.5, vms: [vms[subnet - 1]],
-                                                  extra: ["libusbHotplug: \(libusbHotplug)"])
+                                                  extra: ["libusbHotplug: \(libusbHotplug)", "metrics: 127.0.0.1:9401"])
                 .replacingOccurrences(of: "controller: 10.77.\(subnet).1:7400\n",
                                       with: etcdMode ? "controller: 10.77.\(subnet).1:7400,10.77.\(subnet).1:7402\n" : "controller: 10.77.\(subnet).1:7400\n")
                 .write(toFile: "\(directory)/\(host).yaml", atomically: true, encoding: .utf8)
@@ -171,6 +173,15 @@ final class ClusterHarness: @unchecked Sendable {
             usleep(100_000)
         }
         throw TetherError(.timeout, "the agents did not register: \(agents.mapValues(\.output))")
+    }
+
+    /// GET `path` on the loopback of a daemon's namespace (0: the controller's, 1: host-a's, 2: host-b's).
+    func fetch(namespace index: Int, port: Int, path: String) async throws -> String {
+        let script = "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+        let result = try await ProcessRunner.run("/usr/bin/env", ["ip", "netns", "exec", namespaces[index], "python3", "-c", script,
+                                                                  "http://127.0.0.1:\(port)\(path)"], timeout: 20)
+        guard result.status == 0 else { throw TetherError(.io, "GET \(path) in \(namespaces[index]): \(result.stderr)") }
+        return result.stdout
     }
 
     /// `tether ARGS --socket SOCKET`.

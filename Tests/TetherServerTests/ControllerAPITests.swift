@@ -88,6 +88,23 @@ struct ControllerAPITests {
         BadRequest(name: "register: bad address", method: .post, uri: "/v1/agents",
                    body: "{\"host\": \"h\", \"agentAddress\": \"nowhere\", \"cpus\": 1, \"memoryMiB\": 1, \"networks\": {}, \"datastores\": [], \"devices\": [], \"vms\": []}",
                    status: 400, says: "'agentAddress': 'nowhere' is not HOST:PORT"),
+        // Figures past the API's bounds would overflow the controller's sums and products: refused, not trapped on.
+        BadRequest(name: "register: huge figures", method: .post, uri: "/v1/agents",
+                   body: "{\"host\": \"h\", \"agentAddress\": \"h:1\", \"cpus\": 1, \"memoryMiB\": 1, \"networks\": {}, \"datastores\": [], "
+                       + "\"devices\": [{\"id\": \"1-1\", \"periodicBytesPerSecond\": 9223372036854775807, \"bulkBytesPerSecond\": 0}], \"vms\": []}",
+                   status: 400, says: "device '1-1': figures must be 0 to 1099511627776 bytes per second"),
+        BadRequest(name: "register: a VM's huge allocation", method: .post, uri: "/v1/agents",
+                   body: "{\"host\": \"h\", \"agentAddress\": \"h:1\", \"cpus\": 1, \"memoryMiB\": 1, \"networks\": {}, \"datastores\": [], \"devices\": [], "
+                       + "\"vms\": [{\"name\": \"v\", \"cpus\": 1, \"memoryMiB\": 1, \"networkMbps\": 9223372036854775807, \"datastore\": \"d\", \"containers\": [], \"status\": \"running\"}]}",
+                   status: 400, says: "vm 'v': networkMbps must be 0 to 10000000"),
+        BadRequest(name: "register: a vendor id that is not one", method: .post, uri: "/v1/agents",
+                   body: "{\"host\": \"h\", \"agentAddress\": \"h:1\", \"cpus\": 1, \"memoryMiB\": 1, \"networks\": {}, \"datastores\": [], "
+                       + "\"devices\": [{\"id\": \"1-1\", \"vendorId\": \"x:y\", \"productId\": \"0001\", \"serial\": \"\", \"periodicBytesPerSecond\": 0, "
+                       + "\"bulkBytesPerSecond\": 0}], \"vms\": []}",
+                   status: 400, says: "vendorId 'x:y' is not four hex digits"),
+        BadRequest(name: "heartbeat: a huge rate", method: .post, uri: "/v1/agents/host-b/heartbeat",
+                   body: "{\"traffic\": [{\"device\": \"1-4\", \"bytesPerSecond\": 9223372036854775807}]}", status: 400,
+                   says: "a rate is 0 to 1099511627776"),
         BadRequest(name: "heartbeat: unknown host", method: .post, uri: "/v1/agents/ghost/heartbeat", body: "{}", status: 404,
                    says: "host 'ghost' has not registered"),
         BadRequest(name: "heartbeat: not an object", method: .post, uri: "/v1/agents/host-a/heartbeat", body: "[]", status: 400,

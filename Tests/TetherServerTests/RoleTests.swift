@@ -39,13 +39,16 @@ struct RoleTests {
         Route(name: "GET /v1/operations/op-9", allowed: [.operator, .viewer]) { _ = try await $0.get("/v1/operations/op-9", as: OperationRecord.self) },
         Route(name: "GET /v1/status", allowed: [.operator, .viewer]) { _ = try await $0.get("/v1/status", as: ClusterStatus.self) },
         Route(name: "GET /v1/events", allowed: [.operator, .viewer]) { _ = try await $0.get("/v1/events?after=0", as: EventPage.self) },
+        Route(name: "GET /v1/operations", allowed: [.operator, .viewer]) { _ = try await $0.get("/v1/operations?limit=5", as: [OperationRecord].self) },
+        // The web view's page and sections (HTML: the client fails to read them as JSON, which is no refusal).
+        Route(name: "GET /", allowed: [.operator, .viewer]) { _ = try await $0.get("/", as: ClusterStatus.self) },
+        Route(name: "GET /view/sections", allowed: [.operator, .viewer]) { _ = try await $0.get("/view/sections", as: ClusterStatus.self) },
     ]
 
     /// A controller serving mutual TLS on a loopback port, and the PKI with one certificate per role.
     final class Server: @unchecked Sendable {
         let pki: String
-        var port = 0
-        var task: Task<Void, any Error>?
+        var live: LiveServer?
 
         init() async throws {
             pki = try Fixtures.temporaryDirectory().path
@@ -58,23 +61,15 @@ struct RoleTests {
             let controller = try await Controller(store: store, connect: { UnreachableAgent(host: $0.host) })
             try await controller.register(ClusterFixtures.hostA)
             let identity = try TLSIdentity(directory: pki, name: "controller")
-            let bound = AsyncStream<Int>.makeStream()
-            let app = Application(router: ControllerRoutes.router(controller),
-                                  server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
-                                  configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                  onServerRunning: { bound.continuation.yield($0.localAddress?.port ?? 0) })
-            task = Task { try await app.runService() }
-            for await port in bound.stream {
-                self.port = port
-                break
-            }
+            live = try await LiveServer(ControllerRoutes.router(controller),
+                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)))
         }
+
+        var port: Int { live?.port ?? 0 }
 
         func client(_ name: String) throws -> APIClient {
             APIClient(servers: [.tls(HostPort(host: "127.0.0.1", port: port))], identity: try TLSIdentity(directory: pki, name: name))
         }
-
-        deinit { task?.cancel() }
     }
 
     static let callers: [(name: String, role: CallerRole)] = [("ops", .operator), ("watcher", .viewer), ("host-b", .agent)]

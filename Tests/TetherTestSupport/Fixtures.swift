@@ -49,3 +49,12 @@ public enum Tools {
     public static var hasUMockdev: Bool { which("umockdev-run") != nil && which("umockdev-wrapper") != nil }
     public static var hasLsusb: Bool { which("lsusb") != nil }
 }
+
+/// Headless Chromium driven by `scripts/browser.py` (the DevTools protocol on a pipe).
+public enum Browser {
+    public static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/browser.py").path
+
+    public static var available: Bool { Tools.which("chromium") != nil && Tools.which("python3") != nil }
+    public static let missing = "chromium (Debian's package) and python3"
+}

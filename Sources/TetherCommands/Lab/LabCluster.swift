@@ -44,6 +44,8 @@ struct LabCluster {
         for host in layout.hosts {
             try processes.start(host, in: LabLayout.namespace(of: host), ["\(binaries)/tetherd", "--config", "\(layout.hostDirectory(host))/tetherd.yaml"])
         }
+        try processes.startWebForwarder()
+        say("web view: http://127.0.0.1:\(LabLayout.webPort) (read only; it follows the controller's events)")
         try writeManifest()
         let status = try await waitUntilRunning()
         for vm in status.vms { say("\(vm.name) \(vm.state) on \(vm.host)") }

@@ -11,6 +11,8 @@ enum LabConfigurations {
           listen: \(LabLayout.controllerAddress):\(LabLayout.controllerPort)
           store: \(layout.controllerDirectory)/tether.sqlite
           tls: {directory: \(layout.pki)}
+          web: 127.0.0.1:\(LabLayout.webPort)
+          metrics: 127.0.0.1:9400
 
         """
     }

@@ -9,6 +9,19 @@ import TetherSystem
 struct LabProcesses {
     let layout: LabLayout
 
+    /// The web view on this machine's loopback: socat hands each connection to a socat in the
+    /// controller's namespace, which dials the controller's loopback listener there.
+    func startWebForwarder() throws(TetherError) {
+        let socat = try Executable.find("socat", package: "socat")
+        let ip = try Executable.find("ip", package: "iproute2")
+        let port = LabLayout.webPort
+        let inner = "\(ip) netns exec \(LabLayout.controllerNamespace) \(socat) STDIO TCP\\:127.0.0.1\\:\(port)"
+        let script = "setsid \"$@\" >> '\(layout.log("web"))' 2>&1 < /dev/null & echo $! > '\(layout.pidFile("web"))'"
+        let result = try ChildProcess.run(try Executable.find("sh", package: "dash"),
+                                          ["-c", script, "sh", socat, "TCP-LISTEN:\(port),bind=127.0.0.1,reuseaddr,fork", "EXEC:\(inner)"])
+        guard result.status == 0 else { throw TetherError(.io, "cannot forward the web view to 127.0.0.1:\(port): \(result.output)") }
+    }
+
     func start(_ name: String, in namespace: String, _ command: [String], environment: [String: String] = [:]) throws(TetherError) {
         for directory in ["\(layout.directory)/log", "\(layout.directory)/run"] {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -100,26 +100,38 @@ extension AgentRegistration {
         }
         name(host, "host")
         if agentAddress.port == 0 { problems.append("agentAddress '\(agentAddress)' needs a port") }
-        if cpus <= 0 { problems.append("cpus must be positive, not \(cpus)") }
-        if memoryMiB <= 0 { problems.append("memoryMiB must be positive, not \(memoryMiB)") }
-        for (role, link) in networks.sorted(by: { $0.key < $1.key }) where link.mbps < 0 {
-            problems.append("network \(role.rawValue): mbps must not be negative")
+        if !(1...APILimits.cpus).contains(cpus) { problems.append("cpus must be 1 to \(APILimits.cpus), not \(cpus)") }
+        if !(1...APILimits.memoryMiB).contains(memoryMiB) { problems.append("memoryMiB must be 1 to \(APILimits.memoryMiB), not \(memoryMiB)") }
+        for (role, link) in networks.sorted(by: { $0.key < $1.key }) where !(0...APILimits.mbps).contains(link.mbps) {
+            problems.append("network \(role.rawValue): mbps must be 0 to \(APILimits.mbps)")
         }
         for store in datastores { name(store, "datastore") }
         var seen = Set<String>()
         for device in devices {
             name(device.id, "device")
             if !seen.insert(device.id).inserted { problems.append("device '\(device.id)' is listed twice") }
-            if device.periodicBytesPerSecond < 0 || device.bulkBytesPerSecond < 0 {
-                problems.append("device '\(device.id)': figures must not be negative")
+            if !(0...APILimits.bytesPerSecond).contains(device.periodicBytesPerSecond) || !(0...APILimits.bytesPerSecond).contains(device.bulkBytesPerSecond) {
+                problems.append("device '\(device.id)': figures must be 0 to \(APILimits.bytesPerSecond) bytes per second")
+            }
+            // As libusb reads them: four hex digits; a serial names one device in `VID:PID:SERIAL`.
+            for (what, id) in [("vendorId", device.vendorId), ("productId", device.productId)] {
+                if let id, DeviceSelector.hex4(id) == nil { problems.append("device '\(device.id)': \(what) '\(id)' is not four hex digits") }
+            }
+            if let serial = device.serial, serial.isEmpty || serial.utf8.count > 255 || serial.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                problems.append("device '\(device.id)': a serial is 1 to 255 bytes of printable characters")
             }
         }
         seen.removeAll()
         for vm in vms {
             name(vm.name, "vm")
             if !seen.insert(vm.name).inserted { problems.append("vm '\(vm.name)' is listed twice") }
-            if vm.cpus <= 0 || vm.memoryMiB <= 0 { problems.append("vm '\(vm.name)': cpus and memoryMiB must be positive") }
-            if vm.networkMbps < 0 { problems.append("vm '\(vm.name)': networkMbps must not be negative") }
+            if !(1...APILimits.cpus).contains(vm.cpus) || !(1...APILimits.memoryMiB).contains(vm.memoryMiB) {
+                problems.append("vm '\(vm.name)': cpus must be 1 to \(APILimits.cpus) and memoryMiB 1 to \(APILimits.memoryMiB)")
+            }
+            if !(0...APILimits.mbps).contains(vm.networkMbps) { problems.append("vm '\(vm.name)': networkMbps must be 0 to \(APILimits.mbps)") }
+            if let launch = vm.launch {
+                do { try launch.validate() } catch { problems.append("vm '\(vm.name)': \(error.message)") }
+            }
             for container in vm.containers { name(container, "container") }
         }
         if let fencing, !(fencing.deadlineSeconds > 0) {

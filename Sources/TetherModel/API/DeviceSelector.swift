@@ -6,12 +6,14 @@ public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(TetherError) {
         let help = "use VID:PID (046d:0825), VID:PID:SERIAL, or HOST/PORT (host-b/1-3)"
-        if text.contains("/") {
+        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        // VID:PID first: a serial may hold a '/', a host name never holds a ':'.
+        let isProduct = parts.count >= 2 && Self.hex4(parts[0]) != nil && Self.hex4(parts[1]) != nil
+        if text.contains("/") && !isProduct {
             guard let ref = DeviceRef(text) else { throw TetherError(.invalidArgument, "device '\(text)' is not HOST/PORT; \(help)") }
             self = .port(ref)
             return
         }
-        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2, let vendor = Self.hex4(parts[0]), let product = Self.hex4(parts[1]) else {
             throw TetherError(.invalidArgument, "device '\(text)' is not a selector; \(help)")
         }
@@ -20,7 +22,7 @@ public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Four hex digits, lowercased (as lsusb and sysfs print them).
-    static func hex4(_ text: String) -> String? {
+    public static func hex4(_ text: String) -> String? {
         guard text.count == 4, text.allSatisfy(\.isHexDigit) else { return nil }
         return text.lowercased()
     }

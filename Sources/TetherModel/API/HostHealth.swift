@@ -84,3 +84,15 @@ public struct HostHealthReport: Sendable, Equatable, Codable {
         self.datastores = datastores
     }
 }
+
+extension HealthState {
+    /// A state as a gauge's number: 1 up, 0.5 partial, 0 down, -1 unknown.
+    public var gaugeValue: Double {
+        switch self {
+        case .up: 1
+        case .partial: 0.5
+        case .down: 0
+        case .unknown: -1
+        }
+    }
+}
