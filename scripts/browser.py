@@ -4,12 +4,15 @@ packages beyond Python's own): screenshots for the README, and watching the page
 for the lab tests.
 
   browser.py shot URL OUT.png [--width 1280] [--height 900] [--full] [--wait-js EXPR]
-  browser.py watch URL --expect NAME=EXPR [--expect ...] [--timeout 60] [--shot OUT.png]
+  browser.py watch URL --expect NAME=EXPR [--expect ...] [--setup EXPR] [--final NAME=EXPR ...]
+                     [--timeout 60] [--shot OUT.png]
 
 `watch` prints one JSON line per happening: `ready` once the page loaded (the test injects its
 fault after it), `seen` the first time each expectation's expression is true, then `done` with
 whether the page was reloaded meanwhile (a marker set at load must still be there) and how many
-times its script refreshed it. Exit status 0 when every expectation was seen without a reload.
+times its script refreshed it, and each `--final` expression's value then (what must still hold
+at the end, such as where the keyboard's focus is). `--setup` runs once the page has loaded, before
+`ready`. Exit status 0 when every expectation was seen without a reload.
 """
 import argparse
 import base64
@@ -169,6 +172,8 @@ def watch(args):
     try:
         browser.open(args.url)
         marker = browser.eval("window.__tetherMarker = String(Math.random()); window.__tetherMarker")
+        if args.setup:
+            browser.eval(args.setup)
         say("ready", title=browser.eval("document.title"))
         seen = {}
         deadline = time.monotonic() + args.timeout
@@ -184,7 +189,11 @@ def watch(args):
         if args.shot:
             browser.shot(args.shot, full=True)
         missing = [name for name, _ in expectations if name not in seen]
-        say("done", reloaded=not kept, updates=updates, live=live, missing=missing)
+        finals = {}
+        for item in args.final:
+            name, _, expression = item.partition("=")
+            finals[name] = browser.eval(expression)
+        say("done", reloaded=not kept, updates=updates, live=live, missing=missing, finals=finals)
         return 0 if kept and not missing else 1
     finally:
         browser.close()
@@ -204,6 +213,8 @@ def main():
     w = commands.add_parser("watch")
     w.add_argument("url")
     w.add_argument("--expect", action="append", default=[])
+    w.add_argument("--setup")
+    w.add_argument("--final", action="append", default=[])
     w.add_argument("--timeout", type=float, default=60)
     w.add_argument("--shot")
     w.add_argument("--width", type=int, default=1280)

@@ -32,6 +32,11 @@ public struct AgentSettings: Sendable {
     /// What the host does with its VMs when isolated (registered, so that the controller knows
     /// when it may restart them elsewhere); nil: it does not fence.
     public var fencing: FencingPolicy?
+    /// Where the files of a VM launched on the controller's word (a migration's target, a
+    /// restart elsewhere) may be; nil: anywhere (a library user that checks its own launches).
+    /// A launch is a request from the network: without this, one naming /etc/shadow as a RAM
+    /// image would have QEMU read it into a guest.
+    public var imageDirectories: [String]?
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
                 networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], stateDirectory: String, vms: [ManagedVMConfiguration],

@@ -7,7 +7,7 @@ import TetherModel
 extension HostAgentService {
     public func startFromDisk(_ vm: RegisteredVM) async throws(TetherError) -> VMRunState {
         guard APINames.isValid(vm.name) else { throw TetherError(.invalidArgument, "vm '\(vm.name.prefix(63))' \(APINames.rule)") }
-        try vm.launch?.validate()
+        if let launch = vm.launch { try checkLaunchable(launch) }
         try beginStarting(vm.name)
         defer { startingVMs.remove(vm.name) }
         if let existing = vms[vm.name] {
@@ -61,5 +61,29 @@ extension HostAgentService {
         } catch {
             throw TetherError(.io, "cannot start \(launch.name) from its disk on \(settings.host)", cause: "\(error)")
         }
+    }
+
+    /// What this host can start, asked before QEMU is: a VM larger than the host, or one whose
+    /// files the host does not have, is the request's fault (an answer that says so), not a
+    /// QEMU that fails to start.
+    func checkLaunchable(_ launch: VMLaunch) throws(TetherError) {
+        try launch.validate()
+        guard launch.memoryMiB <= settings.memoryMiB else {
+            throw TetherError(.unsupported, "\(launch.name) needs \(launch.memoryMiB) MiB; \(settings.host) has \(settings.memoryMiB)")
+        }
+        for path in [launch.disk].compactMap({ $0 }) + launch.memoryImages.map(\.path) {
+            guard let real = realpath(path, nil) else { throw TetherError(.notFound, "\(settings.host) has no file \(path) for \(launch.name)") }
+            defer { free(real) }
+            try checkImageDirectory(String(cString: real), named: path, for: launch.name)
+        }
+    }
+
+    /// A file's real path (links followed) lies under one of the image directories'.
+    private func checkImageDirectory(_ real: String, named path: String, for vm: String) throws(TetherError) {
+        guard let roots = settings.imageDirectories else { return }
+        let realRoots = roots.map { root in realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root }
+        guard !realRoots.contains(where: { real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else { return }
+        throw TetherError(.permissionDenied, "\(path) (for \(vm)) is outside \(settings.host)'s image directories (\(roots.joined(separator: ", "))); "
+                          + "add its folder to agent.imageDirectories")
     }
 }

@@ -30,7 +30,7 @@ extension HostAgentService {
     }
 
     public func prepareIncoming(_ request: IncomingRequest) async throws(TetherError) -> HostPort {
-        try request.launch.validate()
+        try checkLaunchable(request.launch)
         let name = request.launch.name
         try beginStarting(name)
         defer { startingVMs.remove(name) }

@@ -108,18 +108,34 @@ extension Controller {
         events.after(max(0, events.lastSequence - limit))
     }
 
-    /// The events after `sequence`; when there are none yet, waits up to `wait` for one.
+    /// The events after `sequence`; when there are none yet, waits up to `wait` for one (woken
+    /// by it, not polling: every open page and `tether events --follow` waits here).
     public func events(after sequence: Int, wait: Duration) async -> EventPage {
-        let deadline = ContinuousClock.now + wait
-        while true {
-            let found = events.after(sequence)
-            if !found.isEmpty || ContinuousClock.now >= deadline {
-                return EventPage(events: found, next: found.last?.sequence ?? max(sequence, 0))
-            }
-            try? await Task.sleep(for: .milliseconds(50))
-            if Task.isCancelled { return EventPage(events: [], next: sequence) }
+        var found = events.after(sequence)
+        if found.isEmpty && wait > .zero && !Task.isCancelled {
+            await nextEvent(within: wait)
+            found = events.after(sequence)
         }
+        return EventPage(events: found, next: found.last?.sequence ?? max(sequence, 0))
     }
+
+    private func nextEvent(within wait: Duration) async {
+        let place = events.placeInLine()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: wait)
+            await self?.wakeEventWaiter(place)
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                events.wait(continuation, at: place)
+            }
+        } onCancel: {
+            Task { [weak self] in await self?.wakeEventWaiter(place) }
+        }
+        timer.cancel()
+    }
+
+    private func wakeEventWaiter(_ place: Int) { events.wake(place) }
 }
 
 extension HostVerdict {

@@ -78,6 +78,10 @@ public actor Controller {
     var health = HealthBook()
     /// Health changes and journal steps, for `tether events`.
     var events = EventLog()
+    /// Names this controller's event numbering: another controller (a new leader, a restart)
+    /// numbers from 1 again, so a stream resuming with an id of another epoch starts over
+    /// instead of waiting for numbers it already saw.
+    public nonisolated let eventEpoch = String(UInt64.random(in: 0...UInt64.max), radix: 36)
     var attachments: [String: DeviceAttachment] = [:]
     /// Faults seen from the outside and acted on (`HOST/FAULT`), until they clear.
     var actedOn: Set<String> = []

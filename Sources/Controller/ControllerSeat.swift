@@ -49,6 +49,9 @@ public actor ControllerSeat {
         try await store.recentOperations(limit: limit)
     }
 
+    /// The live stream's epoch (`Controller.eventEpoch`); nil on a standby.
+    public func eventEpoch() -> String? { controller?.eventEpoch }
+
     /// The live stream's latest events, oldest first; none on a standby (only the leader hears the hosts).
     public func recentEvents(limit: Int) async -> [ClusterEvent] {
         await controller?.recentEvents(limit: limit) ?? []

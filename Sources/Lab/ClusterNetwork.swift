@@ -57,6 +57,7 @@ public struct ClusterNetwork: Sendable {
             storage: {up: true, mbps: 10000}
           datastores: [ds1]
           stateDirectory: \(directory)/\(host)
+          imageDirectories: [\(directory)]
           exporter: \(exporter)
           heartbeatSeconds: \(heartbeatSeconds)
           stopVMsOnExit: true

@@ -15,19 +15,36 @@ public struct LocalAccess: Sendable, Equatable {
 
     /// Everyone who connects views, nobody changes anything: the web listener bound to the
     /// loopback (`controller.web: 127.0.0.1:PORT`), where a browser has no certificate to show.
-    public static let loopbackViewers = LocalAccess(operatorGroups: [], viewerGroups: [], open: false, everyone: .viewer)
+    public static let loopbackViewers = LocalAccess(operatorGroups: [], viewerGroups: [], open: false, everyone: .viewer, readOnly: true)
     /// The role of every caller on a listener that cannot tell callers apart.
     let everyone: CallerRole?
+
+    /// The web listener over mutual TLS (`controller.web` off the loopback): a browser shows its
+    /// client certificate to every page that asks, a hostile page's form posts included, so an
+    /// operator's certificate counts as a viewer's there; changes go through `controller.listen`.
+    public static let webViewers = LocalAccess(operatorGroups: [], viewerGroups: [], open: false, readOnly: true)
+    /// Operators count as viewers and agents are refused: the web view's listeners.
+    let readOnly: Bool
 
     public init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>) {
         self.init(operatorGroups: operatorGroups, viewerGroups: viewerGroups, open: false)
     }
 
-    init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>, open: Bool, everyone: CallerRole? = nil) {
+    init(operatorGroups: Set<UInt32>, viewerGroups: Set<UInt32>, open: Bool, everyone: CallerRole? = nil, readOnly: Bool = false) {
         self.operatorGroups = operatorGroups
         self.viewerGroups = viewerGroups
         self.open = open
         self.everyone = everyone
+        self.readOnly = readOnly
+    }
+
+    /// A certificate's role as this listener takes it.
+    func capped(_ role: CallerRole) -> Result<CallerRole, TetherError> {
+        guard readOnly else { return .success(role) }
+        switch role {
+        case .viewer, .operator: return .success(.viewer)
+        case .agent: return .failure(TetherError(.permissionDenied, "the web view's listener serves viewers; agents speak to controller.listen"))
+        }
     }
 
     /// A group by name or number; nil when the system has no such group.

@@ -33,7 +33,7 @@ public struct APIContext: RequestContext {
             guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else {
                 return .failure(TetherError(.permissionDenied, "the caller presented no certificate"))
             }
-            return .success(ClusterCA.role(inDER: der) ?? .agent)
+            return access.capped(ClusterCA.role(inDER: der) ?? .agent).map { $0 }
         }
         if access.open { return .success(nil) }
         if let everyone = access.everyone { return .success(everyone) }

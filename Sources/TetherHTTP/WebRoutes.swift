@@ -35,7 +35,7 @@ enum WebRoutes {
         let running = status.operations
         let ended = finished.filter { op in !running.contains { $0.id == op.id } }
         return ClusterPage(status: status, operations: running + ended, events: await seat.recentEvents(limit: eventsShown),
-                           controller: seat.name, at: Date())
+                           controller: seat.name, at: Date(), eventEpoch: await seat.eventEpoch())
     }
 
     /// The page and its parts may not be framed by another site, nor run scripts but its own.

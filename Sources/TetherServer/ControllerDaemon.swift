@@ -105,8 +105,9 @@ public enum ControllerDaemon {
     }
 
     /// The web view's listener: plain on the loopback (everyone there views), mutual TLS
-    /// elsewhere (the browser's certificate's role decides). It serves the API too, under the
-    /// same roles, which the page's stream and any script of the operator's use.
+    /// elsewhere (operators' and viewers' certificates, both as viewers). It serves the API's
+    /// reads too, which the page's stream and an operator's scripts use; nothing there changes
+    /// the cluster, since a browser lends its certificate to any page's requests (CSRF).
     static func webListener(_ web: HostPort, seat: ControllerSeat, identity: TLSIdentity?, logger: Logger) throws -> some Service {
         let address = BindAddress.hostname(web.host, port: web.port)
         if Loopback.names(authority: web.host) {
@@ -117,7 +118,7 @@ public enum ControllerDaemon {
             throw TetherError(.invalidArgument, "controller.web on \(web) (not the loopback) needs controller.tls: browsers there show an "
                               + "operator's or a viewer's certificate; or bind it to 127.0.0.1")
         }
-        return Application(router: ControllerRoutes.router(seat), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+        return Application(router: ControllerRoutes.router(seat, access: .webViewers), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
                            configuration: .init(address: address, serverName: "tetherd"), logger: logger)
     }
 

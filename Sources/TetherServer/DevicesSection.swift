@@ -41,6 +41,10 @@ public struct DevicesSection: Sendable, Equatable, Decodable {
             guard value >= 0 else {
                 throw DecodingError.dataCorruptedError(forKey: .profiles, in: c, debugDescription: "profile '\(key)': \(value) bytes per second is negative")
             }
+            guard value <= APILimits.bytesPerSecond else {
+                throw DecodingError.dataCorruptedError(forKey: .profiles, in: c, debugDescription:
+                    "profile '\(key)': \(value) bytes per second is more than any device moves (at most \(APILimits.bytesPerSecond))")
+            }
             checked["\(vendor):\(product)"] = value
         }
         profiles = checked

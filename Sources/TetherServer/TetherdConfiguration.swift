@@ -201,7 +201,18 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// From its last contact, by when an isolated host has stopped its VMs; the controller
         /// restarts them elsewhere only after the host is dead (10 s) and this has passed.
         public var isolationDeadlineSeconds: Double = 6
+        /// Where the files of VMs started here on the controller's word may be (disks, RAM
+        /// images): a launch naming a file elsewhere is refused. nil: /var/lib/tether/images,
+        /// the state directory, and the folders of the files this host's own VMs name.
+        public var imageDirectories: [String]?
 
+        /// /var/lib/tether/images, the state directory, and the folders of this host's VMs' files.
+        public var defaultImageDirectories: [String] {
+            let files = vms.compactMap(\.disk) + vms.flatMap { $0.memoryImages.map(\.path) }
+            let folders = files.filter { $0.hasPrefix("/") }.map { ($0 as NSString).deletingLastPathComponent }
+            var seen = Set<String>()
+            return (["/var/lib/tether/images", stateDirectory] + folders).filter { seen.insert($0).inserted }
+        }
 
         /// The second listener's address, if there is one.
         public var effectivePeerListen: HostPort? {
@@ -214,6 +225,7 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             case host, controller, controllerName, listen, publicAddress, tls, cpus, memoryMiB, networks, datastores, stateDirectory
             case exporter, heartbeatSeconds, migrationDowntimeLimitMs, migrationMaxBandwidthMBps, stopVMsOnExit, vms, metrics
             case eventsSocket, libusbHotplug, selfTriggeredFailover, peerListen, crashDirectory, isolationResponse, isolationDeadlineSeconds
+            case imageDirectories
         }
 
         public init(from decoder: any Decoder) throws {
@@ -257,6 +269,10 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             selfTriggeredFailover = try c.decodeIfPresent(Bool.self, forKey: .selfTriggeredFailover) ?? selfTriggeredFailover
             peerListen = try c.decodeIfPresent(HostPort.self, forKey: .peerListen)
             crashDirectory = try c.decodeIfPresent(String.self, forKey: .crashDirectory)
+            imageDirectories = try c.decodeIfPresent([String].self, forKey: .imageDirectories)
+            if let relative = imageDirectories?.first(where: { !$0.hasPrefix("/") }) {
+                throw DecodingError.dataCorruptedError(forKey: .imageDirectories, in: c, debugDescription: "'\(relative)' is not an absolute path")
+            }
             isolationResponse = try c.decodeIfPresent(IsolationResponse.self, forKey: .isolationResponse) ?? isolationResponse
             isolationDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .isolationDeadlineSeconds) ?? isolationDeadlineSeconds
             guard isolationDeadlineSeconds > 0 else {
@@ -264,6 +280,22 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             }
             if c.contains(.eventsSocket) {
                 eventsSocket = try c.decodeNil(forKey: .eventsSocket) ? nil : try c.decode(String.self, forKey: .eventsSocket)
+            }
+            // What the API would refuse from the network is refused here, when tetherd starts,
+            // rather than by the controller at registration or by QEMU at launch.
+            var seen = Set<String>()
+            for vm in vms {
+                guard seen.insert(vm.name).inserted else {
+                    throw DecodingError.dataCorruptedError(forKey: .vms, in: c, debugDescription: "vm '\(vm.name)' is listed twice")
+                }
+                do {
+                    try vm.managed(datastores: datastores).launch?.validate()
+                } catch {
+                    throw DecodingError.dataCorruptedError(forKey: .vms, in: c, debugDescription: error.message)
+                }
+                if !(0...APILimits.mbps).contains(vm.networkMbps) {
+                    throw DecodingError.dataCorruptedError(forKey: .vms, in: c, debugDescription: "vm '\(vm.name)': networkMbps must be 0 to \(APILimits.mbps)")
+                }
             }
         }
     }

@@ -12,8 +12,12 @@ public struct ClusterPage: Sendable {
     /// The controller that rendered it (a standby has no hosts, operations in flight only).
     public var controller: String
     public var at: Date
+    /// The leader's event numbering (`Controller.eventEpoch`); nil on a standby.
+    public var eventEpoch: String?
 
-    public init(status: ClusterStatus, operations: [OperationRecord], events: [ClusterEvent], controller: String, at: Date) {
+    public init(status: ClusterStatus, operations: [OperationRecord], events: [ClusterEvent], controller: String, at: Date,
+                eventEpoch: String? = nil) {
+        self.eventEpoch = eventEpoch
         self.status = status
         self.operations = operations
         self.events = events
@@ -23,4 +27,7 @@ public struct ClusterPage: Sendable {
 
     /// The last event shown: the page's stream asks for those after it.
     public var lastEvent: Int { events.last?.sequence ?? 0 }
+
+    /// The stream's id of the last event shown (`EPOCH-SEQUENCE`).
+    public var lastEventID: String { eventEpoch.map { "\($0)-\(lastEvent)" } ?? "\(lastEvent)" }
 }

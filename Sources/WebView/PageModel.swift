@@ -119,7 +119,10 @@ struct PageModel {
     var leaderless: Bool
     var generated: String
     var generated8601: String
-    var lastEvent: Int
+    var lastEvent: String
+    /// This controller stands by: who leads, whose page shows the hosts.
+    var standby: Bool
+    var leader: Controller?
     var hosts: [Host]
     var vms: [VM]
     var devices: [Device]
@@ -139,7 +142,9 @@ extension PageModel {
         leaderless = !status.controllers.isEmpty && !status.controllers.contains { $0.leader }
         generated = clock.time(page.at)
         generated8601 = APIJSON.time(page.at)
-        lastEvent = page.lastEvent
+        lastEvent = page.lastEventID
+        standby = status.controllers.contains { $0.name == page.controller && !$0.leader }
+        leader = controllers.first { $0.role == "leader" }
         hosts = status.hosts.map { Self.host($0, clock) }
         vms = status.vms.map { VM(name: $0.name, host: $0.host, state: $0.state, tone: Self.tone(vmState: $0.state)) }
         devices = status.hosts.flatMap { host in

@@ -41,18 +41,19 @@ enum PageTemplates {
         <section id="hosts" aria-labelledby="hosts-title">
         <h2 id="hosts-title">Hosts</h2>
         {{#leaderless}}<p class="bad" role="alert">✗ No controller leads: an election is under way.</p>{{/leaderless}}
+        {{#standby}}<p class="warn" data-field="standby">⚠ {{controller}} is a standby: only the leader hears the hosts, so none are shown here{{#leader}}; {{name}} leads{{#address}} (API at {{.}}){{/address}}, and its web view shows the cluster{{/leader}}.</p>{{/standby}}
         {{#hasControllers}}<p>Controllers: {{#controllers}}<span class="controller">{{name}} ({{role}}{{#address}}, {{.}}{{/address}})</span> {{/controllers}}</p>{{/hasControllers}}
-        {{^hosts}}<p>No host has registered with this controller.</p>{{/hosts}}
+        {{^standby}}{{^hosts}}<p>No host has registered with this controller.</p>{{/hosts}}{{/standby}}
         {{#hosts}}
         <article class="host" data-host="{{name}}" aria-labelledby="host-{{name}}">
-        <h3 id="host-{{name}}">{{name}} <span class="state {{tone}}" data-field="verdict">{{mark}} {{verdict}}</span></h3>
-        <p>{{summary}}; last heard {{heard}}.</p>
+        <h3 id="host-{{name}}">{{name}} <span class="state {{tone}}" data-field="verdict"><span aria-hidden="true">{{mark}}</span> {{verdict}}</span></h3>
+        <p>{{summary}}; last heard <span data-volatile>{{heard}}</span>.</p>
         {{#hasReasons}}<ul class="reasons">{{#reasons}}<li>{{.}}</li>{{/reasons}}</ul>{{/hasReasons}}
         <table class="networks">
         <caption>Networks of {{name}}</caption>
         <thead><tr><th scope="col">Network</th><th scope="col">State</th><th scope="col">Address</th><th scope="col">Since</th></tr></thead>
         <tbody>
-        {{#networks}}<tr data-network="{{role}}"><th scope="row">{{role}}</th><td class="state {{tone}}" data-field="state">{{mark}} {{state}}</td><td>{{address}}</td><td>{{#since8601}}<time datetime="{{.}}">{{since}}</time>{{/since8601}}</td></tr>
+        {{#networks}}<tr data-network="{{role}}"><th scope="row">{{role}}</th><td class="state {{tone}}" data-field="state"><span aria-hidden="true">{{mark}}</span> {{state}}</td><td>{{address}}</td><td>{{#since8601}}<time datetime="{{.}}">{{since}}</time>{{/since8601}}</td></tr>
         {{/networks}}
         {{^networks}}<tr><td colspan="4">No measure yet.</td></tr>{{/networks}}
         </tbody>
@@ -61,7 +62,7 @@ enum PageTemplates {
         <caption>Datastore paths of {{name}}</caption>
         <thead><tr><th scope="col">Datastore</th><th scope="col">Path</th><th scope="col">State</th><th scope="col">Since</th></tr></thead>
         <tbody>
-        {{#paths}}<tr data-path="{{uri}}"><th scope="row">{{datastore}}</th><td><code>{{uri}}</code></td><td class="state {{tone}}" data-field="state">{{mark}} {{state}}</td><td>{{#since8601}}<time datetime="{{.}}">{{since}}</time>{{/since8601}}</td></tr>
+        {{#paths}}<tr data-path="{{uri}}"><th scope="row">{{datastore}}</th><td><code>{{uri}}</code></td><td class="state {{tone}}" data-field="state"><span aria-hidden="true">{{mark}}</span> {{state}}</td><td>{{#since8601}}<time datetime="{{.}}">{{since}}</time>{{/since8601}}</td></tr>
         {{/paths}}
         {{^paths}}<tr><td colspan="4">No datastore path.</td></tr>{{/paths}}
         </tbody>
@@ -131,7 +132,7 @@ enum PageTemplates {
         <section id="events" aria-labelledby="events-title">
         <h2 id="events-title">Events</h2>
         {{^events}}<p>No event yet.</p>{{/events}}
-        <ol class="events" reversed>
+        <ol class="events" reversed tabindex="0" aria-label="Events, newest first">
         {{#events}}<li value="{{sequence}}" data-event="{{sequence}}"><time datetime="{{at8601}}">{{at}}</time> <strong>{{kind}}</strong>{{#host}} {{.}}{{/host}} {{subject}}: {{change}}{{#detail}} ({{.}}){{/detail}}</li>
         {{/events}}
         </ol>

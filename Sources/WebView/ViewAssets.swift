@@ -4,6 +4,7 @@ public enum ViewAssets {
     /// States carry a word and a mark; colour only repeats them. Focus stays visible.
     public static let css = """
         :root { color-scheme: light dark; --good: #1a7f37; --warn: #9a6700; --bad: #cf222e; }
+        @media (prefers-color-scheme: dark) { :root { --good: #3fb950; --warn: #d29922; --bad: #ff7b72; } }
         body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 78rem; padding: 0 1rem 3rem; }
         header { border-bottom: 1px solid #8886; margin-bottom: 1rem; }
         h1 { margin: .6rem 0 .2rem; }
@@ -29,15 +30,39 @@ public enum ViewAssets {
     /// A little script: the server renders everything; this only asks for the sections again
     /// when the event stream says something happened (and every few seconds, for measures that
     /// are no event), and swaps in those that changed, so that focus and open details in the
-    /// others stay where they are.
+    /// others stay where they are. Times that change on every beat (`data-volatile`) are
+    /// updated in place, not by swapping their section; the live region speaks only when a
+    /// section changed. A stream that ends for good (this controller stands by, or restarts)
+    /// is opened again after a growing pause.
     public static let js = """
         "use strict";
         (() => {
           const view = document.getElementById("view");
           const live = document.getElementById("live");
           if (!view || !window.EventSource) return;
-          let busy = false, again = false, updates = 0;
-          const say = (text, stale) => { live.textContent = text; live.classList.toggle("stale", !!stale); };
+          let busy = false, again = false, updates = 0, last = view.dataset.after || "0", pause = 2000;
+          const say = (text, stale) => {
+            if (live.textContent !== text) live.textContent = text;
+            live.classList.toggle("stale", !!stale);
+          };
+          const utc = () => new Date().toISOString().slice(11, 19) + " UTC";
+          const volatile = (section) => [...section.querySelectorAll("[data-volatile]")];
+          const steady = (section) => {
+            const copy = section.cloneNode(true);
+            for (const v of volatile(copy)) v.textContent = "";
+            return copy.outerHTML;
+          };
+          // The element to focus in a new section: the same id, or the same row or operation's.
+          function counterpart(section, active) {
+            if (active.id) { const same = section.querySelector("#" + CSS.escape(active.id)); if (same) return same; }
+            const keyed = active.closest("[data-operation],[data-host],[data-vm],[data-device],[data-attachment],[data-event]");
+            if (keyed) {
+              const name = [...keyed.attributes].find(a => a.name.startsWith("data-") && a.name !== "data-field");
+              const row = name && section.querySelector("[" + name.name + "='" + CSS.escape(name.value) + "']");
+              if (row) return row.querySelector(active.tagName.toLowerCase()) || row;
+            }
+            return section;
+          }
           async function refresh() {
             if (busy) { again = true; return; }
             busy = true;
@@ -46,16 +71,30 @@ public enum ViewAssets {
               if (!reply.ok) { say("Could not refresh: " + reply.status + " " + reply.statusText, true); return; }
               const fresh = document.createElement("template");
               fresh.innerHTML = await reply.text();
+              const changed = [];
               for (const section of fresh.content.querySelectorAll("section[id]")) {
                 const old = document.getElementById(section.id);
                 if (!old) continue;
                 const open = new Set([...old.querySelectorAll("details[open]")].map(d => d.closest("[data-operation]")?.dataset.operation));
                 for (const d of section.querySelectorAll("details")) if (open.has(d.closest("[data-operation]")?.dataset.operation)) d.open = true;
-                if (old.outerHTML !== section.outerHTML) old.replaceWith(section);
+                if (steady(old) === steady(section)) {
+                  const now = volatile(section);
+                  volatile(old).forEach((v, i) => { if (now[i] && v.textContent !== now[i].textContent) v.textContent = now[i].textContent; });
+                  continue;
+                }
+                const active = old.contains(document.activeElement) ? document.activeElement : null;
+                old.replaceWith(section);
+                changed.push(section.querySelector("h2")?.textContent || section.id);
+                if (active) {
+                  const target = counterpart(section, active);
+                  if (!target.hasAttribute("tabindex") && target.tabIndex < 0) target.setAttribute("tabindex", "-1");
+                  target.focus({ preventScroll: true });
+                }
               }
               updates += 1;
               view.dataset.updates = String(updates);
-              say("Live: updated at " + new Date().toISOString().slice(11, 23) + " UTC");
+              if (changed.length) say("Updated " + changed.join(", ").toLowerCase() + " at " + utc());
+              else if (live.classList.contains("stale")) say("Live: following the controller's events");
             } catch (error) {
               say("Could not refresh: " + error, true);
             } finally {
@@ -63,10 +102,19 @@ public enum ViewAssets {
               if (again) { again = false; refresh(); }
             }
           }
-          const stream = new EventSource("/v1/events/stream?after=" + (view.dataset.after || "0"));
-          stream.onmessage = () => refresh();
-          stream.onopen = () => say("Live: following the controller's events");
-          stream.onerror = () => say("Live updates interrupted; reconnecting…", true);
+          function follow() {
+            const stream = new EventSource("/v1/events/stream?after=" + encodeURIComponent(last));
+            stream.onmessage = (event) => { if (event.lastEventId) last = event.lastEventId; refresh(); };
+            stream.onopen = () => { pause = 2000; say("Live: following the controller's events"); refresh(); };
+            stream.onerror = () => {
+              if (stream.readyState !== EventSource.CLOSED) { say("Live updates interrupted; reconnecting…", true); return; }
+              // Refused (a standby answers 503): the browser gives up on its own; ask again later.
+              say("Live updates stopped; trying again in " + pause / 1000 + " s", true);
+              setTimeout(follow, pause);
+              pause = Math.min(pause * 2, 30000);
+            };
+          }
+          follow();
           setInterval(refresh, 5000);
         })();
 

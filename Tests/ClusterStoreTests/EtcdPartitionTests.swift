@@ -57,8 +57,10 @@ struct EtcdPartitionTests {
         let led = ContinuousClock.now - down
         #expect(stopped < led, "c1 stopped (\(stopped)) before c2 led (\(led))")
         // The lease (2 s), etcd's expiry check (0.5 s), a retry; and when e3 led etcd itself, the
-        // others' election first, after which etcd renews every lease in full (4.3 s seen).
-        #expect(led < .seconds(6), "c2 led \(led) after the cut")
+        // others' election first (1 s of silence, then a vote), after which etcd renews every
+        // lease in full (2 s): 4.3 s seen alone, 6.3 s on a loaded 2-core CI machine. Far under
+        // what a deposed leader acting on would take to show (it stopped before c2 led).
+        #expect(led < .seconds(9), "c2 led \(led) after the cut")
 
         try ip(["link", "set", outside, "up"])
         let late = EtcdClusterStore(client: cut, prefix: "/partition", fence: fence1)

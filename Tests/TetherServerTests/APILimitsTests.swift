@@ -10,8 +10,9 @@ struct APILimitsTests {
     @Test(arguments: [
         (VMLaunch(name: "../etc", memoryMiB: 128, cpus: 1), "name '../etc' must be 1 to 63"),
         (VMLaunch(name: "vm", memoryMiB: 1 << 40, cpus: 1), "memoryMiB must be 1 to"),
-        (VMLaunch(name: "vm", memoryMiB: 128, cpus: 0), "cpus must be 1 to 1024"),
+        (VMLaunch(name: "vm", memoryMiB: 128, cpus: 0), "cpus must be 1 to 255"),
         (VMLaunch(name: "vm", memoryMiB: 128, cpus: 1, disk: "relative.img"), "is not an absolute file path"),
+        (VMLaunch(name: "vm-a.monitor", memoryMiB: 128, cpus: 1, disk: nil), "may not end in '.monitor'"),
         (VMLaunch(name: "vm", memoryMiB: 128, cpus: 1, machineType: "pc,accel=xen"), "machineType 'pc,accel=xen' must be"),
         (VMLaunch(name: "vm", memoryMiB: 128, cpus: 1, memoryImages: [.init(path: "", address: 0)]), "is not an absolute file path"),
     ])

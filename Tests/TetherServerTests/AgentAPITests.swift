@@ -14,12 +14,13 @@ import TetherTestSupport
 /// The agent's API in-process: every endpoint answers bad input with a 4xx and a JSON error, and
 /// what is already done (or was never there) is not an error for the actions that undo.
 struct AgentAPITests {
-    static func agent() throws -> HostAgentService {
-        let pki = try Fixtures.temporaryDirectory().path
+    static func agent(in pki: String? = nil, imageDirectories: [String]? = nil) throws -> HostAgentService {
+        let pki = try pki ?? Fixtures.temporaryDirectory().path
         _ = try ClusterCA.initialize(in: pki)
         _ = try ClusterCA.issue(name: "host-b", in: pki)
-        let settings = AgentSettings(host: "host-b", listen: HostPort(host: "127.0.0.1", port: 7401), publicAddress: "127.0.0.1", cpus: 2,
+        var settings = AgentSettings(host: "host-b", listen: HostPort(host: "127.0.0.1", port: 7401), publicAddress: "127.0.0.1", cpus: 2,
                                      memoryMiB: 1024, networks: [:], datastores: [], stateDirectory: "\(pki)/vms", vms: [])
+        settings.imageDirectories = imageDirectories
         return HostAgentService(settings: settings, identity: try TLSIdentity(directory: pki, name: "host-b"), logger: Logger(label: "test")) {
             [ClusterFixtures.dongle]
         }
@@ -52,6 +53,38 @@ struct AgentAPITests {
         try await Application(router: AgentRoutes.router(agent, callers: ["controller"])).test(.router) { client in
             try await bad.send(client)
         }
+    }
+
+    /// A launch comes from the network: its files must be where the host keeps images, links
+    /// followed, and it must fit the host; each refusal is the request's fault and says why.
+    @Test func aLaunchIsCheckedAgainstTheHostBeforeQEMUIsStarted() async throws {
+        let directory = try Fixtures.temporaryDirectory().path
+        let images = "\(directory)/images"
+        try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true)
+        try Data(count: 4096).write(to: URL(fileURLWithPath: "\(images)/pattern.bin"))
+        try FileManager.default.createSymbolicLink(atPath: "\(images)/sneaky.bin", withDestinationPath: "/etc/passwd")
+        let agent = try Self.agent(in: directory, imageDirectories: [images])
+        func incoming(memoryMiB: Int = 64, image: String) -> String {
+            "{\"launch\": {\"name\": \"vm-a\", \"memoryMiB\": \(memoryMiB), \"cpus\": 1, \"usbController\": false, \"panicDevice\": false, "
+                + "\"memoryImages\": [{\"path\": \"\(image)\", \"address\": 1048576}]}, \"channels\": []}"
+        }
+        let refusals = [
+            BadRequest(name: "outside", method: .post, uri: "/v1/agent/incoming", body: incoming(image: "/etc/passwd"), status: 403,
+                       says: "/etc/passwd (for vm-a) is outside host-b's image directories (\(images))"),
+            BadRequest(name: "linked out", method: .post, uri: "/v1/agent/incoming", body: incoming(image: "\(images)/sneaky.bin"), status: 403,
+                       says: "is outside host-b's image directories"),
+            BadRequest(name: "dot-dot", method: .post, uri: "/v1/agent/incoming", body: incoming(image: "\(images)/../../../etc/passwd"), status: 403,
+                       says: "is outside host-b's image directories"),
+            BadRequest(name: "missing", method: .post, uri: "/v1/agent/incoming", body: incoming(image: "\(images)/none.bin"), status: 404,
+                       says: "host-b has no file \(images)/none.bin for vm-a"),
+            BadRequest(name: "too big", method: .post, uri: "/v1/agent/incoming", body: incoming(memoryMiB: 2048, image: "\(images)/pattern.bin"),
+                       status: 422, says: "vm-a needs 2048 MiB; host-b has 1024"),
+        ]
+        try await Application(router: AgentRoutes.router(agent, callers: ["controller"])).test(.router) { client in
+            for refusal in refusals { try await refusal.send(client) }
+        }
+        let fits = try JSONDecoder().decode(IncomingRequest.self, from: Data(incoming(image: "\(images)/pattern.bin").utf8)).launch
+        try await agent.checkLaunchable(fits)
     }
 
     @Test func undoingWhatIsNotThereIsNotAnError() async throws {

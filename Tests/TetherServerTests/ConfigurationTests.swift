@@ -16,6 +16,7 @@ struct ConfigurationTests {
         #expect(controller.controller?.listen == HostPort(host: "0.0.0.0", port: 7400))
         #expect(controller.controller?.migrateThresholdPercent == 50)
         #expect(controller.controller?.metrics == HostPort(host: "127.0.0.1", port: 9400))
+        #expect(controller.controller?.web == HostPort(host: "127.0.0.1", port: 7480))
         #expect(controller.controller?.devices.rebalance == .advise && controller.controller?.devices.profiles == ["0bda:2838": 4_800_000])
 
         let agent = try #require(try TetherdConfiguration.load(Self.samples.appendingPathComponent("tetherd-agent.yaml").path).agent)
@@ -69,6 +70,14 @@ struct ConfigurationTests {
         ("controller:\n  devices: {profiles: {'0bda:2838': -1}}\n", "profile '0bda:2838': -1 bytes per second is negative"),
         ("controller:\n  devices: {windowSeconds: 0}\n", "windowSeconds 1 or more"),
         ("controller:\n  devices: {rebalanceAfter: 3}\n", "unknown key 'controller.devices.rebalanceAfter' (line 2)"),
+        ("controller:\n  devices: {profiles: {'0bda:2838': 99000000000000}}\n", "is more than any device moves"),
+        // What the API refuses from the network is refused when tetherd starts.
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, cpus: 0, networkMbps: 1, datastore: d}\n", "launch of 'v' is invalid: cpus must be 1 to 255, not 0"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: 'v 1', networkMbps: 1, datastore: d}\n", "launch of 'v 1' is invalid: name 'v 1'"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d}\n    - {name: v, networkMbps: 2, datastore: d}\n", "vm 'v' is listed twice"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, disk: images/v.img}\n", "is not an absolute file path"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: -5, datastore: d}\n", "networkMbps must be 0 to"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  imageDirectories: [images]\n", "'images' is not an absolute path"),
     ])
     func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
         #expect {

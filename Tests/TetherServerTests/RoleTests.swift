@@ -50,7 +50,7 @@ struct RoleTests {
         let pki: String
         var live: LiveServer?
 
-        init() async throws {
+        init(access: LocalAccess = .socketFileOnly) async throws {
             pki = try Fixtures.temporaryDirectory().path
             _ = try ClusterCA.initialize(in: pki)
             _ = try ClusterCA.issue(name: "controller", in: pki)
@@ -61,7 +61,7 @@ struct RoleTests {
             let controller = try await Controller(store: store, connect: { UnreachableAgent(host: $0.host) })
             try await controller.register(ClusterFixtures.hostA)
             let identity = try TLSIdentity(directory: pki, name: "controller")
-            live = try await LiveServer(ControllerRoutes.router(controller),
+            live = try await LiveServer(ControllerRoutes.router(controller, access: access),
                                         server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)))
         }
 
@@ -87,6 +87,25 @@ struct RoleTests {
             } else {
                 let message = refusal?.message ?? "admitted"
                 #expect(message.contains("the role \(role.rawValue) may not") && message.contains("that takes"), "\(role.rawValue) on \(route.name): \(message)")
+            }
+        }
+    }
+
+    /// The web listener over mutual TLS: a browser lends its certificate to any page's requests
+    /// (a hostile page's form post included), so there an operator views and agents are refused.
+    @Test(arguments: routes)
+    func onTheWebListenerOperatorsOnlyViewAndAgentsAreRefused(_ route: Route) async throws {
+        let server = try await Server(access: .webViewers)
+        for (name, role) in Self.callers {
+            let client = try server.client(name)
+            defer { Task { await client.close() } }
+            var refusal: TetherError?
+            do { try await route.call(client) } catch let error as TetherError where error.code == .permissionDenied { refusal = error } catch {}
+            if route.allowed.contains(.viewer) && role != .agent {
+                #expect(refusal == nil, "\(role.rawValue) may call \(route.name) on the web listener: \(refusal?.message ?? "")")
+            } else {
+                let expected = role == .agent ? "the web view's listener serves viewers" : "the role viewer may not"
+                #expect(refusal?.message.contains(expected) == true, "\(role.rawValue) on \(route.name): \(refusal?.message ?? "admitted")")
             }
         }
     }

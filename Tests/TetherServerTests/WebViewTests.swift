@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import Logging
+@testable import TetherServer
 import HummingbirdTesting
 import Testing
 import TetherModel
@@ -42,9 +44,9 @@ struct WebViewTests {
                 #expect(page.contains("<script src=\"/assets/view.js\" defer></script>"))
                 #expect(page.contains("<article class=\"host\" data-host=\"host-a\""))
                 // A state is a word and a mark, not only a colour.
-                #expect(page.contains("<tr data-network=\"storage\"><th scope=\"row\">storage</th><td class=\"state bad\" data-field=\"state\">✗ down</td>"),
+                #expect(page.contains("<tr data-network=\"storage\"><th scope=\"row\">storage</th><td class=\"state bad\" data-field=\"state\"><span aria-hidden=\"true\">✗</span> down</td>"),
                         "\(page)")
-                #expect(page.contains("<td class=\"state good\" data-field=\"state\">✓ up</td>"))
+                #expect(page.contains("<td class=\"state good\" data-field=\"state\"><span aria-hidden=\"true\">✓</span> up</td>"))
                 #expect(page.contains("<code>nbd://10.83.0.1:10809</code>"))
                 #expect(page.contains("<tr data-vm=\"vm-a\"><th scope=\"row\">vm-a</th><td data-field=\"host\">host-a</td>"), "\(page)")
                 #expect(page.contains("data-device=\"host-b/1-3\""))
@@ -112,14 +114,35 @@ struct WebViewTests {
         let fault = try #require(text.split(separator: "\n").first { $0.hasPrefix("data: ") && $0.contains("\"kind\":\"fault\"") })
         let event = try APIJSON.decoder().decode(ClusterEvent.self, from: Data(fault.dropFirst(6).utf8))
         #expect(event.host == "host-a" && event.sequence > before)
-        #expect(text.contains("id: \(event.sequence)\n"))
+        let id = "\(controller.eventEpoch)-\(event.sequence)"
+        #expect(text.contains("id: \(id)\n"))
         // A reconnecting browser sends the last id it saw: nothing is sent twice.
-        let again = try RawHTTP.read(port: port, path: "/v1/events/stream", headers: ["Last-Event-ID": "\(event.sequence)"], timeout: 1.5) { _ in false }
+        let again = try RawHTTP.read(port: port, path: "/v1/events/stream", headers: ["Last-Event-ID": id], timeout: 1.5) { _ in false }
         #expect(again.hasPrefix("HTTP/1.1 200"))
-        #expect(!again.contains("id: \(event.sequence)\n"), "\(again)")
-        let bad = try RawHTTP.read(port: port, path: "/v1/events/stream?after=-3", timeout: 5) { $0.contains("}}") }
-        #expect(bad.hasPrefix("HTTP/1.1 400"), "\(bad)")
-        #expect(bad.contains("\"code\":\"invalidArgument\""), "\(bad)")
+        #expect(!again.contains("id: \(id)\n"), "\(again)")
+        // An id of another controller's numbering (a page from the leader before): this one's from its first.
+        let elsewhere = try RawHTTP.read(port: port, path: "/v1/events/stream", headers: ["Last-Event-ID": "old0-\(event.sequence + 500)"],
+                                         timeout: 5) { $0.contains("id: \(id)\n") }
+        #expect(elsewhere.contains("id: \(controller.eventEpoch)-1\n") && elsewhere.contains("id: \(id)\n"), "\(elsewhere)")
+        for resume in ["-3", "x_y-1", "Old-3", "-", "1-", "abc-def"] {
+            let bad = try RawHTTP.read(port: port, path: "/v1/events/stream?after=\(resume)", timeout: 5) { $0.contains("}}") }
+            #expect(bad.hasPrefix("HTTP/1.1 400"), "\(resume): \(bad)")
+            #expect(bad.contains("\"code\":\"invalidArgument\""), "\(bad)")
+        }
+    }
+
+    /// A standby hears no agents: its page says so and names the leader, instead of an empty cluster.
+    @Test func aStandbysPageSaysItStandsByAndWhoLeads() throws {
+        var status = ClusterStatus(hosts: [], attachments: [], operations: [])
+        status.controllers = [ControllerStatus(name: "c1", leader: true, address: HostPort(host: "10.0.0.1", port: 7400)),
+                              ControllerStatus(name: "c2", leader: false)]
+        let page = try WebPage().page(ClusterPage(status: status, operations: [], events: [], controller: "c2", at: Date()))
+        #expect(page.contains("c2 is a standby: only the leader hears the hosts, so none are shown here; c1 leads (API at 10.0.0.1:7400)"),
+                "\(page)")
+        #expect(!page.contains("No host has registered"))
+        #expect(page.contains("data-after=\"0\""), "no epoch on a standby: its stream is refused anyway")
+        let leader = try WebPage().page(ClusterPage(status: status, operations: [], events: [], controller: "c1", at: Date(), eventEpoch: "k3"))
+        #expect(!leader.contains("is a standby") && leader.contains("data-after=\"k3-0\""))
     }
 
     @Test func theLoopbackListenerLetsViewersReadAndNobodyChangeAnything() async throws {
@@ -141,7 +164,11 @@ struct WebViewTests {
     }
 
     @Test(arguments: [("127.0.0.1:7480", true), ("localhost", true), ("[::1]:80", true), ("::1", true), ("127.3.4.5", true),
-                      ("10.0.0.1:7480", false), ("evil.example", false), ("localhost.evil.example", false), ("", false)])
+                      ("LOCALHOST:7480", true), ("[::ffff:127.0.0.1]", false),
+                      ("10.0.0.1:7480", false), ("evil.example", false), ("localhost.evil.example", false), ("", false),
+                      // Names that only start like the loopback are other machines' (DNS rebinding).
+                      ("127.attacker.example", false), ("127.0.0.1.nip.io:7480", false), ("127.0.0.1:7480x", false),
+                      ("[::1]evil", false), ("[::1", false), ("::2", false), ("128.0.0.1", false)])
     func loopbackNames(_ authority: String, _ loopback: Bool) {
         #expect(Loopback.names(authority: authority) == loopback)
     }
@@ -169,5 +196,18 @@ extension WebViewTests {
         let html = try WebPage().sections(ClusterPage(status: status, operations: [], events: [event], controller: "c", at: at))
         #expect(html.contains("<time datetime=\"2026-12-04T04:05:09.250Z\">04:05:09.250</time>"), "\(html)")
         #expect(html.contains("storage: up → down"))
+    }
+}
+
+extension WebViewTests {
+    /// Off the loopback a browser must show a certificate: without the controller's TLS there is
+    /// no way to ask for one, and tetherd says so instead of serving the cluster to anyone.
+    @Test func aWebListenerOffTheLoopbackNeedsTLS() async throws {
+        let controller = try await Self.controller()
+        let seat = ControllerSeat(leading: controller)
+        let error = #expect(throws: TetherError.self) {
+            _ = try ControllerDaemon.webListener(HostPort(host: "0.0.0.0", port: 7480), seat: seat, identity: nil, logger: Logger(label: "test"))
+        }
+        #expect(error?.message.contains("needs controller.tls") == true, "\(String(describing: error))")
     }
 }

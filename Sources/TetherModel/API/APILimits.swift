@@ -20,11 +20,18 @@ extension VMLaunch {
     public func validate() throws(TetherError) {
         var problems: [String] = []
         if !APINames.isValid(name) { problems.append("name '\(name)' \(APINames.rule)") }
-        if !(1...1024).contains(cpus) { problems.append("cpus must be 1 to 1024, not \(cpus)") }
+        // NAME.monitor.qmp is VM NAME's operator monitor, beside each VM's NAME.qmp.
+        if name.hasSuffix(".monitor") { problems.append("name '\(name)' may not end in '.monitor' (that is another VM's monitor socket)") }
+        // QEMU's pc machines take at most 255 vCPUs.
+        if !(1...255).contains(cpus) { problems.append("cpus must be 1 to 255, not \(cpus)") }
         if !(1...(4 << 20)).contains(memoryMiB) { problems.append("memoryMiB must be 1 to \(4 << 20), not \(memoryMiB)") }
-        for (what, word) in [("panicAction", panicAction), ("machineType", machineType), ("diskFormat", diskFormat)] {
+        for (what, word) in [("machineType", machineType)] {
             if let word, !Self.isOptionWord(word) { problems.append("\(what) '\(word)' must be 1 to 63 letters, digits, '-', '.' or '_'") }
         }
+        if let panicAction, !Self.panicActions.contains(panicAction) {
+            problems.append("panicAction '\(panicAction.prefix(63))' is none of \(Self.panicActions.sorted().joined(separator: ", "))")
+        }
+        if let diskFormat, !["raw", "qcow2"].contains(diskFormat) { problems.append("diskFormat '\(diskFormat.prefix(63))' is neither raw nor qcow2") }
         for path in [disk].compactMap({ $0 }) + memoryImages.map(\.path) where !Self.isFilePath(path) {
             problems.append("'\(path.prefix(80))' is not an absolute file path of at most \(APILimits.pathBytes) bytes")
         }
@@ -41,6 +48,9 @@ extension VMLaunch {
     }
 
     static func isOptionWord(_ word: String) -> Bool { APINames.isValid(word) }
+
+    /// QEMU's `-action panic=`.
+    static let panicActions: Set<String> = ["pause", "shutdown", "exit-failure", "none"]
 
     static func isFilePath(_ path: String) -> Bool {
         path.hasPrefix("/") && path.utf8.count <= APILimits.pathBytes && !path.utf8.contains(0)
