@@ -124,6 +124,7 @@ public actor Controller {
         var down: Set<String>
         var owner: [DeviceRef: String]
         var sortedRegistrations: [AgentRegistration]
+        var devices: DeviceDirectory
     }
 
     /// Loads what the store holds. Hosts known from before a restart count as up for one
@@ -231,7 +232,8 @@ public actor Controller {
         let index = ClusterIndex(cluster)
         var owner: [DeviceRef: String] = [:]
         for a in attachments.values { owner[a.device] = a.vm }
-        let fresh = WarmModel(index: index, state: PlacementState(index), down: down, owner: owner, sortedRegistrations: sorted)
+        let fresh = WarmModel(index: index, state: PlacementState(index), down: down, owner: owner, sortedRegistrations: sorted,
+                              devices: DeviceDirectory(sorted))
         model = fresh
         ControllerMetrics.hosts(up: sorted.count - down.count, down: down.count)
         return fresh
@@ -249,7 +251,7 @@ public actor Controller {
         try Self.checkNames(request)
         let vmIndex = request.vm.flatMap { model.index.vmIndex($0) } ?? model.index.vmIndex(container: request.container)
         let vm = vmIndex.map { model.index.vm($0) }
-        let device = try DeviceResolver.resolve(request.device, registrations: model.sortedRegistrations, attachedTo: model.owner,
+        let device = try DeviceResolver.resolve(request.device, in: model.devices, attachedTo: model.owner,
                                                 for: vm?.name ?? request.vm, on: vm?.host)
         var decision = try AttachPlanner.decide(container: request.container, vm: request.vm, device: device, model.index, state: model.state)
         if let reason = figureReason(device) { decision.reasons.insert(reason, at: 0) }
