@@ -37,6 +37,8 @@ public struct AgentSettings: Sendable {
     /// A launch is a request from the network: without this, one naming /etc/shadow as a RAM
     /// image would have QEMU read it into a guest.
     public var imageDirectories: [String]?
+    /// Files allowed by their exact path beside those directories: this host's own VMs'.
+    public var ownImageFiles: [String] = []
 
     public init(host: String, listen: HostPort, publicAddress: String, cpus: Int, memoryMiB: Int,
                 networks: [NetworkRole: NetworkLink], datastores: [DatastoreAccess], stateDirectory: String, vms: [ManagedVMConfiguration],

@@ -72,18 +72,25 @@ extension HostAgentService {
             throw TetherError(.unsupported, "\(launch.name) needs \(launch.memoryMiB) MiB; \(settings.host) has \(settings.memoryMiB)")
         }
         for path in [launch.disk].compactMap({ $0 }) + launch.memoryImages.map(\.path) {
-            guard let real = realpath(path, nil) else { throw TetherError(.notFound, "\(settings.host) has no file \(path) for \(launch.name)") }
-            defer { free(real) }
-            try checkImageDirectory(String(cString: real), named: path, for: launch.name)
+            guard let real = Self.realPath(path) else { throw TetherError(.notFound, "\(settings.host) has no file \(path) for \(launch.name)") }
+            try checkImageDirectory(real, named: path, for: launch.name)
         }
     }
 
-    /// A file's real path (links followed) lies under one of the image directories'.
+    /// A file's real path (links followed) is one of this host's own VMs' files, or lies under
+    /// one of the image directories.
     private func checkImageDirectory(_ real: String, named path: String, for vm: String) throws(TetherError) {
         guard let roots = settings.imageDirectories else { return }
-        let realRoots = roots.map { root in realpath(root, nil).map { pointer in defer { free(pointer) }; return String(cString: pointer) } ?? root }
+        if settings.ownImageFiles.contains(where: { Self.realPath($0) == real }) { return }
+        let realRoots = roots.map { Self.realPath($0) ?? $0 }
         guard !realRoots.contains(where: { real.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else { return }
         throw TetherError(.permissionDenied, "\(path) (for \(vm)) is outside \(settings.host)'s image directories (\(roots.joined(separator: ", "))); "
                           + "add its folder to agent.imageDirectories")
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
     }
 }

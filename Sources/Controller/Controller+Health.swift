@@ -122,7 +122,7 @@ extension Controller {
     private func nextEvent(within wait: Duration) async {
         let place = events.placeInLine()
         let timer = Task { [weak self] in
-            try? await Task.sleep(for: wait)
+            do { try await Task.sleep(for: wait) } catch { return }   // cancelled: the wait already ended
             await self?.wakeEventWaiter(place)
         }
         await withTaskCancellationHandler {

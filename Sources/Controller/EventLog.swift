@@ -10,6 +10,8 @@ struct EventLog {
     private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiter = 0
     private var wokenEarly: Set<Int> = []
+    /// Places taken and not yet waited at (`placeInLine` then `wait`).
+    private var pending: Set<Int> = []
     /// Every place up to this one was woken by an event.
     private var lastWake = 0
 
@@ -35,15 +37,18 @@ struct EventLog {
     /// (a timeout, a cancellation) is kept, and the wait then ends at once.
     mutating func placeInLine() -> Int {
         nextWaiter += 1
+        pending.insert(nextWaiter)
         return nextWaiter
     }
 
     mutating func wait(_ continuation: CheckedContinuation<Void, Never>, at place: Int) {
+        pending.remove(place)
         if wokenEarly.remove(place) != nil || place <= lastWake { continuation.resume() } else { waiters[place] = continuation }
     }
 
+    /// Ends a wait; a place already done with (woken, timed out, cancelled) is no one's now.
     mutating func wake(_ place: Int) {
-        if let waiter = waiters.removeValue(forKey: place) { waiter.resume() } else if place > lastWake { wokenEarly.insert(place) }
+        if let waiter = waiters.removeValue(forKey: place) { waiter.resume() } else if pending.contains(place) { wokenEarly.insert(place) }
     }
 
     /// Those after `sequence`, oldest first.

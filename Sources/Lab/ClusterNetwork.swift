@@ -57,7 +57,7 @@ public struct ClusterNetwork: Sendable {
             storage: {up: true, mbps: 10000}
           datastores: [ds1]
           stateDirectory: \(directory)/\(host)
-          imageDirectories: [\(directory)]
+          imageDirectories: [\(directory)/images]
           exporter: \(exporter)
           heartbeatSeconds: \(heartbeatSeconds)
           stopVMsOnExit: true

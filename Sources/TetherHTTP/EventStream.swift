@@ -18,6 +18,19 @@ enum EventStream {
     static let most = 256
     static let open = Mutex(0)
 
+    /// One of the `most` streams, taken and counted at once; given back when released.
+    final class StreamSlot: Sendable {
+        init?() {
+            guard EventStream.open.withLock({ count in
+                guard count < EventStream.most else { return false }
+                count += 1
+                return true
+            }) else { return nil }
+        }
+
+        deinit { EventStream.open.withLock { $0 -= 1 } }
+    }
+
     static func response(_ request: Request, seat: ControllerSeat) async throws -> Response {
         let resume = try resumePoint(request)
         // Asked before the first byte: a standby answers 503 naming the leader, in JSON.
@@ -25,12 +38,12 @@ enum EventStream {
         let epoch = controller.eventEpoch
         // An id of another controller's numbering (the page came from the leader before): all of this one's.
         let after = resume.epoch == nil || resume.epoch == epoch ? resume.after : 0
-        guard open.withLock({ $0 }) < most else {
+        guard let slot = StreamSlot() else {
             throw TetherError(.busy, "\(most) event streams are open on this controller; close one, or page through GET /v1/events")
         }
         let body = ResponseBody { writer in
-            open.withLock { $0 += 1 }
-            defer { open.withLock { $0 -= 1 } }
+            // Held by the body: given back when the stream ends, or when the body is dropped unrun.
+            withExtendedLifetime(slot) {}
             var next = after
             var quietSince = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
@@ -68,7 +81,8 @@ enum EventStream {
         guard let text else { return (nil, 0) }
         let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
         let epoch = parts.count == 2 ? String(parts[0]) : nil
-        guard let n = Int(parts[parts.count - 1]), n >= 0,
+        let sequence = parts[parts.count - 1]
+        guard (1...18).contains(sequence.count), sequence.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(sequence),
               epoch.map({ !$0.isEmpty && $0.count <= 13 && $0.allSatisfy { $0.isASCII && ($0.isNumber || $0.isLowercase) } }) ?? true
         else {
             throw TetherError(.invalidArgument, "the stream resumes after an event's id (EPOCH-SEQUENCE, as the stream gave it) or a sequence "

@@ -26,7 +26,8 @@ public enum AgentDaemon {
                                      migrationTLS: MigrationTLS(clusterDirectory: section.tls.directory, name: section.tls.name ?? section.host),
                                      heartbeatInterval: .milliseconds(Int(section.heartbeatSeconds * 1000)))
         if let crashDirectory = section.crashDirectory { settings.crashDirectory = crashDirectory }
-        settings.imageDirectories = section.imageDirectories ?? section.defaultImageDirectories
+        settings.imageDirectories = section.imageDirectories ?? ["/var/lib/tether/images"]
+        settings.ownImageFiles = section.ownImageFiles
         // Isolation is told from the networks' peers: a host without network addresses cannot
         // tell it, so it registers that it does not fence.
         if section.networks.values.contains(where: { $0.address != nil }) {

@@ -110,16 +110,23 @@ public enum ControllerDaemon {
     /// the cluster, since a browser lends its certificate to any page's requests (CSRF).
     static func webListener(_ web: HostPort, seat: ControllerSeat, identity: TLSIdentity?, logger: Logger) throws -> some Service {
         let address = BindAddress.hostname(web.host, port: web.port)
-        if Loopback.names(authority: web.host) {
-            return Application(router: ControllerRoutes.router(seat, access: .loopbackViewers, loopbackOnly: true),
+        let access = webAccess(web)
+        if access.loopbackOnly {
+            return Application(router: ControllerRoutes.router(seat, access: access.callers, loopbackOnly: true),
                                configuration: .init(address: address, serverName: "tetherd"), logger: logger)
         }
         guard let identity else {
             throw TetherError(.invalidArgument, "controller.web on \(web) (not the loopback) needs controller.tls: browsers there show an "
                               + "operator's or a viewer's certificate; or bind it to 127.0.0.1")
         }
-        return Application(router: ControllerRoutes.router(seat, access: .webViewers), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+        return Application(router: ControllerRoutes.router(seat, access: access.callers), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
                            configuration: .init(address: address, serverName: "tetherd"), logger: logger)
+    }
+
+    /// Who the web listener serves: everyone as a viewer on the loopback (requests addressed to
+    /// it only); elsewhere certificates, an operator's as a viewer's.
+    static func webAccess(_ web: HostPort) -> (callers: LocalAccess, loopbackOnly: Bool) {
+        Loopback.names(authority: web.host) ? (.loopbackViewers, true) : (.webViewers, false)
     }
 
     /// The unix socket API: a stale socket file from a killed daemon is removed first. Anyone may

@@ -202,16 +202,14 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
         /// restarts them elsewhere only after the host is dead (10 s) and this has passed.
         public var isolationDeadlineSeconds: Double = 6
         /// Where the files of VMs started here on the controller's word may be (disks, RAM
-        /// images): a launch naming a file elsewhere is refused. nil: /var/lib/tether/images,
-        /// the state directory, and the folders of the files this host's own VMs name.
+        /// images): a launch naming a file elsewhere is refused. nil: /var/lib/tether/images.
+        /// This host's own VMs' files are allowed too, each by its exact path.
         public var imageDirectories: [String]?
 
-        /// /var/lib/tether/images, the state directory, and the folders of this host's VMs' files.
-        public var defaultImageDirectories: [String] {
-            let files = vms.compactMap(\.disk) + vms.flatMap { $0.memoryImages.map(\.path) }
-            let folders = files.filter { $0.hasPrefix("/") }.map { ($0 as NSString).deletingLastPathComponent }
-            var seen = Set<String>()
-            return (["/var/lib/tether/images", stateDirectory] + folders).filter { seen.insert($0).inserted }
+        /// The exact files this host's own VMs name (disks and RAM images given by path): a VM
+        /// restarted or moved back here may use them, and nothing else beside them.
+        public var ownImageFiles: [String] {
+            (vms.compactMap(\.disk) + vms.flatMap { $0.memoryImages.map(\.path) }).filter { $0.hasPrefix("/") }
         }
 
         /// The second listener's address, if there is one.
@@ -270,8 +268,16 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             peerListen = try c.decodeIfPresent(HostPort.self, forKey: .peerListen)
             crashDirectory = try c.decodeIfPresent(String.self, forKey: .crashDirectory)
             imageDirectories = try c.decodeIfPresent([String].self, forKey: .imageDirectories)
-            if let relative = imageDirectories?.first(where: { !$0.hasPrefix("/") }) {
-                throw DecodingError.dataCorruptedError(forKey: .imageDirectories, in: c, debugDescription: "'\(relative)' is not an absolute path")
+            for directory in imageDirectories ?? [] {
+                guard directory.hasPrefix("/") else {
+                    throw DecodingError.dataCorruptedError(forKey: .imageDirectories, in: c, debugDescription: "'\(directory)' is not an absolute path")
+                }
+                // A root that holds the system's own files would let a launch read them into a guest.
+                let trimmed = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+                if trimmed == "/" || ["/dev", "/proc", "/sys", "/etc", "/boot", "/root", "/run"].contains(where: { trimmed == $0 || trimmed.hasPrefix($0 + "/") }) {
+                    throw DecodingError.dataCorruptedError(forKey: .imageDirectories, in: c, debugDescription:
+                        "'\(directory)' holds the system's own files; name a directory of VM images (/var/lib/tether/images)")
+                }
             }
             isolationResponse = try c.decodeIfPresent(IsolationResponse.self, forKey: .isolationResponse) ?? isolationResponse
             isolationDeadlineSeconds = try c.decodeIfPresent(Double.self, forKey: .isolationDeadlineSeconds) ?? isolationDeadlineSeconds
@@ -285,6 +291,9 @@ public struct TetherdConfiguration: Sendable, Equatable, Decodable {
             // rather than by the controller at registration or by QEMU at launch.
             var seen = Set<String>()
             for vm in vms {
+                guard APINames.isValid(vm.name) else {
+                    throw DecodingError.dataCorruptedError(forKey: .vms, in: c, debugDescription: "vm name '\(vm.name)' \(APINames.rule)")
+                }
                 guard seen.insert(vm.name).inserted else {
                     throw DecodingError.dataCorruptedError(forKey: .vms, in: c, debugDescription: "vm '\(vm.name)' is listed twice")
                 }

@@ -132,7 +132,7 @@ enum PageTemplates {
         <section id="events" aria-labelledby="events-title">
         <h2 id="events-title">Events</h2>
         {{^events}}<p>No event yet.</p>{{/events}}
-        <ol class="events" reversed tabindex="0" aria-label="Events, newest first">
+        <ol class="events" id="event-list" reversed tabindex="0" aria-label="Events, newest first">
         {{#events}}<li value="{{sequence}}" data-event="{{sequence}}"><time datetime="{{at8601}}">{{at}}</time> <strong>{{kind}}</strong>{{#host}} {{.}}{{/host}} {{subject}}: {{change}}{{#detail}} ({{.}}){{/detail}}</li>
         {{/events}}
         </ol>

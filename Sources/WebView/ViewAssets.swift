@@ -47,9 +47,14 @@ public enum ViewAssets {
           };
           const utc = () => new Date().toISOString().slice(11, 19) + " UTC";
           const volatile = (section) => [...section.querySelectorAll("[data-volatile]")];
+          // The section as rendered: volatile times blanked, and the tabindex this script gave
+          // an element to focus it taken off again (the server never renders it).
           const steady = (section) => {
             const copy = section.cloneNode(true);
             for (const v of volatile(copy)) v.textContent = "";
+            for (const e of [copy, ...copy.querySelectorAll("[data-focus-added]")]) {
+              if (e.hasAttribute("data-focus-added")) { e.removeAttribute("tabindex"); e.removeAttribute("data-focus-added"); }
+            }
             return copy.outerHTML;
           };
           // The element to focus in a new section: the same id, or the same row or operation's.
@@ -87,7 +92,10 @@ public enum ViewAssets {
                 changed.push(section.querySelector("h2")?.textContent || section.id);
                 if (active) {
                   const target = counterpart(section, active);
-                  if (!target.hasAttribute("tabindex") && target.tabIndex < 0) target.setAttribute("tabindex", "-1");
+                  if (!target.hasAttribute("tabindex") && target.tabIndex < 0) {
+                    target.setAttribute("tabindex", "-1");
+                    target.setAttribute("data-focus-added", "");
+                  }
                   target.focus({ preventScroll: true });
                 }
               }

@@ -24,10 +24,10 @@ extension LabFailoverTests {
         let watcher = try await BackgroundProcess("/usr/bin/env", [
             "python3", Browser.script, "watch", "http://127.0.0.1:\(LabLayout.webPort)/",
             "--expect", "storage-down=\(storageDown)", "--expect", "moved=\(moved)", "--timeout", "90", "--shot", shot,
-            // A keyboard user on the host's card: its section is swapped as the host changes, and
-            // the focus must follow to the new card, not fall back to the page's start.
-            "--setup", "(() => { const card = document.querySelector('[data-host=\"\(host)\"]'); card.tabIndex = -1; card.focus(); })()",
-            "--final", "focus=document.activeElement?.dataset?.host ?? document.activeElement?.tagName",
+            // A keyboard user in the events list: its section is swapped at each event, and the
+            // focus must follow to the new list, not fall back to the page's start.
+            "--setup", "document.getElementById('event-list').focus()",
+            "--final", "focus=document.activeElement?.id || document.activeElement?.tagName",
         ])
         guard watcher.waitForLine(timeout: 60, where: { $0.contains("\"event\": \"ready\"") }) != nil else {
             Issue.record("the page did not load in chromium: \(watcher.output)")
@@ -45,7 +45,7 @@ extension LabFailoverTests {
         let done = lines.first { $0["event"] as? String == "done" }
         #expect(done?["reloaded"] as? Bool == false, "the page was not reloaded: \(watcher.output)")
         #expect((done?["updates"] as? Int ?? 0) > 0, "its script refreshed it: \(watcher.output)")
-        #expect((done?["finals"] as? [String: Any])?["focus"] as? String == host, "the focus stayed on \(host)'s card: \(watcher.output)")
+        #expect((done?["finals"] as? [String: Any])?["focus"] as? String == "event-list", "the focus stayed in the events list: \(watcher.output)")
         #expect((done?["live"] as? String)?.hasPrefix("Updated ") == true, "the live region told what changed: \(watcher.output)")
         let down = try #require(seen("storage-down"), "the page showed \(host)'s storage network down: \(watcher.output)")
         let away = try #require(seen("moved"), "the page showed vm-a running on another host: \(watcher.output)")

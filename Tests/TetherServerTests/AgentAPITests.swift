@@ -14,13 +14,16 @@ import TetherTestSupport
 /// The agent's API in-process: every endpoint answers bad input with a 4xx and a JSON error, and
 /// what is already done (or was never there) is not an error for the actions that undo.
 struct AgentAPITests {
-    static func agent(in pki: String? = nil, imageDirectories: [String]? = nil) throws -> HostAgentService {
+    static func agent(in pki: String? = nil, imageDirectories: [String]? = nil, ownImageFiles: [String] = []) throws -> HostAgentService {
         let pki = try pki ?? Fixtures.temporaryDirectory().path
-        _ = try ClusterCA.initialize(in: pki)
-        _ = try ClusterCA.issue(name: "host-b", in: pki)
+        if !FileManager.default.fileExists(atPath: "\(pki)/ca.key") {   // a second agent in the same folder shares the first's
+            _ = try ClusterCA.initialize(in: pki)
+            _ = try ClusterCA.issue(name: "host-b", in: pki)
+        }
         var settings = AgentSettings(host: "host-b", listen: HostPort(host: "127.0.0.1", port: 7401), publicAddress: "127.0.0.1", cpus: 2,
                                      memoryMiB: 1024, networks: [:], datastores: [], stateDirectory: "\(pki)/vms", vms: [])
         settings.imageDirectories = imageDirectories
+        settings.ownImageFiles = ownImageFiles
         return HostAgentService(settings: settings, identity: try TLSIdentity(directory: pki, name: "host-b"), logger: Logger(label: "test")) {
             [ClusterFixtures.dongle]
         }
@@ -85,6 +88,17 @@ struct AgentAPITests {
         }
         let fits = try JSONDecoder().decode(IncomingRequest.self, from: Data(incoming(image: "\(images)/pattern.bin").utf8)).launch
         try await agent.checkLaunchable(fits)
+
+        // This host's own VM's file is allowed by its exact path; the file beside it is not.
+        try Data(count: 4096).write(to: URL(fileURLWithPath: "\(directory)/own.bin"))
+        try Data(count: 4096).write(to: URL(fileURLWithPath: "\(directory)/beside.bin"))
+        let own = try Self.agent(in: directory, imageDirectories: [images], ownImageFiles: ["\(directory)/own.bin"])
+        let decode = { (path: String) in try JSONDecoder().decode(IncomingRequest.self, from: Data(incoming(image: path).utf8)).launch }
+        try await own.checkLaunchable(decode("\(directory)/own.bin"))
+        await #expect(throws: TetherError.self) { try await own.checkLaunchable(decode("\(directory)/beside.bin")) }
+        // No directory at all: only the host's own files.
+        let none = try Self.agent(in: directory, imageDirectories: [], ownImageFiles: ["\(directory)/own.bin"])
+        await #expect(throws: TetherError.self) { try await none.checkLaunchable(decode("\(images)/pattern.bin")) }
     }
 
     @Test func undoingWhatIsNotThereIsNotAnError() async throws {

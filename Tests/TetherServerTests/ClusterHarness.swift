@@ -52,7 +52,9 @@ final class ClusterHarness: @unchecked Sendable {
         namespaces = network.namespaces
         var generator = SplitMix64(seed: 0xD15EA5E)
         pattern = (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-        try Data(pattern).write(to: URL(fileURLWithPath: "\(directory)/pattern.bin"))
+        // Where every agent takes VM images from (agent.imageDirectories): vm-a's RAM pattern travels.
+        try FileManager.default.createDirectory(atPath: "\(directory)/images", withIntermediateDirectories: true)
+        try Data(pattern).write(to: URL(fileURLWithPath: "\(directory)/images/pattern.bin"))
         let both = try UMockdevRecording.onOneBus(["logitech-c270", "ch340"])
         try both.write(to: URL(fileURLWithPath: "\(directory)/host-b.umockdev"))
         try UMockdevRecording(blocks: both.blocks.filter { !$0.syspath.contains("/usb1/1-4") })
@@ -106,7 +108,7 @@ final class ClusterHarness: @unchecked Sendable {
         }
         let vms = [
             "{name: vm-a, memoryMiB: 128, networkMbps: 100, datastore: ds1, containers: [c1], "
-                + "memoryImages: [{path: \(directory)/pattern.bin, address: \(Self.patternAddress)}]}",
+                + "memoryImages: [{path: \(directory)/images/pattern.bin, address: \(Self.patternAddress)}]}",
             "{name: vm-b, memoryMiB: 64, networkMbps: 1000, datastore: ds1, containers: [c2]}",
         ]
         for (host, subnet) in [("host-a", 1), ("host-b", 2)] {

@@ -73,11 +73,14 @@ struct ConfigurationTests {
         ("controller:\n  devices: {profiles: {'0bda:2838': 99000000000000}}\n", "is more than any device moves"),
         // What the API refuses from the network is refused when tetherd starts.
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, cpus: 0, networkMbps: 1, datastore: d}\n", "launch of 'v' is invalid: cpus must be 1 to 255, not 0"),
-        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: 'v 1', networkMbps: 1, datastore: d}\n", "launch of 'v 1' is invalid: name 'v 1'"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: 'v 1', networkMbps: 1, datastore: d}\n", "vm name 'v 1' must be 1 to 63"),
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d}\n    - {name: v, networkMbps: 2, datastore: d}\n", "vm 'v' is listed twice"),
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: 1, datastore: d, disk: images/v.img}\n", "is not an absolute file path"),
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: v, networkMbps: -5, datastore: d}\n", "networkMbps must be 0 to"),
         ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  imageDirectories: [images]\n", "'images' is not an absolute path"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  imageDirectories: [/]\n", "'/' holds the system's own files"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  imageDirectories: [/var/lib/tether/images, /etc/ssh/]\n", "'/etc/ssh/' holds the system's own files"),
+        ("agent:\n  host: h\n  controller: 1.2.3.4:7400\n  publicAddress: 1.2.3.4\n  tls: {directory: /x}\n  vms:\n    - {name: 'a b', networkMbps: 1, datastore: d, qmp: /run/a.qmp}\n", "vm name 'a b' must be"),
     ])
     func mistakesAreErrorsThatSayWhere(_ text: String, _ says: String) {
         #expect {

@@ -124,7 +124,7 @@ struct WebViewTests {
         let elsewhere = try RawHTTP.read(port: port, path: "/v1/events/stream", headers: ["Last-Event-ID": "old0-\(event.sequence + 500)"],
                                          timeout: 5) { $0.contains("id: \(id)\n") }
         #expect(elsewhere.contains("id: \(controller.eventEpoch)-1\n") && elsewhere.contains("id: \(id)\n"), "\(elsewhere)")
-        for resume in ["-3", "x_y-1", "Old-3", "-", "1-", "abc-def"] {
+        for resume in ["-3", "x_y-1", "Old-3", "-", "1-", "abc-def", "%2B5", "k3-%2B5", "1234567890123456789"] {
             let bad = try RawHTTP.read(port: port, path: "/v1/events/stream?after=\(resume)", timeout: 5) { $0.contains("}}") }
             #expect(bad.hasPrefix("HTTP/1.1 400"), "\(resume): \(bad)")
             #expect(bad.contains("\"code\":\"invalidArgument\""), "\(bad)")
@@ -209,5 +209,11 @@ extension WebViewTests {
             _ = try ControllerDaemon.webListener(HostPort(host: "0.0.0.0", port: 7480), seat: seat, identity: nil, logger: Logger(label: "test"))
         }
         #expect(error?.message.contains("needs controller.tls") == true, "\(String(describing: error))")
+    }
+
+    @Test func theWebListenerServesViewersOnly() {
+        #expect(ControllerDaemon.webAccess(HostPort(host: "127.0.0.1", port: 7480)) == (.loopbackViewers, true))
+        #expect(ControllerDaemon.webAccess(HostPort(host: "10.0.0.1", port: 7480)) == (.webViewers, false))
+        #expect(ControllerDaemon.webAccess(HostPort(host: "0.0.0.0", port: 7480)) == (.webViewers, false))
     }
 }
