@@ -42,6 +42,9 @@ public struct AgentLoop: Service {
 
     public func run() async throws {
         var sent: AgentRegistration?
+        // The revision of `sent` as the controller accepted it; counted from a random start so
+        // that this process's registrations cannot pass for its predecessor's.
+        var revision = Int.random(in: 1...(1 << 48))
         // The USB inventory is taken at most every 5 s unless a plug or unplug woke the loop:
         // heartbeats go every 500 ms, and a libusb enumeration each time would be most of the
         // agent's CPU.
@@ -64,19 +67,28 @@ public struct AgentLoop: Service {
                 try? await Task.sleep(for: min(.milliseconds(200), interval))
                 continue
             }
+            let read = ContinuousClock.now
             let current = await agent.registration()
             do {
                 if current != sent {
-                    try await controller.register(current)
+                    var stamped = current
+                    revision += 1
+                    stamped.revision = revision
+                    try await controller.register(stamped)
                     AgentMetrics.heartbeat(ok: true)
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
+                    // Read before the request went: one that waited for the controller (its
+                    // connection retried until the network came back) carried the host as it was
+                    // then, a VM moved away meanwhile still running here. Read again at once, not
+                    // a heartbeat later; only after a slow round, so a flapping VM cannot spin it.
+                    if ContinuousClock.now - read > interval { continue }
                 } else {
                     let rates = await agent.traffic()
                     trafficSent.sending(rates)
                     beaten = .now
                     let beat = Heartbeat(health: await health?.report(), viewDigest: await peerFailover?.viewDigest,
-                                         traffic: rates.isEmpty ? nil : rates)
+                                         traffic: rates.isEmpty ? nil : rates, registered: revision)
                     AgentMetrics.beat(current, health: beat.health, traffic: rates, previousTraffic: metered)
                     metered = rates
                     let reply = try await controller.heartbeat(host: current.host, beat)
@@ -87,7 +99,10 @@ public struct AgentLoop: Service {
                     await agent.reportStorageLossAgain()
                 }
             } catch where error.code == .notFound {
-                sent = nil   // the controller does not know this host: register next time round
+                // The controller does not know this host, or holds an older registration of it:
+                // register next time round.
+                if sent != nil { logger.notice("registering again: \(error.message)") }
+                sent = nil
             } catch {
                 AgentMetrics.heartbeat(ok: false)
                 logger.warning("controller unreachable: \(error)")

@@ -164,14 +164,23 @@ public actor Controller {
         guard var registration = registrations[host] else {
             throw TetherError(.notFound, "host '\(host)' has not registered; an agent registers before it heartbeats")
         }
+        // What this host registered last is not what the controller holds: an older registration
+        // came after it (held up on a network that was down, or sent by the agent's previous
+        // process before it died). Registering again puts the host's present here.
+        if let sent = beat.registered, sent != registration.revision {
+            throw TetherError(.notFound, "the registration of host '\(host)' held here (revision \(registration.revision.map(String.init) ?? "none")) "
+                              + "is not its last (revision \(sent)): an older one arrived late; it registers again")
+        }
         markHeard(host)
         if let report = beat.health { health.reports[host] = report }
         if let networks = beat.networks, networks != registration.networks {
             registration.networks = networks
             try registration.validate()
-            try await store.saveRegistration(registration)
+            // Memory before the store's await: a registration arriving meanwhile must not be
+            // overwritten by this older copy when the write returns.
             registrations[host] = registration
             model = nil
+            try await store.saveRegistration(registration)
         }
         // Last: it awaits the store, and nothing read before it is written after it.
         if let rates = beat.traffic { await recordTraffic(host: host, rates) }

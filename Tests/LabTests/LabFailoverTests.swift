@@ -163,8 +163,17 @@ enum LabFailover {
     /// The host the VM runs on once it runs with its host's paths up.
     static func hostOf(_ vm: String) async throws -> String {
         var host = ""
+        var listedTwice = false
         try await SharedLab.waitFor("\(vm) running with its host's paths up", within: .seconds(60)) { status in
-            guard let record = status.vms.first(where: { $0.name == vm }), record.state == "running" else { return false }
+            // One copy listed: a host back in touch can list, for a moment, what it had before
+            // it moved the VM away (its registration sent before the move, delivered after).
+            let copies = status.vms.filter { $0.name == vm }
+            guard let record = copies.first, record.state == "running" else { return false }
+            guard copies.count == 1 else {
+                if !listedTwice { print("\(vm) listed \(copies.count) times: \(copies.map { "\($0.host) \($0.state)" })") }
+                listedTwice = true
+                return false
+            }
             let on = record.host
             host = on
             return status.hosts.first { $0.name == on }?.datastores.first?.paths.map(\.state) == [.up, .up]
@@ -189,7 +198,13 @@ enum LabFailover {
         let sampling = Task { await sampler.sample(until: .seconds(40)) }
 
         let start = ContinuousClock.now
-        try await inject()
+        do {
+            try await inject()
+        } catch {
+            // Healed all the same: a fault left in place would fail every test after this one.
+            try? await heal()
+            throw error
+        }
         let moved: Duration
         do {
             moved = try await SharedLab.waitFor("\(vm) running on another host", within: .seconds(40)) { status in

@@ -71,7 +71,8 @@ struct SharedLab: SuiteTrait, TestScoping {
             "\(h.name) \(h.condition.verdict.rawValue) " + h.networks.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\($0.value.state.rawValue)" }
                 .joined(separator: ",")
         } ?? []
-        throw TetherError(.timeout, "not within \(timeout): \(what); last: \(hosts.joined(separator: "; "))")
+        let vms = last?.vms.map { "\($0.name)@\($0.host) \($0.state)" } ?? []
+        throw TetherError(.timeout, "not within \(timeout): \(what); last: \(hosts.joined(separator: "; ")); VMs: \(vms.joined(separator: ", "))")
     }
 
     static func ip(_ arguments: [String]) async throws {

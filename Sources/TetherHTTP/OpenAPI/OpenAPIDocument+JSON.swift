@@ -88,7 +88,7 @@ extension OpenAPIDocument {
                                                                 "tags": ["controller"],
                                                                 "operationId": "heartbeat",
                                                                 "summary": "An agent's heartbeat: its networks, health and device rates; answers its peers and, when it changed, the cluster view.",
-                                                                "description": "Caller: an agent (certificate role `agent`) speaking for its own host over TLS; on the local socket, root or any caller when the socket's file mode is the only control. Over TLS the certificate must name `host`; a host that has not registered is 404.",
+                                                                "description": "Caller: an agent (certificate role `agent`) speaking for its own host over TLS; on the local socket, root or any caller when the socket's file mode is the only control. Over TLS the certificate must name `host`; a host that has not registered is 404, and so is a heartbeat whose `registered` is not the revision of the registration held (the agent registers again).",
                                                                 "parameters": [
                                                                                 {
                                                                                   "name": "host",
@@ -1392,7 +1392,13 @@ extension OpenAPIDocument {
                                                                                                 "type": "string",
                                                                                                 "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{3})?Z$",
                                                                                                 "description": "When this agent process started. An ISO 8601 time in UTC: `2026-12-03T13:28:06Z`, or with milliseconds `2026-12-03T13:28:06.250Z`."
-                                                                                              }
+                                                                                              },
+                                                                              "revision": {
+                                                                                            "type": "integer",
+                                                                                            "minimum": 1,
+                                                                                            "maximum": 9007199254740991,
+                                                                                            "description": "Names this registration among its agent's (counted from a random start in each agent process); the agent's heartbeats carry it as `registered`. Absent: not counted."
+                                                                                          }
                                                                             }
                                                             },
                                        "NetworkReport": {
@@ -1549,7 +1555,13 @@ extension OpenAPIDocument {
                                                                                    "type": "array",
                                                                                    "items": {"$ref": "#/components/schemas/DeviceRate"},
                                                                                    "description": "Absent: no device forwarded."
-                                                                                 }
+                                                                                 },
+                                                                      "registered": {
+                                                                                      "type": "integer",
+                                                                                      "minimum": 1,
+                                                                                      "maximum": 9007199254740991,
+                                                                                      "description": "The `revision` of the registration the agent last had accepted; a controller holding another (an older one that arrived late) answers 404 and the agent registers again. Absent: not checked."
+                                                                                    }
                                                                     }
                                                     },
                                        "PeerHost": {

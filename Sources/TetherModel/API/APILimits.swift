@@ -12,6 +12,8 @@ public enum APILimits {
     public static let bytesPerSecond = 1 << 40
     /// Paths QEMU opens, as Linux bounds them.
     public static let pathBytes = 4096
+    /// A registration's revision: JSON numbers every client reads exactly (2^53 - 1).
+    public static let revisions = 1...((1 << 53) - 1)
 }
 
 extension VMLaunch {
@@ -69,6 +71,9 @@ extension Heartbeat {
         }
         for (role, link) in networks ?? [:] where !(0...APILimits.mbps).contains(link.mbps) {
             throw TetherError(.invalidArgument, "heartbeat: network \(role.rawValue): mbps must be 0 to \(APILimits.mbps)")
+        }
+        if let registered, !APILimits.revisions.contains(registered) {
+            throw TetherError(.invalidArgument, "heartbeat: registered must be a revision, 1 to \(APILimits.revisions.upperBound), not \(registered)")
         }
     }
 }

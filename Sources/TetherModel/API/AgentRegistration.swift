@@ -19,11 +19,18 @@ public struct AgentRegistration: Sendable, Equatable, Codable {
     /// When this agent process started: a new value tells the controller the agent restarted,
     /// with none of the exports and channel ends it held (they are given to it again).
     public var agentStarted: Date?
+    /// Names this registration among its agent's: its heartbeats say which one it last had
+    /// accepted (`Heartbeat.registered`), and a controller holding another (an older one,
+    /// delivered late from a network that was down, even after the process that sent it died)
+    /// asks for the registration again. Counted from a random start in each agent process, so
+    /// that an old process's cannot pass for a new one's; nil: not counted.
+    public var revision: Int?
 
     public init(host: String, agentAddress: HostPort, cpus: Int, memoryMiB: Int, networks: [NetworkRole: NetworkLink],
                 datastores: [String], devices: [RegisteredDevice], vms: [RegisteredVM], fencing: FencingPolicy? = nil,
-                agentStarted: Date? = nil) {
+                agentStarted: Date? = nil, revision: Int? = nil) {
         self.fencing = fencing
+        self.revision = revision
         self.agentStarted = agentStarted
         self.host = host
         self.agentAddress = agentAddress
@@ -99,6 +106,7 @@ extension AgentRegistration {
             if !APINames.isValid(value) { problems.append("\(what) '\(value)' \(APINames.rule)") }
         }
         name(host, "host")
+        if let revision, !APILimits.revisions.contains(revision) { problems.append("revision must be 1 to \(APILimits.revisions.upperBound), not \(revision)") }
         if agentAddress.port == 0 { problems.append("agentAddress '\(agentAddress)' needs a port") }
         if !(1...APILimits.cpus).contains(cpus) { problems.append("cpus must be 1 to \(APILimits.cpus), not \(cpus)") }
         if !(1...APILimits.memoryMiB).contains(memoryMiB) { problems.append("memoryMiB must be 1 to \(APILimits.memoryMiB), not \(memoryMiB)") }

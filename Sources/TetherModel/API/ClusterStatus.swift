@@ -128,9 +128,13 @@ public struct Heartbeat: Sendable, Equatable, Codable {
     public var viewDigest: String?
     /// The rates of the devices this host forwards, as its relays measure them; nil: none forwarded.
     public var traffic: [DeviceRate]?
+    /// The `revision` of the registration the agent last had accepted; a controller holding
+    /// another answers 404, and the agent registers again. nil: not checked.
+    public var registered: Int?
 
     public init(networks: [NetworkRole: NetworkLink]? = nil, health: HostHealthReport? = nil, viewDigest: String? = nil,
-                traffic: [DeviceRate]? = nil) {
+                traffic: [DeviceRate]? = nil, registered: Int? = nil) {
+        self.registered = registered
         self.networks = networks
         self.health = health
         self.viewDigest = viewDigest
