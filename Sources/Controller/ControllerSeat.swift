@@ -1,5 +1,6 @@
 import ClusterStore
 import Foundation
+import Synchronization
 import TetherModel
 
 /// Which controller of a cluster acts: the API asks the seat, not a controller. While this
@@ -12,16 +13,19 @@ public actor ControllerSeat {
     /// Where the state is: a path (SQLite) or `etcd://...`.
     public let storeAddress: String
     private let store: any ClusterStore
-    private var controller: Controller?
+    /// Read by every request without a hop onto this actor (`leading()`): with four clients
+    /// the hop was a thread wake-up per request, on the way to the controller's own.
+    private nonisolated let seated: Mutex<Controller?>
+    private var controller: Controller? { seated.withLock { $0 } }
     /// Every controller with its role, read from the shared store (or just this one).
-    private let members: @Sendable () async throws(TetherError) -> [ControllerStatus]
+    private nonisolated let members: @Sendable () async throws(TetherError) -> [ControllerStatus]
 
     public init(name: String, storeAddress: String, store: any ClusterStore, leading controller: Controller? = nil,
                 members: (@Sendable () async throws(TetherError) -> [ControllerStatus])? = nil) {
         self.name = name
         self.storeAddress = storeAddress
         self.store = store
-        self.controller = controller
+        seated = Mutex(controller)
         self.members = members ?? { [ControllerStatus(name: name, leader: true)] }
     }
 
@@ -30,12 +34,12 @@ public actor ControllerSeat {
         self.init(name: name, storeAddress: storeAddress, store: controller.store, leading: controller)
     }
 
-    public func lead(_ controller: Controller) { self.controller = controller }
-    public func standBy() { controller = nil }
+    public func lead(_ controller: Controller) { seated.withLock { $0 = controller } }
+    public func standBy() { seated.withLock { $0 = nil } }
 
     /// The controller, while this process leads.
-    public func leading() async throws(TetherError) -> Controller {
-        if let controller { return controller }
+    public nonisolated func leading() async throws(TetherError) -> Controller {
+        if let controller = seated.withLock({ $0 }) { return controller }
         let leader = try? await members().first { $0.leader }
         let at = leader.flatMap { l in l.address.map { " at \($0)" } ?? l.socket.map { " (socket \($0))" } } ?? ""
         throw TetherError(.notLeader, "\(name) is a standby: " + (leader.map { "\($0.name) leads\(at); ask it" }

@@ -78,14 +78,14 @@ public final class APIClient: Sendable {
     }
 
     private func encode(_ body: some Encodable) throws(TetherError) -> Data {
-        do { return try APIJSON.encoder().encode(body) } catch {
+        do { return try APIJSON.encode(body) } catch {
             throw TetherError(.internalError, "cannot encode the request", cause: "\(error)")
         }
     }
 
     private func decode<Reply: Decodable>(_ type: Reply.Type, _ body: ByteBuffer) throws(TetherError) -> Reply {
         do {
-            return try APIJSON.decoder().decode(type, from: Data(buffer: body))
+            return try body.withUnsafeReadableBytes { bytes in try APIJSON.decode(type, from: bytes) }
         } catch {
             throw TetherError(.io, "tetherd at \(server) sent an answer this client cannot read", cause: APIJSON.describe(error))
         }

@@ -19,16 +19,16 @@ enum APIBody {
         }
         guard buffer.readableBytes > 0 else { throw TetherError(.invalidArgument, "the request needs a JSON body") }
         do {
-            return try APIJSON.decoder().decode(type, from: Data(buffer: buffer))
+            return try buffer.withUnsafeReadableBytes { bytes in try APIJSON.decode(type, from: bytes) }
         } catch {
             throw TetherError(.invalidArgument, "bad request body: \(APIJSON.describe(error))")
         }
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try APIJSON.encoder().encode(value)
+        let bytes = try APIJSON.encode(value)
         return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func noContent() -> Response { Response(status: .noContent) }
