@@ -96,9 +96,14 @@ extension QEMUMachine {
     /// target an `authz-simple` identity (checked against the source's distinguished name).
     func configureMigrationTLS(_ tls: MigrationTLS?, endpoint: String, peerName: String?) async throws {
         if tls == nil {
+            if migrationTLSKnownClear.withLockedValue({ $0 }) { return }
             let current = try await qmp.execute("query-migrate-parameters")["tls-creds"]?.string ?? ""
-            guard !current.isEmpty else { return }
+            guard !current.isEmpty else {
+                migrationTLSKnownClear.withLockedValue { $0 = true }
+                return
+            }
         }
+        migrationTLSKnownClear.withLockedValue { $0 = false }
         try await qmp.execute("migrate-set-parameters", ["tls-creds": "", "tls-hostname": "", "tls-authz": ""])
         for id in [Self.tlsObjectID, Self.authzObjectID] {
             do {
@@ -107,7 +112,10 @@ extension QEMUMachine {
                 // There was none.
             }
         }
-        guard let tls else { return }
+        guard let tls else {
+            migrationTLSKnownClear.withLockedValue { $0 = true }
+            return
+        }
         // Beside the QMP socket: a directory that is this VM's own, for a launched or adopted VM alike.
         let directory = qmp.socketPath + ".migration-tls"
         try tls.layOut(in: directory)
@@ -144,6 +152,9 @@ extension QEMUMachine {
     public func follow(start: ContinuousClock.Instant, timeout: Duration, watch: MigrationWatch? = nil,
                        progress: @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let deadline = start + timeout
+        // Just started: nothing to report yet, and QEMU answers slowly while its migration
+        // thread starts. The first question waits for the ending event or the first report's time.
+        if let watch { await watch.waitForEnd(upTo: .milliseconds(100)) }
         while true {
             let info = try await qmp.execute("query-migrate")
             let status = info["status"]?.string ?? "none"

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import TetherModel
 import TetherSystem
 
@@ -13,8 +14,13 @@ public final class QEMUMachine: VirtualMachineControl {
     public let networkNamespace: String?
     /// QEMU's process id, when this process started it.
     public var processID: Int32? { process?.pid }
+    /// This driver knows QEMU holds no migration TLS credentials: it started QEMU (whose
+    /// parameters start empty) or cleared them itself. A migration without TLS then skips
+    /// asking (a QMP round trip on each end, in the time a migration adds to QEMU's own).
+    let migrationTLSKnownClear: NIOLockedValueBox<Bool>
 
     init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?, networkNamespace: String? = nil) {
+        migrationTLSKnownClear = NIOLockedValueBox(process != nil)
         self.name = name
         self.qmp = qmp
         self.process = process

@@ -27,7 +27,17 @@ struct ControllerBenchmark: AsyncParsableCommand {
     @Option(help: "etcd://HOST:PORT,... : the store on etcd (under a fresh prefix) instead of SQLite; `etcd` starts one here.")
     var store: String?
 
-    func run() async throws {
+    /// Dry-run decisions per second and their p50; the real attach's p50, API call to first
+    /// agent action (ms).
+    struct Figures {
+        var decisionsPerSecond: Double
+        var decisionP50: Double
+        var attachP50: Double
+    }
+
+    func run() async throws { _ = try await measure() }
+
+    func measure() async throws -> Figures {
         let cluster = ClusterGenerator(hosts: hosts, vmsPerHost: vmsPerHost).generate(seed: 42)
         let registrations = Self.registrations(cluster)
         let directory = try Fixtures.temporaryDirectory().path
@@ -141,6 +151,8 @@ struct ControllerBenchmark: AsyncParsableCommand {
                          Double(after.writes - countsBefore.writes) / n, Double(polls.reads - countsBefore.reads) / n, after.reads - polls.reads))
         }
         await client.api.close()
+        return Figures(decisionsPerSecond: perSecond, decisionP50: percentile(latencies, 50).timeInterval * 1000,
+                       attachP50: percentile(firstAction, 50).timeInterval * 1000)
     }
 
     static func registrations(_ cluster: Cluster) -> [AgentRegistration] {

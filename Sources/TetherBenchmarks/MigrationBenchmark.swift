@@ -13,7 +13,27 @@ struct MigrationBenchmark: AsyncParsableCommand {
     @Option(help: "Runs of each.") var runs = 3
     @Option(help: "Configured downtime limit, ms.") var downtimeMs = 300
 
+    /// Medians: QEMU's own total and the driver's (or the script's), per path, and downtimes.
+    struct Figures {
+        var qemuDriver: Double, driver: Double, driverDowntime: Double
+        var qemuScript: Double, script: Double, scriptDowntime: Double
+        var transferredBytes: Double
+        var driverAdded: Double { driver - qemuDriver }
+        var scriptAdded: Double { script - qemuScript }
+    }
+
     func run() async throws {
+        let f = try await measure()
+        print("Live migration, \(memoryMib) MiB guest RAM filled with a random pattern, loopback, cap \(maxBandwidth) MB/s, \(VMSpec.hostAccelerator.rawValue), downtime limit \(downtimeMs) ms; medians of \(runs)")
+        print(pad("", 24) + pad("QEMU total (ms)", 17) + pad("driver/script total", 21) + pad("added (ms)", 12) + "downtime (ms)")
+        print(pad("Tether driver", 24) + pad(fixed(f.qemuDriver, 0), 17) + pad(fixed(f.driver, 1), 21) + pad(fixed(f.driverAdded, 1), 12)
+              + fixed(f.driverDowntime, 0))
+        print(pad("direct QMP script", 24) + pad(fixed(f.qemuScript, 0), 17) + pad(fixed(f.script, 1), 21) + pad(fixed(f.scriptAdded, 1), 12)
+              + fixed(f.scriptDowntime, 0))
+        print("transferred: \(fixed(f.transferredBytes / 1e6, 0)) MB per migration; driver minus script: \(fixed(f.driverAdded - f.scriptAdded, 1)) ms")
+    }
+
+    func measure() async throws -> Figures {
         guard QEMUTestbed.isAvailable else { throw ValidationError("needs qemu-system-x86_64: apt-get install qemu-system-x86") }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Benchmarks/direct_qmp_migrate.py").path
@@ -55,15 +75,9 @@ struct MigrationBenchmark: AsyncParsableCommand {
                 try await t2.quit()
             }
         }
-        print("Live migration, \(memoryMib) MiB guest RAM filled with a random pattern, loopback, cap \(maxBandwidth) MB/s, \(VMSpec.hostAccelerator.rawValue), downtime limit \(downtimeMs) ms; medians of \(runs)")
-        let qemuT = median(tether.map { Double($0.totalTimeMs) }), driverT = median(tether.map(\.driverTotalMs))
-        let qemuD = median(direct.map(\.qemu)), scriptD = median(direct.map(\.script))
-        print(pad("", 24) + pad("QEMU total (ms)", 17) + pad("driver/script total", 21) + pad("added (ms)", 12) + "downtime (ms)")
-        print(pad("Tether driver", 24) + pad(fixed(qemuT, 0), 17) + pad(fixed(driverT, 1), 21) + pad(fixed(driverT - qemuT, 1), 12)
-              + fixed(median(tether.map { Double($0.downtimeMs) }), 0))
-        print(pad("direct QMP script", 24) + pad(fixed(qemuD, 0), 17) + pad(fixed(scriptD, 1), 21) + pad(fixed(scriptD - qemuD, 1), 12)
-              + fixed(median(direct.map(\.downtime)), 0))
-        print("transferred: \(fixed(median(tether.map { Double($0.transferredBytes) }) / 1e6, 0)) MB per migration; "
-              + "driver minus script: \(fixed((driverT - qemuT) - (scriptD - qemuD), 1)) ms")
+        return Figures(qemuDriver: median(tether.map { Double($0.totalTimeMs) }), driver: median(tether.map(\.driverTotalMs)),
+                       driverDowntime: median(tether.map { Double($0.downtimeMs) }),
+                       qemuScript: median(direct.map(\.qemu)), script: median(direct.map(\.script)), scriptDowntime: median(direct.map(\.downtime)),
+                       transferredBytes: median(tether.map { Double($0.transferredBytes) }))
     }
 }

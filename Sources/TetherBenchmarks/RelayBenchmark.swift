@@ -19,7 +19,32 @@ struct RelayBenchmark: AsyncParsableCommand {
         var echoPort: Int
     }
 
+    /// One path's figures; RTTs are what the path adds to the direct one.
+    struct Row {
+        var name: String
+        var throughput: Double
+        var p50: Double
+        var p99: Double
+    }
+
     func run() async throws {
+        let rows = try await measure()
+        print("Relay on loopback, \(bytes >> 20) MiB per throughput run (median of \(runs)), \(messages) x 64-byte request/response")
+        print(pad("path", 26) + pad("throughput (MB/s)", 20) + pad("added RTT p50 (us)", 20) + "added RTT p99 (us)")
+        for row in rows {
+            let direct = row.name == Self.direct
+            print(pad(row.name, 26) + pad(fixed(row.throughput, 0), 20) + pad(direct ? "-" : fixed(row.p50, 1), 20) + (direct ? "-" : fixed(row.p99, 1)))
+        }
+        let byName = Dictionary(uniqueKeysWithValues: rows.map { ($0.name, $0.throughput) })
+        if let plain = byName[Self.plain], let socat = byName[Self.socat], let tls = byName[Self.tls], let stunnel = byName[Self.stunnel] {
+            print("tether plaintext / socat: \(fixed(plain / socat * 100, 0))%; tether TLS / stunnel: \(fixed(tls / stunnel * 100, 0))%")
+        }
+    }
+
+    static let direct = "direct (no relay)", plain = "tether plaintext", socat = "socat -> socat", tls = "tether mutual TLS 1.3",
+               stunnel = "stunnel -> stunnel"
+
+    func measure() async throws -> [Row] {
         for tool in ["socat", "stunnel4"] where Tools.which(tool) == nil {
             throw ValidationError("needs \(tool): apt-get install socat stunnel4")
         }
@@ -51,7 +76,7 @@ struct RelayBenchmark: AsyncParsableCommand {
                 try Self.waitForListener(b)
                 return a
             }
-            return Path(name: "socat -> socat", sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
+            return Path(name: Self.socat, sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
         func stunnelPath() async throws -> Path {
@@ -69,33 +94,24 @@ struct RelayBenchmark: AsyncParsableCommand {
                 try Self.waitForListener(b)
                 return a
             }
-            return Path(name: "stunnel -> stunnel", sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
+            return Path(name: Self.stunnel, sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
-        let direct = Path(name: "direct (no relay)", sinkPort: sink.port, echoPort: echo.port)
-        let paths = [direct, try await tetherPath("tether plaintext", tls: false), try await socatPath(),
-                     try await tetherPath("tether mutual TLS 1.3", tls: true), try await stunnelPath()]
+        let direct = Path(name: Self.direct, sinkPort: sink.port, echoPort: echo.port)
+        let paths = [direct, try await tetherPath(Self.plain, tls: false), try await socatPath(),
+                     try await tetherPath(Self.tls, tls: true), try await stunnelPath()]
 
-        var rows: [(String, Double, Double, Double)] = []
+        var rows: [Row] = []
         var baseline = (p50: 0.0, p99: 0.0)
         for path in paths {
             var rates: [Double] = []
             for _ in 0..<runs { rates.append(try Self.throughput(port: path.sinkPort, bytes: bytes, sink: sink)) }
             let rtts = try Self.roundTrips(port: path.echoPort, count: messages)
             if path.name == direct.name { baseline = (rtts.p50, rtts.p99) }
-            rows.append((path.name, median(rates), rtts.p50 - baseline.p50, rtts.p99 - baseline.p99))
-        }
-        print("Relay on loopback, \(bytes >> 20) MiB per throughput run (median of \(runs)), \(messages) x 64-byte request/response")
-        print(pad("path", 26) + pad("throughput (MB/s)", 20) + pad("added RTT p50 (us)", 20) + "added RTT p99 (us)")
-        for (name, rate, p50, p99) in rows {
-            print(pad(name, 26) + pad(fixed(rate, 0), 20) + pad(name == direct.name ? "-" : fixed(p50, 1), 20) + (name == direct.name ? "-" : fixed(p99, 1)))
-        }
-        let byName = Dictionary(uniqueKeysWithValues: rows.map { ($0.0, $0.1) })
-        if let plain = byName["tether plaintext"], let socat = byName["socat -> socat"], let tls = byName["tether mutual TLS 1.3"],
-           let stunnel = byName["stunnel -> stunnel"] {
-            print("tether plaintext / socat: \(fixed(plain / socat * 100, 0))%; tether TLS / stunnel: \(fixed(tls / stunnel * 100, 0))%")
+            rows.append(Row(name: path.name, throughput: median(rates), p50: rtts.p50 - baseline.p50, p99: rtts.p99 - baseline.p99))
         }
         keep.removeAll()
+        return rows
     }
 
     static func waitForListener(_ port: Int) throws {
