@@ -149,6 +149,16 @@ public actor Controller {
 
     public func register(_ registration: AgentRegistration) async throws(TetherError) {
         try registration.validate()
+        // Sent by an earlier process of the host's agent than the one registered, which is heard:
+        // a request that sat in a dead process's socket until its network came back. Applied, it
+        // would list the VMs that process had (moved away since) and give its devices back.
+        // While the newer process is not heard (it died too, or its host's clock stepped back
+        // across a restart), it is taken: the heartbeat's revision check repairs what is stale.
+        if let held = registrations[registration.host], let heldStart = held.agentStarted, let started = registration.agentStarted,
+           started < heldStart, heardNow(registration.host, at: now()) {
+            throw TetherError(.busy, "a registration of host '\(registration.host)' from its agent started at \(APIJSON.time(started)) "
+                              + "came after one from its agent started at \(APIJSON.time(heldStart)), which is heard: it is older, and is not applied")
+        }
         try await store.saveRegistration(registration)
         let before = registrations[registration.host]
         registrations[registration.host] = registration
@@ -178,9 +188,16 @@ public actor Controller {
             try registration.validate()
             // Memory before the store's await: a registration arriving meanwhile must not be
             // overwritten by this older copy when the write returns.
+            let before = registrations[host]
             registrations[host] = registration
             model = nil
-            try await store.saveRegistration(registration)
+            do {
+                try await store.saveRegistration(registration)
+            } catch {
+                // Not kept: memory goes back, so that the next heartbeat's networks save again.
+                if registrations[host] == registration { registrations[host] = before }
+                throw error
+            }
         }
         // Last: it awaits the store, and nothing read before it is written after it.
         if let rates = beat.traffic { await recordTraffic(host: host, rates) }

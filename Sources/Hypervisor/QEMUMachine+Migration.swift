@@ -132,6 +132,8 @@ extension QEMUMachine {
         case (_, nil):
             break
         }
+        // Again: a call without TLS on this VM meanwhile may have marked it clear.
+        migrationTLSKnownClear.withLockedValue { $0 = false }
         try await qmp.execute("migrate-set-parameters", .object(parameters))
     }
 

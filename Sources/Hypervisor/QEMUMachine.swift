@@ -15,7 +15,7 @@ public final class QEMUMachine: VirtualMachineControl {
     /// QEMU's process id, when this process started it.
     public var processID: Int32? { process?.pid }
     /// This driver knows QEMU holds no migration TLS credentials: it started QEMU (whose
-    /// parameters start empty) or cleared them itself. A migration without TLS then skips
+    /// parameters start empty) without an operator's monitor, or cleared them itself. A migration without TLS then skips
     /// asking (a QMP round trip on each end, in the time a migration adds to QEMU's own).
     let migrationTLSKnownClear: NIOLockedValueBox<Bool>
 
@@ -73,7 +73,10 @@ public final class QEMUMachine: VirtualMachineControl {
         while true {
             do {
                 let qmp = try await QMPClient.connect(socketPath: socket, timeout: .seconds(1))
-                return QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log, networkNamespace: spec.networkNamespace)
+                let machine = QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log, networkNamespace: spec.networkNamespace)
+                // An operator's monitor can set migration parameters this driver does not see.
+                if spec.operatorMonitor != nil { machine.migrationTLSKnownClear.withLockedValue { $0 = false } }
+                return machine
             } catch {
                 guard process.isRunning else { throw exited() }
                 guard ContinuousClock.now < deadline else {

@@ -51,6 +51,28 @@ struct LateRegistrationTests {
         #expect(try await controller.status().vms.isEmpty, "the host's present is held again")
     }
 
+    @Test func anEarlierProcesssRegistrationIsRefusedWhileTheNewerOneIsHeard() async throws {
+        let controller = try await start()
+        let earlier = clock.now.addingTimeInterval(-60)
+        var present = Self.hostA(revision: 7, vms: [])
+        present.agentStarted = clock.now
+        try await controller.register(present)
+        _ = try await controller.heartbeat(host: "host-a", Heartbeat(registered: 7))
+
+        var late = Self.hostA(revision: 900, vms: [Self.vmA])
+        late.agentStarted = earlier
+        let refused = await #expect(throws: TetherError.self) { try await controller.register(late) }
+        #expect(refused?.code == .busy, "\(refused?.message ?? "")")
+        #expect(try await controller.status().vms.isEmpty, "the late registration was not applied")
+        _ = try await controller.heartbeat(host: "host-a", Heartbeat(registered: 7))
+
+        // The newer process silent (it died, or the host's clock stepped back across a restart):
+        // the host's registration is taken, whatever its start says.
+        clock.advance(120)
+        try await controller.register(late)
+        #expect(try await controller.status().vms.map(\.host) == ["host-a"])
+    }
+
     @Test func aHeartbeatWithoutARevisionIsNotChecked() async throws {
         let controller = try await start()
         try await controller.register(Self.hostA(revision: 5, vms: [Self.vmA]))

@@ -54,7 +54,7 @@ extension OpenAPIDocument {
                                                "tags": ["controller"],
                                                "operationId": "registerAgent",
                                                "summary": "Register a host: what an agent tells the controller when it starts and whenever its devices or VMs change.",
-                                               "description": "Caller: an agent (certificate role `agent`) speaking for its own host over TLS; on the local socket, root or any caller when the socket's file mode is the only control. Over TLS the certificate must name `host`. Answers the registration as stored.",
+                                               "description": "Caller: an agent (certificate role `agent`) speaking for its own host over TLS; on the local socket, root or any caller when the socket's file mode is the only control. Over TLS the certificate must name `host`. Answers the registration as stored. A registration whose `agentStarted` is earlier than that of the one held, while the host is heard, is refused with 409: it was sent by an earlier process of the agent and arrived late.",
                                                "requestBody": {
                                                                 "required": true,
                                                                 "content": {
@@ -78,6 +78,7 @@ extension OpenAPIDocument {
                                                                      },
                                                               "400": {"$ref": "#/components/responses/BadRequest"},
                                                               "403": {"$ref": "#/components/responses/Forbidden"},
+                                                              "409": {"$ref": "#/components/responses/Conflict"},
                                                               "503": {"$ref": "#/components/responses/Unavailable"},
                                                               "default": {"$ref": "#/components/responses/Error"}
                                                             }
