@@ -67,7 +67,6 @@ public struct AgentLoop: Service {
                 try? await Task.sleep(for: min(.milliseconds(200), interval))
                 continue
             }
-            let read = ContinuousClock.now
             let current = await agent.registration()
             do {
                 if current != sent {
@@ -78,11 +77,6 @@ public struct AgentLoop: Service {
                     AgentMetrics.heartbeat(ok: true)
                     if sent == nil { logger.notice("registered with the controller") }
                     sent = current
-                    // Read before the request went: one that waited for the controller (its
-                    // connection retried until the network came back) carried the host as it was
-                    // then, a VM moved away meanwhile still running here. Read again at once, not
-                    // a heartbeat later; only after a slow round, so a flapping VM cannot spin it.
-                    if ContinuousClock.now - read > interval { continue }
                 } else {
                     let rates = await agent.traffic()
                     trafficSent.sending(rates)
