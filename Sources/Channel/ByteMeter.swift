@@ -12,10 +12,23 @@ public final class ByteMeter: Sendable {
         case toDevice = "to-device"
     }
 
+    /// One direction's bytes: in total, and as (time slot, bytes) pairs, a slot `slot` long.
+    private struct Flow {
+        var total = 0
+        var slots: [(Int64, Int)] = []
+    }
+
     private struct State {
-        var totals: [Direction: Int] = [:]
-        /// (time slot, bytes) per direction; a slot is `slot` long.
-        var slots: [Direction: [(Int64, Int)]] = [:]
+        var toVM = Flow()
+        var toDevice = Flow()
+
+        /// In place: `record` runs on every read of a relay, and a copied array is an allocation.
+        mutating func withFlow<R>(_ direction: Direction, _ body: (inout Flow) -> R) -> R {
+            switch direction {
+            case .toVM: body(&toVM)
+            case .toDevice: body(&toDevice)
+            }
+        }
     }
 
     private let state = NIOLockedValueBox(State())
@@ -45,27 +58,29 @@ public final class ByteMeter: Sendable {
         let now = slotIndex(clock())
         let keep = slotsKept
         state.withLockedValue { s in
-            s.totals[direction, default: 0] += bytes
-            var slots = s.slots[direction, default: []]
-            if let last = slots.last, last.0 == now {
-                slots[slots.count - 1].1 += bytes
-            } else {
-                // Slots only fall out of the window when a new one starts: trim here, not per read.
-                slots.removeAll { $0.0 < now - keep }
-                slots.append((now, bytes))
+            s.withFlow(direction) { flow in
+                flow.total += bytes
+                if let last = flow.slots.last, last.0 == now {
+                    flow.slots[flow.slots.count - 1].1 += bytes
+                } else {
+                    // Slots only fall out of the window when a new one starts: trim here, not per read.
+                    flow.slots.removeAll { $0.0 < now - keep }
+                    flow.slots.append((now, bytes))
+                }
             }
-            s.slots[direction] = slots
         }
     }
 
-    public func total(_ direction: Direction) -> Int { state.withLockedValue { $0.totals[direction, default: 0] } }
+    public func total(_ direction: Direction) -> Int { state.withLockedValue { $0.withFlow(direction) { $0.total } } }
 
     /// Bytes per second over the window: the last `window` of complete 100 ms slots.
     public func rate(_ direction: Direction) -> Double {
         let now = slotIndex(clock())
         let keep = slotsKept
         // Complete slots only: the one under way would read low by up to a slot's worth.
-        let bytes = state.withLockedValue { s in s.slots[direction, default: []].filter { $0.0 >= now - keep && $0.0 < now }.reduce(0) { $0 + $1.1 } }
+        let bytes = state.withLockedValue { s in
+            s.withFlow(direction) { flow in flow.slots.filter { $0.0 >= now - keep && $0.0 < now }.reduce(0) { $0 + $1.1 } }
+        }
         return Double(bytes) / window.timeInterval
     }
 

@@ -107,6 +107,8 @@ public final class ChannelRelay: Sendable {
                             peer: peer, allow: allowList, targetHost: targetHost, targetPort: targetPort, meter: meter,
                             sessions: sessions, resumeGrace: resumeGrace, plaintext: context == nil, log: log))
                     case .connect:
+                        // Before the starter: what the local side sends before the glue is in place.
+                        try channel.pipeline.syncOperations.addHandler(InboundHold())
                         try channel.pipeline.syncOperations.addHandler(ConnectStarter(
                             peer: peer, allow: allowList, context: context, targetHost: targetHost, targetPort: targetPort,
                             meter: meter, session: session, log: log))
@@ -181,6 +183,9 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     private var preamble: [UInt8] = []
     private var names: [String]?
     private var admitted = false
+    /// The peer ended its stream, or closed, before the glue was in place: told to the glue.
+    private var inputEnded = false
+    private var closed = false
 
     init(peer: String, allow: AllowList, targetHost: String, targetPort: Int, meter: ByteMeter,
          sessions: NIOLoopBound<SuspendedSessions>, resumeGrace: TimeAmount, plaintext: Bool = false,
@@ -251,6 +256,12 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputEnded = true
+            // Nothing more will come: a preamble not complete now never will be.
+            if names != nil && !admitted { refuseUnfinishedPreamble(context) }
+            return
+        }
         guard case TLSUserEvent.handshakeCompleted = event else { return context.fireUserInboundEventTriggered(event) }
         // No reading while the names are checked: nothing piles up from a peer not yet admitted.
         context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
@@ -268,18 +279,30 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             gate.held.removeAll()
             gate.take(waiting, context)
             // Read on for the preamble (at most 128 bytes before it is refused).
-            if !gate.admitted {
+            if !gate.admitted && gate.inputEnded {
+                gate.refuseUnfinishedPreamble(context)
+            } else if !gate.admitted {
                 context.channel.setOption(.autoRead, value: true).whenComplete { _ in }
                 context.read()
             }
         }
     }
 
+    private func refuseUnfinishedPreamble(_ context: ChannelHandlerContext) {
+        log("refused \(peer): its stream ended before a Tether channel preamble")
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        context.fireChannelInactive()
+    }
+
     private func admit(_ context: ChannelHandlerContext, names: [String], session: String?) {
         admitted = true
         context.channel.setOption(.autoRead, value: false).whenComplete { _ in }
         if let session, let resumed = sessions.value.resume(session) {
-            glue(context, exporter: resumed.channel, buffered: resumed.buffered, names: names, session: session, resumed: true)
+            glue(context, exporter: resumed, names: names, session: session, resumed: true)
             return
         }
         if let session, sessions.value.isLive(session) {
@@ -289,7 +312,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             let id = ObjectIdentifier(self)
             sessions.value.wait(session, id: id) { exporter in
                 let (gate, context) = bound.value
-                gate.glue(context, exporter: exporter, buffered: [], names: names, session: session, resumed: true)
+                gate.glue(context, exporter: exporter, names: names, session: session, resumed: true)
             }
             let sessions = self.sessions
             context.channel.closeFuture.whenComplete { _ in sessions.value.stopWaiting(session, id: id) }
@@ -305,7 +328,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             // what reached an empty pipeline would be dropped.
             .channelOption(.autoRead, value: false)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(WriteDrainTracker()) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WriteDrainTracker())
+                    try channel.pipeline.syncOperations.addHandler(InboundHold())
+                }
             }
             .connect(host: targetHost, port: targetPort)
             .whenComplete { result in
@@ -315,12 +341,14 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
                     gate.log("\(gate.peer) (\(names.joined(separator: ","))): cannot reach \(gate.targetHost):\(gate.targetPort): \(error)")
                     context.close(promise: nil)
                 case .success(let exporter):
-                    gate.glue(context, exporter: exporter, buffered: [], names: names, session: session, resumed: false)
+                    gate.glue(context, exporter: exporter, names: names, session: session, resumed: false)
                 }
             }
     }
 
-    private func glue(_ context: ChannelHandlerContext, exporter: any Channel, buffered: [ByteBuffer], names: [String],
+    /// Glues the VM side to `exporter`: a new connection, or a session's held one, either with
+    /// an InboundHold keeping what it sent meanwhile; or a live session's, just unglued.
+    private func glue(_ context: ChannelHandlerContext, exporter: any Channel, names: [String],
                       session: String?, resumed: Bool) {
         let log = self.log, peer = self.peer, meter = self.meter, sessions = self.sessions, grace = resumeGrace
         let keep: ((any Channel) -> Void)? = session.map { id in
@@ -343,12 +371,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         }
         exporter.flush()
         held.removeAll()
-        for buffer in buffered {
-            meter.record(buffer.readableBytes, .toVM)
-            context.channel.write(buffer, promise: nil)
-        }
-        context.channel.flush()
+        (try? exporter.pipeline.syncOperations.handler(type: InboundHold.self))?.release()
         if let session { sessions.value.glued(session, exporter: exporter) }
+        if inputEnded { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
+        if closed { context.fireChannelInactive() }
         let inbound = context.channel
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         log(resumed ? "resumed session \(session ?? "-") for \(peer) (\(names.joined(separator: ",")))"
@@ -407,6 +433,7 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
                     } else {
                         handshake.succeed([])
                     }
+                    try channel.pipeline.syncOperations.addHandler(InboundHold())
                 }
             }
             .connect(host: targetHost, port: targetPort)
@@ -442,6 +469,9 @@ final class ConnectStarter: ChannelInboundHandler, RemovableChannelHandler {
                             var line = remote.allocator.buffer(capacity: preamble.utf8.count)
                             line.writeString(preamble)
                             remote.writeAndFlush(line, promise: nil)
+                            for channel in [local, remote] {
+                                (try? channel.pipeline.syncOperations.handler(type: InboundHold.self))?.release()
+                            }
                             log("carrying \(peer) -> \(target) (\(names.joined(separator: ",")))")
                             local.setOption(.autoRead, value: true).whenComplete { _ in }
                             local.read()

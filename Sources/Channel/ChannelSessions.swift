@@ -29,7 +29,7 @@ enum SessionPreamble {
 ///   target first); it takes the stream over the moment the current VM side goes;
 /// - held: the VM side went with nobody waiting; the exporter is kept for a grace period.
 final class SuspendedSessions {
-    private var held: [String: (channel: any Channel, holder: SessionHolder, expiry: Scheduled<Void>)] = [:]
+    private var held: [String: (channel: any Channel, expiry: Scheduled<Void>)] = [:]
     private var live: Set<String> = []
     private var waiting: [String: (id: ObjectIdentifier, takeOver: (any Channel) -> Void)] = [:]
 
@@ -64,10 +64,10 @@ final class SuspendedSessions {
         suspend(session, exporter: exporter, grace: grace, log: log)
     }
 
-    /// Keeps `exporter` (whose glue is already removed) for `grace`, buffering what it sends.
+    /// Keeps `exporter` (whose glue is already removed) for `grace`, holding what it sends, up
+    /// to a bound, in an InboundHold that the next glue releases.
     func suspend(_ session: String, exporter: any Channel, grace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
-        let holder = SessionHolder()
-        guard (try? exporter.pipeline.syncOperations.addHandler(holder)) != nil else {
+        guard (try? exporter.pipeline.syncOperations.addHandler(InboundHold(limit: Self.holdLimit))) != nil else {
             exporter.close(promise: nil)
             return
         }
@@ -79,42 +79,17 @@ final class SuspendedSessions {
             }
         }
         held[session]?.channel.close(promise: nil)
-        held[session] = (exporter, holder, expiry)
+        held[session] = (exporter, expiry)
         exporter.closeFuture.whenComplete { _ in bound.value.held.removeValue(forKey: session)?.expiry.cancel() }
     }
 
-    /// Takes a held exporter back, with what it sent meanwhile.
-    func resume(_ session: String) -> (channel: any Channel, buffered: [ByteBuffer])? {
+    /// Takes a held exporter back, its InboundHold still in place with what it sent meanwhile.
+    func resume(_ session: String) -> (any Channel)? {
         guard let entry = held.removeValue(forKey: session), entry.channel.isActive else { return nil }
         entry.expiry.cancel()
-        let buffered = entry.holder.drain()
-        if let context = try? entry.channel.pipeline.syncOperations.context(handler: entry.holder) {
-            entry.channel.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        }
-        return (entry.channel, buffered)
-    }
-}
-
-/// Holds what a suspended exporter sends; stops reading past a bound, so a chatty device
-/// cannot make the relay buffer without limit while no VM listens.
-final class SessionHolder: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    private var buffers: [ByteBuffer] = []
-    private var bytes = 0
-    static let limit = 4 << 20
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = unwrapInboundIn(data)
-        bytes += buffer.readableBytes
-        buffers.append(buffer)
-        if bytes > Self.limit { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
+        return entry.channel
     }
 
-    func drain() -> [ByteBuffer] {
-        defer {
-            buffers = []
-            bytes = 0
-        }
-        return buffers
-    }
+    /// What a suspended exporter may send before the relay stops reading it.
+    static let holdLimit = 4 << 20
 }

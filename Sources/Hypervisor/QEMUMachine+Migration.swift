@@ -22,8 +22,12 @@ extension QEMUMachine {
     public func migrate(to target: any VirtualMachineControl, uri: String, options: MigrationOptions,
                         progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         let start = ContinuousClock.now
-        try await target.prepareIncoming(uri: uri, tls: options.tls, sourceName: nil)
-        let result = try await migrateOut(uri: uri, options: options, start: start, progress: progress)
+        // Two QEMUs, no order between readying one and setting the other's limits: at once.
+        async let readied: Void = target.prepareIncoming(uri: uri, tls: options.tls, sourceName: nil)
+        let outgoing = try await prepareOutgoing(options)
+        defer { outgoing.watch.cancel() }
+        try await readied
+        let result = try await startOutgoing(outgoing, uri: uri, options: options, start: start, progress: progress)
         // The target switches to running as the stream ends; wait for it, briefly.
         if let machine = target as? QEMUMachine { try await machine.waitForStatus(.running, timeout: .seconds(10)) }
         return result
@@ -35,11 +39,22 @@ extension QEMUMachine {
     /// carry `options.targetName`; a refused handshake is a `.permissionDenied` error.
     public func migrateOut(uri: String, options: MigrationOptions,
                            progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
-        try await migrateOut(uri: uri, options: options, start: .now, progress: progress)
+        let start = ContinuousClock.now
+        let outgoing = try await prepareOutgoing(options)
+        defer { outgoing.watch.cancel() }
+        return try await startOutgoing(outgoing, uri: uri, options: options, start: start, progress: progress)
     }
 
-    func migrateOut(uri: String, options: MigrationOptions, start: ContinuousClock.Instant,
-                    progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
+    /// A source readied to migrate: its ending event watched, and whether it ran before.
+    struct OutgoingMigration {
+        let watch: MigrationWatch
+        let wasRunning: Bool
+    }
+
+    /// Sets the source's credentials and limits, turns on its MIGRATION events, and asks
+    /// whether it runs. The last three do not depend on one another, so they are in flight
+    /// together: QEMU answers a connection's commands in order, and three round trips become one.
+    func prepareOutgoing(_ options: MigrationOptions) async throws -> OutgoingMigration {
         if options.tls != nil && (options.targetName ?? "").isEmpty {
             throw TetherError(.invalidArgument, "a migration of \(name) over TLS needs the name the target's certificate carries")
         }
@@ -47,17 +62,30 @@ extension QEMUMachine {
         var parameters: [String: JSONValue] = [:]
         if let limit = options.downtimeLimitMs { parameters["downtime-limit"] = .int(Int64(limit)) }
         if let bandwidth = options.maxBandwidthBytesPerSecond { parameters["max-bandwidth"] = .int(Int64(bandwidth)) }
-        if !parameters.isEmpty { try await qmp.execute("migrate-set-parameters", .object(parameters)) }
-        let watch = try await watchMigration()
-        defer { watch.cancel() }
-        let wasRunning = try await status() == .running
+        let watch = MigrationWatch(qmp)
+        do {
+            async let limits: Void = parameters.isEmpty ? () : { _ = try await qmp.execute("migrate-set-parameters", .object(parameters)) }()
+            async let events: Void = enableMigrationEvents()
+            async let state = status()
+            try await limits
+            try await events
+            return OutgoingMigration(watch: watch, wasRunning: try await state == .running)
+        } catch {
+            watch.cancel()
+            throw error
+        }
+    }
+
+    /// Starts a readied migration and follows it to the end.
+    func startOutgoing(_ outgoing: OutgoingMigration, uri: String, options: MigrationOptions, start: ContinuousClock.Instant,
+                       progress: @escaping @Sendable (MigrationProgress) -> Void) async throws -> MigrationResult {
         try await qmp.execute("migrate", ["uri": .string(uri)])
         do {
-            return try await follow(start: start, timeout: options.timeout, watch: watch, progress: progress)
+            return try await follow(start: start, timeout: options.timeout, watch: outgoing.watch, progress: progress)
         } catch {
             // QEMU 7.2 reports a failure a moment before it restarts the source's CPUs (a
             // migration that failed at the switch-over): the caller is promised a running source.
-            if wasRunning { try? await waitForStatus(.running, timeout: .seconds(5)) }
+            if outgoing.wasRunning { try? await waitForStatus(.running, timeout: .seconds(5)) }
             throw await tlsRefusal(error, options: options) ?? error
         }
     }
@@ -145,8 +173,17 @@ extension QEMUMachine {
     /// that the end is seen within milliseconds rather than at the next poll.
     func watchMigration() async throws -> MigrationWatch {
         let watch = MigrationWatch(qmp)
-        try await qmp.execute("migrate-set-capabilities", ["capabilities": .array([["capability": "events", "state": true]])])
+        do {
+            try await enableMigrationEvents()
+        } catch {
+            watch.cancel()
+            throw error
+        }
         return watch
+    }
+
+    private func enableMigrationEvents() async throws {
+        try await qmp.execute("migrate-set-capabilities", ["capabilities": .array([["capability": "events", "state": true]])])
     }
 
     /// Follows a migration to its end: wakes on its ending event, asks query-migrate for

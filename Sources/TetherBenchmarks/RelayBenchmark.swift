@@ -12,6 +12,8 @@ struct RelayBenchmark: AsyncParsableCommand {
     @Option(help: "Bytes per throughput run.") var bytes = 1 << 30
     @Option(help: "Throughput runs per path.") var runs = 3
     @Option(help: "64-byte request/response round trips per path.") var messages = 10_000
+    @Option(help: "Only these paths besides the direct one (comma-separated: plain, socat, tls, stunnel), to profile one alone.")
+    var paths = "plain,socat,tls,stunnel"
 
     struct Path {
         var name: String
@@ -29,7 +31,7 @@ struct RelayBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let rows = try await measure()
-        print("Relay on loopback, \(bytes >> 20) MiB per throughput run (median of \(runs)), \(messages) x 64-byte request/response")
+        print("Relay on loopback, \(bytes >> 20) MiB per throughput run (median of \(runs)), \(messages) x 64-byte request/response per path, the paths taking turns")
         print(pad("path", 26) + pad("throughput (MB/s)", 20) + pad("added RTT p50 (us)", 20) + "added RTT p99 (us)")
         for row in rows {
             let direct = row.name == Self.direct
@@ -98,17 +100,23 @@ struct RelayBenchmark: AsyncParsableCommand {
         }
 
         let direct = Path(name: Self.direct, sinkPort: sink.port, echoPort: echo.port)
-        let paths = [direct, try await tetherPath(Self.plain, tls: false), try await socatPath(),
-                     try await tetherPath(Self.tls, tls: true), try await stunnelPath()]
+        let wanted = Set(self.paths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let unknown = wanted.subtracting(["plain", "socat", "tls", "stunnel"])
+        guard unknown.isEmpty else { throw ValidationError("unknown paths: \(unknown.sorted().joined(separator: ", "))") }
+        var paths = [direct]
+        if wanted.contains("plain") { paths.append(try await tetherPath(Self.plain, tls: false)) }
+        if wanted.contains("socat") { paths.append(try await socatPath()) }
+        if wanted.contains("tls") { paths.append(try await tetherPath(Self.tls, tls: true)) }
+        if wanted.contains("stunnel") { paths.append(try await stunnelPath()) }
 
-        var rows: [Row] = []
-        var baseline = (p50: 0.0, p99: 0.0)
+        var rates: [String: [Double]] = [:]
         for path in paths {
-            var rates: [Double] = []
-            for _ in 0..<runs { rates.append(try Self.throughput(port: path.sinkPort, bytes: bytes, sink: sink)) }
-            let rtts = try Self.roundTrips(port: path.echoPort, count: messages)
-            if path.name == direct.name { baseline = (rtts.p50, rtts.p99) }
-            rows.append(Row(name: path.name, throughput: median(rates), p50: rtts.p50 - baseline.p50, p99: rtts.p99 - baseline.p99))
+            for _ in 0..<runs { rates[path.name, default: []].append(try Self.throughput(port: path.sinkPort, bytes: bytes, sink: sink)) }
+        }
+        let rtts = try Self.roundTrips(ports: paths.map(\.echoPort), count: messages)
+        let baseline = rtts[0]
+        let rows = zip(paths, rtts).map { path, rtt in
+            Row(name: path.name, throughput: median(rates[path.name] ?? []), p50: rtt.p50 - baseline.p50, p99: rtt.p99 - baseline.p99)
         }
         keep.removeAll()
         return rows
@@ -144,15 +152,21 @@ struct RelayBenchmark: AsyncParsableCommand {
         return Double(bytes) / (Double(end - start) / 1e9) / 1e6
     }
 
-    /// Round trips of 64 bytes; microseconds at p50 and p99.
-    static func roundTrips(port: Int, count: Int) throws -> (p50: Double, p99: Double) {
-        guard let fd = StreamPeer.connect(port: port) else { throw ValidationError("cannot connect to \(port)") }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    /// Round trips of 64 bytes on each port, `count` each; microseconds at p50 and p99. The
+    /// ports take turns in blocks of 500, each block in another order, so that a machine that
+    /// drifts (another tenant's load, a frequency change) weighs on every path alike instead of
+    /// on the one measured while it lasted.
+    static func roundTrips(ports: [Int], count: Int) throws -> [(p50: Double, p99: Double)] {
+        var fds: [Int32] = []
+        defer { fds.forEach { close($0) } }
+        for port in ports {
+            guard let fd = StreamPeer.connect(port: port) else { throw ValidationError("cannot connect to \(port)") }
+            fds.append(fd)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         var request = [UInt8](repeating: 7, count: 64), reply = [UInt8](repeating: 0, count: 64)
-        var samples: [Double] = []
-        for i in 0..<(count + 200) {
+        func roundTrip(_ fd: Int32, _ i: Int) throws -> Double {
             request[0] = UInt8(truncatingIfNeeded: i)
             let start = DispatchTime.now().uptimeNanoseconds
             _ = request.withUnsafeBytes { send(fd, $0.baseAddress, 64, Int32(MSG_NOSIGNAL)) }
@@ -163,10 +177,21 @@ struct RelayBenchmark: AsyncParsableCommand {
                 got += n
             }
             guard reply[0] == request[0] else { throw ValidationError("echo out of order") }
-            if i >= 200 { samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000) }   // 200 to warm up
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
         }
-        samples.sort()
-        return (samples[samples.count / 2], samples[Int(Double(samples.count) * 0.99)])
+        for fd in fds { for i in 0..<200 { _ = try roundTrip(fd, i) } }   // to warm up
+        var samples = [[Double]](repeating: [], count: fds.count)
+        let block = 500
+        for round in 0..<((count + block - 1) / block) {
+            for turn in 0..<fds.count {
+                let index = (turn + round) % fds.count
+                for i in 0..<min(block, count - round * block) { samples[index].append(try roundTrip(fds[index], i)) }
+            }
+        }
+        return samples.map { path in
+            let sorted = path.sorted()
+            return (sorted[sorted.count / 2], sorted[Int(Double(sorted.count) * 0.99)])
+        }
     }
 }
 

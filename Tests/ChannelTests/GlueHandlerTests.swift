@@ -82,8 +82,7 @@ struct GlueHandlerTests {
 
         socket.drain()
         #expect(socket.failedBytes == 0, "the stream's tail was not cut")
-        #expect(try vm.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "tail")
-        #expect(try vm.readOutbound(as: ByteBuffer.self) == nil, "written once")
+        #expect(try written(vm) == ["tail"], "written once")
         #expect(socket.closes.first == .output, "the output ends first, after the tail")
         #expect(socket.closes.contains(.all), "then, both directions done, the channel closes")
     }
@@ -98,6 +97,15 @@ struct GlueHandlerTests {
         socket.drain()
         #expect(socket.closes == [.output], "only the output ends: the VM may still send")
         #expect(vm.isActive)
-        #expect(try vm.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "abc")
+        #expect(try written(vm) == ["abc"])
+    }
+
+    /// What reached the VM side's socket, without the drain tracker's empty markers.
+    func written(_ vm: EmbeddedChannel) throws -> [String] {
+        var all: [String] = []
+        while let buffer = try vm.readOutbound(as: ByteBuffer.self) {
+            if buffer.readableBytes > 0 { all.append(String(buffer: buffer)) }
+        }
+        return all
     }
 }

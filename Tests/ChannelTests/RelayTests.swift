@@ -182,4 +182,36 @@ struct RelayTests {
         await serve.stop()
         await connect.stop()
     }
+
+    /// Both ends send a short message and end their stream at once: the client before the relay
+    /// has reached the device side, the device side before its glue is in place. NIO reads a
+    /// socket to its end when the peer closes, reading on or off, so a relay that did not hold
+    /// those reads lost the bytes and the end (found by the relay benchmark with 64 KiB streams:
+    /// the device side never saw its stream end).
+    @Test(arguments: [1, 64, 65_536], [true, false])
+    func aShortStreamEndedAtOnceArrivesWholeAndEnds(bytes: Int, tls: Bool) async throws {
+        let pki = try PKI()
+        let log = Log()
+        // Both patterns made now, so that each peer sends the moment it is connected.
+        let (toVM, toDevice) = (StreamPeer.digest(bytes: bytes, seed: 4), StreamPeer.digest(bytes: bytes, seed: 3))
+        let target = try StreamServer(sendBytes: bytes, seed: 4)
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                 targetPort: target.port, identity: tls ? TLSIdentity(directory: pki.dir, name: "dev-host") : nil,
+                                                 allow: tls ? ["vm-host"] : nil, log: log.sink)
+        let connect = try await ChannelRelay.start(.connect, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                   targetPort: serve.port, identity: tls ? TLSIdentity(directory: pki.dir, name: "vm-host") : nil,
+                                                   allow: tls ? ["dev-host"] : nil, log: log.sink)
+        for round in 0..<5 {
+            let fd = try #require(StreamPeer.connect(port: connect.port))
+            let mine = try #require(StreamPeer(socket: fd, sendBytes: bytes, seed: 3).wait(timeout: 30),
+                                    "round \(round): the client's stream never ended: \(log.all)")
+            for _ in 0..<500 where target.accepted.count <= round { usleep(10_000) }
+            let theirs = try #require(target.accepted.count > round ? target.accepted[round].wait(timeout: 30) : nil,
+                                      "round \(round): the device side's stream never ended: \(log.all)")
+            #expect(mine.receivedDigest == toVM, "round \(round): device to VM, \(mine.receivedBytes) of \(bytes)")
+            #expect(theirs.receivedDigest == toDevice, "round \(round): VM to device, \(theirs.receivedBytes) of \(bytes)")
+        }
+        await serve.stop()
+        await connect.stop()
+    }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 import TetherModel
 import USBRedirReplay
 
@@ -35,11 +36,17 @@ public final class StreamPeer: @unchecked Sendable {
     }
 
     /// A 1 MiB block of seeded noise, repeated: TLS does not compress, so this costs what any
-    /// payload costs, and it is cheap to make in a debug build.
+    /// payload costs. Made once per seed: a peer whose block is made sends at once after
+    /// connecting, as a test of what arrives before a relay is ready needs (`digest` makes it).
     static func block(_ seed: UInt8) -> [UInt8] {
+        if let block = blocks.withLock({ $0[seed] }) { return block }
         var generator = SplitMix64(seed: UInt64(seed) &* 0x9E37_79B9)
-        return (0..<(1 << 17)).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+        let block = (0..<(1 << 17)).flatMap { _ in withUnsafeBytes(of: generator.next()) { Array($0) } }
+        blocks.withLock { $0[seed] = block }
+        return block
     }
+
+    private static let blocks = Mutex<[UInt8: [UInt8]]>([:])
 
     private var sendErrno: Int32 = 0
     private let senderDone = DispatchSemaphore(value: 0)
