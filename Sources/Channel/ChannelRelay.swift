@@ -293,9 +293,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
+    /// Kept for the glue, not passed on: nothing after the gate needs it before the glue, and
+    /// the glue must hear it once.
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
-        context.fireChannelInactive()
     }
 
     private func admit(_ context: ChannelHandlerContext, names: [String], session: String?) {
@@ -351,6 +352,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
     private func glue(_ context: ChannelHandlerContext, exporter: any Channel, names: [String],
                       session: String?, resumed: Bool) {
         let log = self.log, peer = self.peer, meter = self.meter, sessions = self.sessions, grace = resumeGrace
+        if let session, inputEnded || closed {
+            keepForSession(session, context, exporter: exporter)
+            return
+        }
         let keep: ((any Channel) -> Void)? = session.map { id in
             { exporter in sessions.value.vmSideGone(id, exporter: exporter, grace: grace, log: log) }
         }
@@ -371,8 +376,10 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         }
         exporter.flush()
         held.removeAll()
-        (try? exporter.pipeline.syncOperations.handler(type: InboundHold.self))?.release()
+        // Live before the held bytes go: their flush may fail and close the VM side, which
+        // hands the exporter back to be held, and that must stand.
         if let session { sessions.value.glued(session, exporter: exporter) }
+        (try? exporter.pipeline.syncOperations.handler(type: InboundHold.self))?.release()
         if inputEnded { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         if closed { context.fireChannelInactive() }
         let inbound = context.channel
@@ -384,6 +391,23 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         exporter.setOption(.autoRead, value: true).whenComplete { _ in }
         inbound.read()
         exporter.read()
+    }
+
+    /// A session's VM side that went before its glue was in place: what it sent goes to the
+    /// device, and the device's stream, with what it sent meanwhile still in its InboundHold, is
+    /// the session's, for the VM's next host, as when a glued VM side goes.
+    private func keepForSession(_ session: String, _ context: ChannelHandlerContext, exporter: any Channel) {
+        for buffer in held {
+            meter.record(buffer.readableBytes, .toDevice)
+            exporter.write(buffer, promise: nil)
+        }
+        exporter.flush()
+        held.removeAll()
+        log("\(peer) closed before its session \(session) was joined to the device's stream")
+        sessions.value.vmSideGone(session, exporter: exporter, grace: resumeGrace, log: log)
+        exporter.setOption(.autoRead, value: true).whenComplete { _ in }
+        exporter.read()
+        context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -65,9 +65,11 @@ final class SuspendedSessions {
     }
 
     /// Keeps `exporter` (whose glue is already removed) for `grace`, holding what it sends, up
-    /// to a bound, in an InboundHold that the next glue releases.
+    /// to InboundHold's bound, in an InboundHold that the next glue releases.
     func suspend(_ session: String, exporter: any Channel, grace: TimeAmount, log: @escaping @Sendable (String) -> Void) {
-        guard (try? exporter.pipeline.syncOperations.addHandler(InboundHold(limit: Self.holdLimit))) != nil else {
+        // One hold: an exporter that never reached a VM side has its first one still.
+        let holding = (try? exporter.pipeline.syncOperations.handler(type: InboundHold.self)) != nil
+        guard holding || (try? exporter.pipeline.syncOperations.addHandler(InboundHold())) != nil else {
             exporter.close(promise: nil)
             return
         }
@@ -89,7 +91,4 @@ final class SuspendedSessions {
         entry.expiry.cancel()
         return entry.channel
     }
-
-    /// What a suspended exporter may send before the relay stops reading it.
-    static let holdLimit = 4 << 20
 }

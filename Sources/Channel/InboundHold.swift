@@ -7,8 +7,8 @@ import NIOCore
 /// half-closes at once, or an exporter that says hello and hangs up, would lose its last bytes
 /// and leave the other side waiting for an end that never comes.
 ///
-/// Also what holds a suspended session's exporter: there with a bound, past which it stops
-/// reading, so a chatty device cannot make the relay buffer without limit while no VM listens.
+/// Also what holds a suspended session's exporter. Past a bound it stops reading, so a chatty
+/// device cannot make the relay buffer without limit while no VM listens.
 final class InboundHold: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -17,10 +17,13 @@ final class InboundHold: ChannelInboundHandler, RemovableChannelHandler {
     private var bytes = 0
     private var inputEnded = false
     private var closed = false
-    private let limit: Int?
+    private let limit: Int
     private var context: ChannelHandlerContext?
 
-    init(limit: Int? = nil) { self.limit = limit }
+    /// What a channel may send into a hold before the relay stops reading it.
+    static let defaultLimit = 4 << 20
+
+    init(limit: Int = InboundHold.defaultLimit) { self.limit = limit }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -29,7 +32,7 @@ final class InboundHold: ChannelInboundHandler, RemovableChannelHandler {
         let buffer = unwrapInboundIn(data)
         bytes += buffer.readableBytes
         buffers.append(buffer)
-        if let limit, bytes > limit { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
+        if bytes > limit { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {}

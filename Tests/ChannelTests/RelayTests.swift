@@ -214,4 +214,39 @@ struct RelayTests {
         await serve.stop()
         await connect.stop()
     }
+
+    /// A session's VM side that sends its preamble and goes before the device side is joined
+    /// to it: the device's first bytes are held for the session, not written to the VM side
+    /// that went, and the VM that comes back for the session gets the stream from its start.
+    @Test func aSessionWhoseVMSideGoesBeforeItsGlueKeepsTheDevicesFirstBytes() async throws {
+        let bytes = 4_096
+        let expected = StreamPeer.digest(bytes: bytes, seed: 6)
+        let log = Log()
+        let device = try StreamServer(sendBytes: bytes, seed: 6)
+        let serve = try await ChannelRelay.start(.serve, listenHost: "127.0.0.1", listenPort: 0, targetHost: "127.0.0.1",
+                                                 targetPort: device.port, identity: nil, log: log.sink)
+        let preamble = Array("TETHER-CHANNEL 1 SESSION s1\n".utf8)
+        let first = try #require(StreamPeer.connect(port: serve.port))
+        // Corked, so the preamble and the end of the stream leave in one segment: the relay
+        // reads both before it can have reached the device.
+        _ = preamble.withUnsafeBytes { send(first, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL) | Int32(MSG_MORE)) }
+        shutdown(first, Int32(SHUT_WR))
+        #expect(log.waitFor("holding the device's stream"), "\(log.all)")
+        defer { close(first) }
+        let second = try #require(StreamPeer.connect(port: serve.port))
+        defer { close(second) }
+        _ = preamble.withUnsafeBytes { send(second, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // Read to the device's end without ending this side (that would be this VM going too).
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(second, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(second, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            received += buffer[0..<n]
+        }
+        #expect(StreamPeer.digest(of: received) == expected, "got \(received.count) of \(bytes) bytes: \(log.all)")
+        await serve.stop()
+    }
 }

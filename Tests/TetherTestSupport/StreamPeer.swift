@@ -24,6 +24,11 @@ public final class StreamPeer: @unchecked Sendable {
         digest(bytes: bytes, block: block(seed))
     }
 
+    /// The digest of `data`, as a peer reports what it received.
+    public static func digest(of data: [UInt8]) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
     static func digest(bytes: Int, block: [UInt8]) -> String {
         var hash = SHA256()
         var left = bytes
