@@ -43,13 +43,18 @@ extension HostAgentService {
             return
         }
         for (name, vm) in vms.sorted(by: { $0.key < $1.key }) where vm.launch?.datastoreDisk?.datastore == datastore {
-            guard !switchingDisks.contains(name), fenced[name] == nil, (try? await vm.machine.diskPath()) == dead else { continue }
+            guard !switchingDisks.contains(name), fenced[name] == nil else { continue }
+            // Claimed before the first await: a heartbeat round's stalled-disk check would
+            // otherwise reopen the same disk meanwhile, one of the two block jobs would fail
+            // ("Need a root block node"), and that check would report the VM's IO paths lost
+            // and have it moved off a host whose second path works (CI, this machine, once).
+            switchingDisks.insert(name)
+            defer { switchingDisks.remove(name) }
+            guard (try? await vm.machine.diskPath()) == dead else { continue }
             guard let target = store.paths.first(where: { $0 != path && pathStates[$0] == .up }), let to = try? NBDPath(parsing: target) else {
                 logger.error("no other path of this host to the datastore is up: the VM waits in io-error", metadata: ["vm": "\(name)"])
                 continue
             }
-            switchingDisks.insert(name)
-            defer { switchingDisks.remove(name) }
             do {
                 let done = try await vm.machine.switchDiskPath(to: to)
                 logger.notice("disk moved to another path", metadata: ["vm": "\(name)", "from": "\(path)", "to": "\(target)",
@@ -167,6 +172,9 @@ extension HostAgentService {
             let storageWorks = cutRecently || Self.pathWroteAfter(stalled.date, on: disk.datastore, in: paths)
             guard storageWorks || now - since >= Self.ioErrorGrace, storageLostSince[disk.datastore] == nil, !reportedStalls.contains(name),
                   let store = settings.datastores.first(where: { $0.name == disk.datastore }) else { continue }
+            // Again, after this round's awaits: a path that went down meanwhile may be moving
+            // this disk now (`pathChanged`); reopenDisk claims it before its own first await.
+            guard !switchingDisks.contains(name) else { continue }
             if await reopenDisk(name, vm.machine, over: store.paths.filter { pathStates[$0] == .up }) {
                 stalledSince[name] = nil
                 continue
