@@ -21,6 +21,13 @@ public struct AgentLoop: Service {
     let agent: HostAgentService
     let controller: ControllerClient
     let interval: Duration
+
+    /// How long after registering again a storage loss still believed is reported again: a
+    /// path monitor's period and request timeout (500 ms and 1.5 s), time for it to see paths
+    /// that came back with the host's links. A host back from an isolation otherwise reported
+    /// the loss that healed with it, before its monitors probed again, and the controller,
+    /// hearing it again, moved its VMs (the lab's fencing test, on a slower machine).
+    static let storageRecheck: Duration = .seconds(2)
     let changes: DeviceChanges
     let logger: Logger
     /// What the host measures of its networks and paths, sent with every heartbeat; it learns
@@ -53,6 +60,9 @@ public struct AgentLoop: Service {
         var trafficSent = TrafficReport()
         var metered: [DeviceRate] = []
         var beaten = ContinuousClock.now
+        // When the controller last took a registration after none stood (a start, or a return
+        // from being cut off): see `storageRecheck`.
+        var registeredAgain: ContinuousClock.Instant?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if woken || inventoried.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
                 _ = await agent.refreshDevices()
@@ -75,7 +85,10 @@ public struct AgentLoop: Service {
                     stamped.revision = revision
                     try await controller.register(stamped)
                     AgentMetrics.heartbeat(ok: true)
-                    if sent == nil { logger.notice("registered with the controller") }
+                    if sent == nil {
+                        logger.notice("registered with the controller")
+                        registeredAgain = .now
+                    }
                     sent = current
                 } else {
                     let rates = await agent.traffic()
@@ -90,7 +103,9 @@ public struct AgentLoop: Service {
                     await health?.updatePeers(reply.peers)
                     await peerFailover?.heard(reply, at: Date())
                     await handOverMoves()
-                    await agent.reportStorageLossAgain()
+                    if registeredAgain.map({ ContinuousClock.now - $0 >= Self.storageRecheck }) ?? true {
+                        await agent.reportStorageLossAgain()
+                    }
                 }
             } catch where error.code == .notFound {
                 // The controller does not know this host, or holds an older registration of it:
