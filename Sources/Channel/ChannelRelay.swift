@@ -370,12 +370,7 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
             exporter.close(promise: nil)
             return
         }
-        for buffer in held {
-            meter.record(buffer.readableBytes, .toDevice)
-            exporter.write(buffer, promise: nil)
-        }
-        exporter.flush()
-        held.removeAll()
+        sendHeld(to: exporter)
         // Live before the held bytes go: their flush may fail and close the VM side, which
         // hands the exporter back to be held, and that must stand.
         if let session { sessions.value.glued(session, exporter: exporter) }
@@ -393,16 +388,21 @@ final class ServeGate: ChannelInboundHandler, RemovableChannelHandler {
         exporter.read()
     }
 
-    /// A session's VM side that went before its glue was in place: what it sent goes to the
-    /// device, and the device's stream, with what it sent meanwhile still in its InboundHold, is
-    /// the session's, for the VM's next host, as when a glued VM side goes.
-    private func keepForSession(_ session: String, _ context: ChannelHandlerContext, exporter: any Channel) {
+    /// What the VM side sent before its glue, to the device, in order.
+    private func sendHeld(to exporter: any Channel) {
         for buffer in held {
             meter.record(buffer.readableBytes, .toDevice)
             exporter.write(buffer, promise: nil)
         }
         exporter.flush()
         held.removeAll()
+    }
+
+    /// A session's VM side that went before its glue was in place: what it sent goes to the
+    /// device, and the device's stream, with what it sent meanwhile still in its InboundHold, is
+    /// the session's, for the VM's next host, as when a glued VM side goes.
+    private func keepForSession(_ session: String, _ context: ChannelHandlerContext, exporter: any Channel) {
+        sendHeld(to: exporter)
         log("\(peer) closed before its session \(session) was joined to the device's stream")
         sessions.value.vmSideGone(session, exporter: exporter, grace: resumeGrace, log: log)
         exporter.setOption(.autoRead, value: true).whenComplete { _ in }
