@@ -125,6 +125,15 @@ extension Controller {
         let time = now()
         let continuous = lastHeartbeat[host].map { time.timeIntervalSince($0) < Self.agentHeardWithin } ?? false
         if !continuous || heardSince[host] == nil { heardSince[host] = time }
+        // A host down (or new) comes up: the down set changes. An up host heard again stays
+        // up, and later; only a clock set back makes its heartbeat the earliest.
+        if let found = downFound {
+            if found.down.contains(host) || lastHeartbeat[host] == nil {
+                downFound = nil
+            } else if found.earliestUp.map({ time < $0 }) ?? true {
+                downFound?.earliestUp = time
+            }
+        }
         lastHeartbeat[host] = time
     }
 

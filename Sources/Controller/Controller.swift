@@ -72,6 +72,11 @@ public actor Controller {
     let connect: AgentConnector
     var registrations: [String: AgentRegistration] = [:]
     var lastHeartbeat: [String: Date] = [:]
+    /// The hosts down at `from`, and the earliest heartbeat of a host up then: the set holds
+    /// until that one's silence passes the timeout (`downHosts`). Every decision asks which
+    /// hosts are down; looking at each host's last heartbeat took a tenth of a dry run at
+    /// 1,000 hosts.
+    var downFound: (down: Set<String>, from: Date, earliestUp: Date?)?
     /// Since when each host's agent has been heard without a gap (`markHeard`).
     var heardSince: [String: Date] = [:]
     /// Each host's last health report, and what the controller concluded from all of them.
@@ -243,8 +248,20 @@ public actor Controller {
     }
 
     func downHosts(at time: Date) -> Set<String> {
+        let timeout = settings.heartbeatTimeout
+        if let found = downFound, found.from <= time, found.earliestUp.map({ time.timeIntervalSince($0) <= timeout }) ?? true {
+            return found.down
+        }
         var down = Set<String>()
-        for (host, seen) in lastHeartbeat where time.timeIntervalSince(seen) > settings.heartbeatTimeout { down.insert(host) }
+        var earliestUp: Date?
+        for (host, seen) in lastHeartbeat {
+            if time.timeIntervalSince(seen) > timeout {
+                down.insert(host)
+            } else if earliestUp.map({ seen < $0 }) ?? true {
+                earliestUp = seen
+            }
+        }
+        downFound = (down, time, earliestUp)
         return down
     }
 

@@ -51,9 +51,10 @@ extension QEMUMachine {
         let wasRunning: Bool
     }
 
-    /// Sets the source's credentials and limits, turns on its MIGRATION events, and asks
-    /// whether it runs. The last three do not depend on one another, so they are in flight
-    /// together: QEMU answers a connection's commands in order, and three round trips become one.
+    /// Sets the source's credentials and limits, turns on its MIGRATION events (unless they are
+    /// known on since its start), and asks whether it runs. The last three do not depend on one
+    /// another, so they are in flight together: QEMU answers a connection's commands in order,
+    /// and three round trips become one (QEMU still takes about a millisecond for each here).
     func prepareOutgoing(_ options: MigrationOptions) async throws -> OutgoingMigration {
         if options.tls != nil && (options.targetName ?? "").isEmpty {
             throw TetherError(.invalidArgument, "a migration of \(name) over TLS needs the name the target's certificate carries")
@@ -65,7 +66,7 @@ extension QEMUMachine {
         let watch = MigrationWatch(qmp)
         do {
             async let limits: Void = parameters.isEmpty ? () : { _ = try await qmp.execute("migrate-set-parameters", .object(parameters)) }()
-            async let events: Void = enableMigrationEvents()
+            async let events: Void = { if !migrationEventsKnownOn.withLockedValue({ $0 }) { try await enableMigrationEvents() } }()
             async let state = status()
             try await limits
             try await events
@@ -182,7 +183,7 @@ extension QEMUMachine {
         return watch
     }
 
-    private func enableMigrationEvents() async throws {
+    func enableMigrationEvents() async throws {
         try await qmp.execute("migrate-set-capabilities", ["capabilities": .array([["capability": "events", "state": true]])])
     }
 

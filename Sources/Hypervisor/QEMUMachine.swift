@@ -18,6 +18,10 @@ public final class QEMUMachine: VirtualMachineControl {
     /// parameters start empty) without an operator's monitor, or cleared them itself. A migration without TLS then skips
     /// asking (a QMP round trip on each end, in the time a migration adds to QEMU's own).
     let migrationTLSKnownClear: NIOLockedValueBox<Bool>
+    /// QEMU sends MIGRATION events: turned on when this driver started it without an
+    /// operator's monitor (who could turn them off), so that a migration does not spend a QMP
+    /// command on them (a millisecond of QEMU's on two cores) before it can start.
+    let migrationEventsKnownOn = NIOLockedValueBox(false)
 
     init(name: String, qmp: QMPClient, process: ChildProcess?, logPath: String?, networkNamespace: String? = nil) {
         migrationTLSKnownClear = NIOLockedValueBox(process != nil)
@@ -75,7 +79,11 @@ public final class QEMUMachine: VirtualMachineControl {
                 let qmp = try await QMPClient.connect(socketPath: socket, timeout: .seconds(1))
                 let machine = QEMUMachine(name: spec.name, qmp: qmp, process: process, logPath: log, networkNamespace: spec.networkNamespace)
                 // An operator's monitor can set migration parameters this driver does not see.
-                if spec.operatorMonitor != nil { machine.migrationTLSKnownClear.withLockedValue { $0 = false } }
+                if spec.operatorMonitor != nil {
+                    machine.migrationTLSKnownClear.withLockedValue { $0 = false }
+                } else if (try? await machine.enableMigrationEvents()) != nil {
+                    machine.migrationEventsKnownOn.withLockedValue { $0 = true }
+                }
                 return machine
             } catch {
                 guard process.isRunning else { throw exited() }

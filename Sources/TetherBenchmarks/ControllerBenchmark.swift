@@ -23,6 +23,8 @@ struct ControllerBenchmark: AsyncParsableCommand {
     @Option(help: "VMs per host.") var vmsPerHost = 10
     @Option(help: "Seconds of dry-run decisions.") var seconds = 5.0
     @Option(help: "Concurrent API clients.") var clients = 4
+    @Option(help: "Dry runs in all, instead of --seconds of them: for instruction counts (valgrind), whose differences between two counts are a request's.")
+    var dryRuns: Int?
     @Option(help: "Real attaches to time.") var attaches = 100
     @Option(help: "etcd://HOST:PORT,... : the store on etcd (under a fresh prefix) instead of SQLite; `etcd` starts one here.")
     var store: String?
@@ -33,6 +35,18 @@ struct ControllerBenchmark: AsyncParsableCommand {
         var decisionsPerSecond: Double
         var decisionP50: Double
         var attachP50: Double
+        /// Nil with the store on etcd.
+        var controllerProcess: ControllerProcess?
+    }
+
+    /// Dry runs with the controller in a process of its own: the rate, and CPU per decision.
+    struct ControllerProcess {
+        var decisionsPerSecond: Double
+        var controllerCPU: Double
+        var clientsCPU: Double
+        /// The machine's cores over the controller's CPU per decision: its rate with the
+        /// clients on other machines.
+        var capacity: Double { Double(ProcessInfo.processInfo.activeProcessorCount) / controllerCPU * 1e6 }
     }
 
     func run() async throws { _ = try await measure() }
@@ -69,7 +83,7 @@ struct ControllerBenchmark: AsyncParsableCommand {
         let controller = try await Controller(store: chosen) { registration in
             RecordingAgent(host: registration.host, recorder: recorder)
         }
-        var logger = Logger(label: "benchmark")
+        var logger = Logger(label: "benchmark", factory: TetherLogHandler.init)
         logger.logLevel = .error
         let app = Application(router: ControllerRoutes.router(controller), configuration: .init(address: .unixDomainSocket(path: socket)),
                               logger: logger)
@@ -93,30 +107,11 @@ struct ControllerBenchmark: AsyncParsableCommand {
             return AttachRequest(container: container, device: .port(device), dryRun: true)
         }
         _ = try await client.attach(requests[0])   // the model is built once, here
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        let start = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
-            for k in 0..<clients {
-                group.addTask {
-                    let own = ControllerClient(APIClient(.unixSocket(socket)))
-                    var times: [Duration] = []
-                    var i = k
-                    while ContinuousClock.now < deadline {
-                        let t0 = ContinuousClock.now
-                        _ = try await own.attach(requests[i % requests.count])
-                        times.append(ContinuousClock.now - t0)
-                        i += clients
-                    }
-                    await own.api.close()
-                    return times
-                }
-            }
-            return try await group.reduce(into: []) { $0 += $1 }
-        }
-        let elapsed = ContinuousClock.now - start
-        let perSecond = Double(latencies.count) / elapsed.timeInterval
-        print(String(format: "dry-run decisions: %.0f per second (%d clients, %d in %.1f s); per request p50 %@ ms, p99 %@ ms",
-                     perSecond, clients, latencies.count, seconds, ms(percentile(latencies, 50)), ms(percentile(latencies, 99))))
+        let dry = try await dryRuns(socket: socket, requests)
+        let perSecond = Double(dry.latencies.count) / dry.elapsed.timeInterval
+        print(String(format: "dry-run decisions: %.0f per second (%d clients, %d in %.1f s); per request p50 %@ ms, p99 %@ ms; "
+                     + "CPU per decision %.0f us (clients and controller)", perSecond, clients, dry.latencies.count, dry.elapsed.timeInterval,
+                     ms(percentile(dry.latencies, 50)), ms(percentile(dry.latencies, 99)), dry.cpuPerDecision))
 
         // Real attaches, one after another: API call to the first agent action.
         let countsBefore = etcdClient?.requestCounts
@@ -151,8 +146,87 @@ struct ControllerBenchmark: AsyncParsableCommand {
                          Double(after.writes - countsBefore.writes) / n, Double(polls.reads - countsBefore.reads) / n, after.reads - polls.reads))
         }
         await client.api.close()
-        return Figures(decisionsPerSecond: perSecond, decisionP50: percentile(latencies, 50).timeInterval * 1000,
-                       attachP50: percentile(firstAction, 50).timeInterval * 1000)
+        server.cancel()
+        runner.cancel()
+        let own = store == nil ? try await ownProcess(registrations, requests, directory: directory) : nil
+        return Figures(decisionsPerSecond: perSecond, decisionP50: percentile(dry.latencies, 50).timeInterval * 1000,
+                       attachP50: percentile(firstAction, 50).timeInterval * 1000, controllerProcess: own)
+    }
+
+    /// `clients` clients asking for dry runs for `seconds` (or `dryRuns` in all): each one's
+    /// latency, the time taken, and this process's CPU per decision.
+    func dryRuns(socket: String, _ requests: [AttachRequest]) async throws -> (latencies: [Duration], elapsed: Duration, cpuPerDecision: Double) {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let start = ContinuousClock.now
+        let cpuStart = DetectorBenchmark.cpuSeconds()
+        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for k in 0..<clients {
+                group.addTask {
+                    let own = ControllerClient(APIClient(.unixSocket(socket)))
+                    var times: [Duration] = []
+                    var i = k
+                    var left = dryRuns.map { ($0 + clients - 1 - k) / clients } ?? Int.max
+                    while dryRuns == nil ? ContinuousClock.now < deadline : left > 0 {
+                        left -= 1
+                        let t0 = ContinuousClock.now
+                        _ = try await own.attach(requests[i % requests.count])
+                        times.append(ContinuousClock.now - t0)
+                        i += clients
+                    }
+                    await own.api.close()
+                    return times
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        // CPU per decision in this process: steadier than the rate on a machine whose speed
+        // drifts, and what a change moves.
+        let cpu = (DetectorBenchmark.cpuSeconds() - cpuStart) / Double(max(latencies.count, 1)) * 1e6
+        return (latencies, ContinuousClock.now - start, cpu)
+    }
+
+    /// The dry runs again, against a controller in a process of its own (`controller-serve`),
+    /// as tetherd runs: its CPU per decision apart from the clients'. On a 2-core machine the
+    /// clients take CPU the controller would otherwise have; its own figure says what it could
+    /// answer with them elsewhere, as hooks and agents are.
+    func ownProcess(_ registrations: [AgentRegistration], _ requests: [AttachRequest], directory: String) async throws -> ControllerProcess {
+        let socket = "\(directory)/own.sock"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = ["controller-serve", "--socket", socket, "--store", "\(directory)/own.sqlite"]
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        for _ in 0..<3_000 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
+        let client = ControllerClient(APIClient(.unixSocket(socket)))
+        for registration in registrations { try await client.register(registration) }
+        _ = try await client.attach(requests[0])
+        await client.api.close()
+        let childStart = try Self.cpuSeconds(of: process.processIdentifier)
+        let dry = try await dryRuns(socket: socket, requests)
+        let n = Double(max(dry.latencies.count, 1))
+        let figures = ControllerProcess(decisionsPerSecond: n / dry.elapsed.timeInterval,
+                                        controllerCPU: (try Self.cpuSeconds(of: process.processIdentifier) - childStart) / n * 1e6,
+                                        clientsCPU: dry.cpuPerDecision)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        print(String(format: "controller in a process of its own: %.0f dry-run decisions per second; CPU per decision: the controller's %.0f us, "
+                     + "the clients' %.0f us; %.0f cores over the controller's figure: %.0f per second with the clients elsewhere",
+                     figures.decisionsPerSecond, figures.controllerCPU, figures.clientsCPU, cores, figures.capacity))
+        return figures
+    }
+
+    /// A process's user and system CPU so far (/proc/PID/stat, in clock ticks).
+    static func cpuSeconds(of pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // After the command's closing parenthesis: state is the first field, utime the 12th.
+        guard let close = stat.lastIndex(of: ")") else { throw ValidationError("cannot read /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw ValidationError("cannot read /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     static func registrations(_ cluster: Cluster) -> [AgentRegistration] {

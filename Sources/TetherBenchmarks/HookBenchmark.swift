@@ -37,7 +37,7 @@ struct HookBenchmark: AsyncParsableCommand {
             host: "host-a", agentAddress: HostPort(host: "127.0.0.1", port: 7401), cpus: 8, memoryMiB: 8192, networks: networks, datastores: ["ds1"],
             devices: [RegisteredDevice(id: "1-4", vendorId: "1a86", productId: "7523", periodicBytesPerSecond: 8_000)],
             vms: [RegisteredVM(name: "vm-a", cpus: 1, memoryMiB: 128, networkMbps: 100, datastore: "ds1")]))
-        var logger = Logger(label: "benchmark")
+        var logger = Logger(label: "benchmark", factory: TetherLogHandler.init)
         logger.logLevel = .critical   // the server's "already closed" at the end is expected
         let app = Application(router: ControllerRoutes.router(controller), configuration: .init(address: .unixDomainSocket(path: socket)), logger: logger)
         let server = Task { try await app.runService() }

@@ -8,7 +8,7 @@ struct TetherBenchmark: AsyncParsableCommand {
         commandName: "tether-benchmark",
         abstract: "Benchmarks of Tether against the tools people use today.",
         subcommands: [ProbeBenchmark.self, InProcessProbe.self, PlacementBenchmark.self, GenerateCluster.self, MigrationBenchmark.self,
-                      RelayBenchmark.self, ControllerBenchmark.self, HookBenchmark.self, HotPathsBenchmark.self,
+                      RelayBenchmark.self, ControllerBenchmark.self, ControllerServe.self, HookBenchmark.self, HotPathsBenchmark.self,
                       DetectorBenchmark.self, LabDetectionBenchmark.self, LabFailoverBenchmark.self, TakeoverBenchmark.self,
                       RebalanceBenchmark.self]
     )

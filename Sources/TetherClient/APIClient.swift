@@ -30,6 +30,9 @@ public final class APIClient: Sendable {
     /// The one that answered last: a leader stays asked until it stops answering.
     private let preferred = Mutex(0)
     private let http: HTTPClient
+    /// Each server's URL up to the path, made once: percent-encoding a socket's path for every
+    /// request was a twentieth of a dry-run decision's time, the client's and the controller's.
+    private let bases: [String]
     private let timeout: TimeAmount
 
     public convenience init(_ server: Server, identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
@@ -46,6 +49,11 @@ public final class APIClient: Sendable {
         if let identity { configuration.tlsConfiguration = identity.configuration(server: false) }
         configuration.timeout = .init(connect: .seconds(5))
         configuration.httpVersion = .http1Only
+        // Per request, the API's own answers need neither: it never redirects, and a tracer
+        // nobody installed still made a span for every request.
+        configuration.redirectConfiguration = .disallow
+        configuration.tracing.tracer = nil
+        bases = servers.map(Self.base)
         http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
@@ -54,13 +62,12 @@ public final class APIClient: Sendable {
         try? await http.shutdown()
     }
 
-    private func url(_ path: String, _ server: Server) -> String {
+    private static func base(_ server: Server) -> String {
         switch server {
         case .unixSocket(let socket):
-            let host = socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket
-            return "http+unix://\(host)\(path)"
+            "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket)
         case .tls(let address):
-            return "https://\(address)\(path)"
+            "https://\(address)"
         }
     }
 
@@ -97,7 +104,7 @@ public final class APIClient: Sendable {
         for attempt in 0..<servers.count {
             let index = (first + attempt) % servers.count
             do {
-                let reply = try await send(method, path, body: body, to: servers[index])
+                let reply = try await send(method, path, body: body, to: index)
                 if index != first { preferred.withLock { $0 = index } }
                 return reply
             } catch {
@@ -113,12 +120,13 @@ public final class APIClient: Sendable {
         error.message.hasPrefix("cannot reach tetherd")
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, body: Data?, to server: Server) async throws(TetherError) -> ByteBuffer {
+    private func send(_ method: HTTPMethod, _ path: String, body: Data?, to index: Int) async throws(TetherError) -> ByteBuffer {
+        let server = servers[index]
         // No socket file: no daemon. Said at once (the HTTP client would retry until its connect timeout).
-        if case .unixSocket(let socket) = server, !FileManager.default.fileExists(atPath: socket) {
+        if case .unixSocket(let socket) = server, access(socket, F_OK) != 0 {
             throw Self.unreachable(server, TetherError(.notFound, "\(socket) does not exist"))
         }
-        var request = HTTPClientRequest(url: url(path, server))
+        var request = HTTPClientRequest(url: bases[index] + path)
         request.method = method
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")

@@ -19,35 +19,14 @@ public struct APIContext: RequestContext {
     /// The caller's certificate names over TLS; nil on a connection without TLS (the local unix
     /// socket, where the socket's file permissions are the access control).
     func peerNames() async -> [String]? {
-        guard (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil else { return nil }
-        guard let certificate = try? await channel.nioSSL_peerCertificate().get() else { return [] }
-        guard let der = try? certificate.toDERBytes() else { return [] }
-        return ClusterCA.names(inDER: der)
+        await ConnectionCaller.of(channel).peerNames
     }
 
     /// The caller's role: over TLS, its certificate's (agent when it names none); on the local
     /// socket, from its uid and groups (SO_PEERCRED). nil: local root (or a socket whose file
     /// mode is the only control), who may call everything.
     func role(_ access: LocalAccess) async -> Result<CallerRole?, TetherError> {
-        if (try? await channel.pipeline.containsHandler(type: NIOSSLServerHandler.self).get()) != nil {
-            guard let certificate = try? await channel.nioSSL_peerCertificate().get(), let der = try? certificate.toDERBytes() else {
-                return .failure(TetherError(.permissionDenied, "the caller presented no certificate"))
-            }
-            return access.capped(ClusterCA.role(inDER: der) ?? .agent).map { $0 }
-        }
-        if access.open { return .success(nil) }
-        if let everyone = access.everyone { return .success(everyone) }
-        guard let provider = channel as? any SocketOptionProvider,
-              let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(level: SocketOptionLevel(SOL_SOCKET),
-                                                                                            name: PeerCredentials.option).get()
-        else {
-            return .failure(TetherError(.permissionDenied, "cannot tell who is calling on the local socket (no peer credentials)"))
-        }
-        if credentials.uid == 0 { return .success(nil) }
-        guard let groups = LocalAccess.groups(ofProcess: credentials.pid, uid: credentials.uid) else {
-            return .failure(TetherError(.permissionDenied, "the process that connected (pid \(credentials.pid)) is gone; connect again"))
-        }
-        return access.role(uid: credentials.uid, groups: groups.union([credentials.gid])).map { $0 }
+        await ConnectionCaller.of(channel).role(access)
     }
 
     /// Refuses (403, with the reason) a caller whose role may not do what the route does.

@@ -27,7 +27,7 @@ public struct TetherdCommand: AsyncParsableCommand {
             guard let role = role ?? file.role else {
                 throw TetherError(.invalidArgument, "say which role: --role controller or --role agent (or `role:` in the configuration)")
             }
-            var logger = Logger(label: "tetherd.\(role.rawValue)")
+            var logger = Logger(label: "tetherd.\(role.rawValue)", factory: TetherLogHandler.init)
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             switch role {
             case .controller:

@@ -41,6 +41,10 @@ struct QEMUMachineTests {
             let source = try await bed.launch(VMSpec(name: "src", memoryImages: [(bed.path("pattern.bin"), Self.patternAddress)]))
             let target = try await bed.launch(VMSpec(name: "dst", incoming: true))
             #expect(try await target.status() == .inmigrate)
+            // MIGRATION events are on from the start, so that a migration need not turn them on
+            // before it can begin; the driver follows the migration to its end by them.
+            let capabilities = try await source.qmp.execute("query-migrate-capabilities").array ?? []
+            #expect(capabilities.contains { $0["capability"]?.string == "events" && $0["state"]?.bool == true }, "\(capabilities)")
 
             let seen = ProgressLog()
             let port = try QEMUTestbed.freePort()

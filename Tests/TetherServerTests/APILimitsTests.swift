@@ -40,9 +40,24 @@ struct APILimitsTests {
         ("046d:0825:AB/CD", DeviceSelector.product(vendorId: "046d", productId: "0825", serial: "AB/CD")),
         ("046d:0825", .product(vendorId: "046d", productId: "0825", serial: nil)),
         ("host-b/1-3", .port(DeviceRef(host: "host-b", id: "1-3"))),
+        ("1A86:7523", .product(vendorId: "1a86", productId: "7523", serial: nil)),
+        ("1a86:7523::x", .product(vendorId: "1a86", productId: "7523", serial: ":x")),
     ])
     func aSelectorReadsBackAsItWasWritten(_ text: String, _ selector: DeviceSelector) throws {
         #expect(try DeviceSelector(parsing: text) == selector)
         #expect(try DeviceSelector(parsing: selector.description) == selector)
+    }
+
+    /// Ids are ASCII hex, as sysfs writes them: fullwidth digits (which Swift's `isHexDigit`
+    /// takes) or a letter past f name no device, and say so instead of matching none.
+    @Test(arguments: ["\u{FF11}a86:7523", "1a8g:7523", "1a86:752", "1a86", "1a86:7523:", "héllo"])
+    func aSelectorThatIsNoneIsRefused(_ text: String) {
+        #expect(throws: TetherError.self) { try DeviceSelector(parsing: text) }
+    }
+
+    @Test(arguments: [("vm-a.b_c", true), ("", false), (String(repeating: "a", count: 63), true), (String(repeating: "a", count: 64), false),
+                      ("vm a", false), ("vm/a", false), ("vmé", false), ("\u{FF41}", false)])
+    func namesAreASCIILettersDigitsAndThreeMarks(_ name: String, _ valid: Bool) {
+        #expect(APINames.isValid(name) == valid)
     }
 }

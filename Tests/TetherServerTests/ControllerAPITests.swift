@@ -72,6 +72,38 @@ struct ControllerAPITests {
         }
     }
 
+    /// Which hosts are down is kept between requests (`Controller.downHosts`) and must still
+    /// change the moment a silence passes the timeout, a down host is heard again, or a clock
+    /// set back makes a heartbeat the earliest.
+    @Test func whoIsDownChangesTheMomentASilencePassesTheTimeoutOrAHostIsHeard() async throws {
+        let start = clock.now
+        func at(_ seconds: TimeInterval) { clock.advance(start.addingTimeInterval(seconds).timeIntervalSince(clock.now)) }
+        func down() async -> Set<String> { await controller.downHosts(at: clock.now) }
+        try await controller.register(ClusterFixtures.hostA)
+        try await controller.register(ClusterFixtures.hostB)
+        #expect(await down() == [])
+        at(10)
+        try await controller.heartbeat(host: "host-a", Heartbeat())
+        at(15)
+        #expect(await down() == [], "host-b silent for exactly the timeout is still up")
+        at(16)
+        #expect(await down() == ["host-b"])
+        try await controller.heartbeat(host: "host-b", Heartbeat())
+        #expect(await down() == [], "heard again, up at once")
+        at(20)
+        #expect(await down() == [])
+        at(26)
+        #expect(await down() == ["host-a"], "host-a silent for 16 s")
+        at(20)
+        #expect(await down() == [], "a clock set back: host-a silent for 10 s then")
+        // Set back further, host-a is heard (it registers again) before the earliest heartbeat
+        // the kept answer knew.
+        at(5)
+        try await controller.register(ClusterFixtures.hostA)
+        at(21)
+        #expect(await down() == ["host-a"], "heard at 5 s, silent for 16 s at 21 s")
+    }
+
     static let hugeBody = "{\"container\": \"" + String(repeating: "x", count: 5 << 20) + "\"}"
 
     @Test(arguments: [

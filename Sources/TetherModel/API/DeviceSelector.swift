@@ -6,10 +6,11 @@ public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(TetherError) {
         let help = "use VID:PID (046d:0825), VID:PID:SERIAL, or HOST/PORT (host-b/1-3)"
-        let parts = text.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        // On the bytes, not Characters: every attach request is parsed here.
+        let parts = text.utf8.split(separator: UInt8(ascii: ":"), maxSplits: 2, omittingEmptySubsequences: false).map { String(Substring($0)) }
         // VID:PID first: a serial may hold a '/', a host name never holds a ':'.
         let isProduct = parts.count >= 2 && Self.hex4(parts[0]) != nil && Self.hex4(parts[1]) != nil
-        if text.contains("/") && !isProduct {
+        if text.utf8.contains(UInt8(ascii: "/")) && !isProduct {
             guard let ref = DeviceRef(text) else { throw TetherError(.invalidArgument, "device '\(text)' is not HOST/PORT; \(help)") }
             self = .port(ref)
             return
@@ -23,8 +24,9 @@ public enum DeviceSelector: Sendable, Hashable, CustomStringConvertible {
 
     /// Four hex digits, lowercased (as lsusb and sysfs print them).
     public static func hex4(_ text: String) -> String? {
-        guard text.count == 4, text.allSatisfy(\.isHexDigit) else { return nil }
-        return text.lowercased()
+        let bytes = text.utf8
+        guard bytes.count == 4, bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        return String(decoding: bytes.map { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F") ? $0 + 0x20 : $0 }, as: UTF8.self)
     }
 
     public var description: String {
