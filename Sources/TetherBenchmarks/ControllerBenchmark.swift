@@ -194,10 +194,16 @@ struct ControllerBenchmark: AsyncParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["controller-serve", "--socket", socket, "--store", "\(directory)/own.sqlite"]
+        // Its standard input: the child ends when this end closes (this process gone).
+        let lifeline = Pipe()
+        process.standardInput = lifeline
         try process.run()
         defer {
             process.terminate()
+            for _ in 0..<500 where process.isRunning { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
+            try? lifeline.fileHandleForWriting.close()
         }
         for _ in 0..<3_000 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(10)) }
         let client = ControllerClient(APIClient(.unixSocket(socket)))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ClusterStore
 import Controller
 import Hummingbird
@@ -18,6 +19,12 @@ struct ControllerServe: AsyncParsableCommand {
     @Option(help: "The SQLite store.") var store: String
 
     func run() async throws {
+        // Ends with the benchmark: its end of the standard input pipe closes when it goes,
+        // killed or not.
+        Thread.detachNewThread {
+            _ = FileHandle.standardInput.readDataToEndOfFile()
+            Foundation.exit(0)
+        }
         let recorder = FirstCall()
         let controller = try await Controller(store: try SQLiteClusterStore(path: store)) { registration in
             RecordingAgent(host: registration.host, recorder: recorder)

@@ -14,26 +14,40 @@ enum ConnectionCaller: Sendable {
     /// Over TLS: the certificate the peer showed; nil when it showed none.
     case certificate(PeerCertificate?)
     /// A connection without TLS (the unix socket, the loopback web listener): the process that
-    /// connected, when the socket can say (SO_PEERCRED), and its groups then.
+    /// connected, when the socket can say (SO_PEERCRED), and its groups at its first request,
+    /// which stand for the connection's life (a caller whose groups change connects again).
     case local(PeerCredentials?, groups: Set<UInt32>?)
 
     /// This connection's caller: found on its first request, then kept until it closes.
     static func of(_ channel: any Channel) async -> ConnectionCaller {
         let key = ObjectIdentifier(channel)
-        if let known = known.withLock({ $0[key] }) { return known }
+        if let kept = known.withLock({ $0[key] }), kept.channel === channel { return kept.caller }
         let found = await find(channel)
-        known.withLock { $0[key] = found }
-        // Registered after the insert: a channel already closed runs it at once, and its entry
-        // goes with it. The channel lives while its close runs, so no other takes its key first.
-        channel.closeFuture.whenComplete { _ in _ = known.withLock { $0.removeValue(forKey: key) } }
+        // A channel that closed meanwhile is not kept: its close may have run already.
+        guard channel.isActive else { return found }
+        known.withLock { $0[key] = Kept(channel: channel, caller: found) }
+        // Off the channel's loop, NIO queues this callback onto the loop, to run later. It holds
+        // the channel, so no other channel takes its address before the entry goes; and an
+        // entry counts only for the very channel it names (held weakly there).
+        channel.closeFuture.whenComplete { _ in
+            known.withLock { entries in
+                if let kept = entries[key], kept.channel == nil || kept.channel === channel { entries[key] = nil }
+            }
+        }
         return found
     }
 
-    private static let known = Mutex<[ObjectIdentifier: ConnectionCaller]>([:])
+    /// A caller, and the channel it was found on (weak: the entry must not keep it).
+    private struct Kept: @unchecked Sendable {
+        weak var channel: (any Channel)?
+        let caller: ConnectionCaller
+    }
+
+    private static let known = Mutex<[ObjectIdentifier: Kept]>([:])
 
     /// Whether `channel`'s caller is kept (the tests: kept while open, forgotten once closed).
     static func isKnown(_ channel: any Channel) -> Bool {
-        known.withLock { $0[ObjectIdentifier(channel)] != nil }
+        known.withLock { $0[ObjectIdentifier(channel)]?.channel === channel }
     }
 
     private static func find(_ channel: any Channel) async -> ConnectionCaller {
