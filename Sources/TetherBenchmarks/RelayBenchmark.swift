@@ -109,9 +109,14 @@ struct RelayBenchmark: AsyncParsableCommand {
         if wanted.contains("tls") { paths.append(try await tetherPath(Self.tls, tls: true)) }
         if wanted.contains("stunnel") { paths.append(try await stunnelPath()) }
 
+        // The paths take turns, one run each per round, each round starting one path later: a
+        // machine whose speed drifts during the benchmark weighs on every path alike.
         var rates: [String: [Double]] = [:]
-        for path in paths {
-            for _ in 0..<runs { rates[path.name, default: []].append(try Self.throughput(port: path.sinkPort, bytes: bytes, sink: sink)) }
+        for round in 0..<runs {
+            for k in paths.indices {
+                let path = paths[(k + round) % paths.count]
+                rates[path.name, default: []].append(try Self.throughput(port: path.sinkPort, bytes: bytes, sink: sink))
+            }
         }
         let rtts = try Self.roundTrips(ports: paths.map(\.echoPort), count: messages)
         let baseline = rtts[0]
