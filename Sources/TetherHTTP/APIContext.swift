@@ -1,9 +1,6 @@
-import Channel
-import Glibc
 import Hummingbird
 import TetherModel
 import NIOCore
-import NIOSSL
 
 /// The request context of Tether's APIs: Hummingbird's, plus the connection, so that a route can
 /// ask who is calling (the peer certificate's names) over mutual TLS.
@@ -44,14 +41,4 @@ public struct APIContext: RequestContext {
             throw TetherError(.permissionDenied, "a certificate for \(names.isEmpty ? "no name" : names.joined(separator: ", ")) cannot speak for host '\(host)'")
         }
     }
-}
-
-/// Linux's `struct ucred` (which Glibc's module map leaves out: it needs _GNU_SOURCE), as
-/// `getsockopt(SO_PEERCRED)` fills it: the process that connected, and its ids then.
-struct PeerCredentials: Sendable {
-    var pid: Int32 = 0
-    var uid: UInt32 = 0
-    var gid: UInt32 = 0
-    /// SO_PEERCRED on Linux.
-    static let option = SocketOptionName(17)
 }

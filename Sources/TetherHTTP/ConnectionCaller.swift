@@ -102,3 +102,13 @@ enum ConnectionCaller: Sendable {
         }
     }
 }
+
+/// Linux's `struct ucred` (which Glibc's module map leaves out: it needs _GNU_SOURCE), as
+/// `getsockopt(SO_PEERCRED)` fills it: the process that connected, and its ids then.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+    /// SO_PEERCRED on Linux.
+    static let option = SocketOptionName(17)
+}
