@@ -98,7 +98,6 @@ let package = Package(
             name: "TetherClient",
             dependencies: [
                 "TetherModel", "Channel",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

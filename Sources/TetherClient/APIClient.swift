@@ -1,10 +1,9 @@
-import AsyncHTTPClient
 import Channel
 import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
-import NIOPosix
+import NIOSSL
 import Synchronization
 import TetherModel
 
@@ -29,46 +28,49 @@ public final class APIClient: Sendable {
     public let servers: [Server]
     /// The one that answered last: a leader stays asked until it stops answering.
     private let preferred = Mutex(0)
-    private let http: HTTPClient
-    /// Each server's URL up to the path, made once: percent-encoding a socket's path for every
-    /// request was a twentieth of a dry-run decision's time, the client's and the controller's.
-    private let bases: [String]
+    private let connections: APIConnections
+    /// What the Host header names for each server.
+    private let hosts: [String]
     private let timeout: TimeAmount
+    /// Why the TLS identity cannot be used, said at each request (an init that cannot fail is
+    /// what every caller has; a bad identity is as unreachable a server as a dead one).
+    private let tlsFailure: TetherError?
 
     public convenience init(_ server: Server, identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
         self.init(servers: [server], identity: identity, timeout: timeout)
     }
 
     /// Several controllers of one cluster: each request goes to the one that answered last, and
-    /// on to the next when that one cannot be reached or does not lead (`notLeader`).
-    public init(servers: [Server], identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30)) {
+    /// on to the next when that one cannot be reached or does not lead (`notLeader`). Answers
+    /// longer than `bodyLimit` bytes are refused (the longest, a cluster's status, is far below).
+    /// A connection kept for the next request is closed after `idleTimeout` unused: a
+    /// controller calls each of a thousand agents now and then, and need not hold a connection
+    /// to each between calls.
+    public init(servers: [Server], identity: TLSIdentity? = nil, timeout: TimeAmount = .seconds(30), bodyLimit: Int = 64 << 20,
+                idleTimeout: TimeAmount = .seconds(60)) {
         precondition(!servers.isEmpty, "an API client needs a server")
         self.servers = servers
         self.timeout = timeout
-        var configuration = HTTPClient.Configuration()
-        if let identity { configuration.tlsConfiguration = identity.configuration(server: false) }
-        configuration.timeout = .init(connect: .seconds(5))
-        configuration.httpVersion = .http1Only
-        // Per request, the API's own answers need neither: it never redirects, and a tracer
-        // nobody installed still made a span for every request.
-        configuration.redirectConfiguration = .disallow
-        configuration.tracing.tracer = nil
-        bases = servers.map(Self.base)
-        http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        var context: NIOSSLContext?
+        var tlsFailure: TetherError?
+        if let identity {
+            do { context = try NIOSSLContext(configuration: identity.configuration(server: false)) } catch {
+                tlsFailure = TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
+            }
+        }
+        self.tlsFailure = tlsFailure
+        hosts = servers.map { server in
+            switch server {
+            case .unixSocket: "localhost"
+            case .tls(let address): address.description
+            }
+        }
+        connections = APIConnections(servers: servers, tls: context, bodyLimit: bodyLimit, idleTimeout: idleTimeout)
     }
 
     /// Closes the connection pool; the client cannot be used after.
     public func close() async {
-        try? await http.shutdown()
-    }
-
-    private static func base(_ server: Server) -> String {
-        switch server {
-        case .unixSocket(let socket):
-            "http+unix://" + (socket.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? socket)
-        case .tls(let address):
-            "https://\(address)"
-        }
+        await connections.close()
     }
 
     public func get<Reply: Decodable>(_ path: String, as type: Reply.Type = Reply.self) async throws(TetherError) -> Reply {
@@ -122,31 +124,70 @@ public final class APIClient: Sendable {
 
     private func send(_ method: HTTPMethod, _ path: String, body: Data?, to index: Int) async throws(TetherError) -> ByteBuffer {
         let server = servers[index]
-        // No socket file: no daemon. Said at once (the HTTP client would retry until its connect timeout).
+        if let tlsFailure, case .tls = server { throw tlsFailure }
+        // No socket file: no daemon. Said at once, not after a connect's timeout.
         if case .unixSocket(let socket) = server, access(socket, F_OK) != 0 {
             throw Self.unreachable(server, TetherError(.notFound, "\(socket) does not exist"))
         }
-        var request = HTTPClientRequest(url: bases[index] + path)
-        request.method = method
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        head.headers.add(name: "Host", value: hosts[index])
+        var payload: ByteBuffer?
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: body))
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.count))
+            payload = ByteBuffer(bytes: body)
         }
-        let response: HTTPClientResponse
-        let buffer: ByteBuffer
+        let reply: HTTPReply
         do {
-            response = try await http.execute(request, timeout: timeout)
-            buffer = try await response.body.collect(upTo: 64 << 20)
+            reply = try await exchange(head, payload, on: index)
+        } catch let error as HTTPParserError {
+            throw TetherError(.io, "tetherd at \(server) answered with something that is not HTTP", cause: "\(error)")
+        } catch HTTPExchangeFailure.bodyTooLarge(let limit) {
+            throw TetherError(.io, "tetherd at \(server) sent an answer longer than \(limit) bytes to \(method) \(path)")
+        } catch HTTPExchangeFailure.closedMidReply {
+            // Not sent again: the server read it, and may have acted on it.
+            throw TetherError(.io, "tetherd at \(server) closed the connection in the middle of its answer to \(method) \(path)")
         } catch {
             throw Self.unreachable(server, error)
         }
-        guard (200..<300).contains(response.status.code) else {
-            if let failure = try? APIJSON.decoder().decode(APIErrorBody.self, from: Data(buffer: buffer)) {
+        guard (200..<300).contains(reply.status.code) else {
+            if let failure = try? reply.body.withUnsafeReadableBytes({ try APIJSON.decode(APIErrorBody.self, from: $0) }) {
                 throw failure.tetherError
             }
-            throw TetherError(.io, "tetherd at \(server) answered \(response.status.code) \(response.status.reasonPhrase) to \(method) \(path)")
+            throw TetherError(.io, "tetherd at \(server) answered \(reply.status.code) \(reply.status.reasonPhrase) to \(method) \(path)")
         }
-        return buffer
+        return reply.body
+    }
+
+    /// One request and its whole answer, on a kept connection when there is one. A kept
+    /// connection the server closed before it read the request (a restarted or failed-over
+    /// controller closes every connection) is not an answer: the request goes once more, on a
+    /// new connection. A request the server read is never sent twice: Tether's server closes a
+    /// connection only between answers, so an answer's absence means it was not read.
+    private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on index: Int) async throws -> HTTPReply {
+        var (channel, reused) = try await connections.checkOut(index)
+        while true {
+            do {
+                let reply = try await exchange(head, body, on: channel)
+                if reply.keepAlive { connections.checkIn(channel, index) } else { channel.close(promise: nil) }
+                return reply
+            } catch HTTPExchangeFailure.closedBeforeReply where reused && !Task.isCancelled {
+                (channel, reused) = (try await connections.connect(index), false)
+            }
+        }
+    }
+
+    private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on channel: any Channel) async throws -> HTTPReply {
+        let reply = channel.eventLoop.makePromise(of: HTTPReply.self)
+        return try await withTaskCancellationHandler {
+            channel.writeAndFlush(HTTPExchange(head: head, body: body, timeout: timeout, reply: reply)).whenFailure { error in
+                // Never written (the connection closed first): nothing reached the server.
+                reply.fail(error as? ChannelError == .ioOnClosedChannel ? HTTPExchangeFailure.closedBeforeReply : error)
+            }
+            return try await reply.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
     }
 
     static func unreachable(_ server: Server, _ error: any Error) -> TetherError {

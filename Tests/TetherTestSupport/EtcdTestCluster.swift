@@ -129,6 +129,19 @@ public final class EtcdTestCluster: @unchecked Sendable {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        throw TetherError(.timeout, "etcd in \(directory) did not take a write within \(limit)", cause: last.map { "\($0)" })
+        throw TetherError(.timeout, "etcd in \(directory) did not take a write within \(limit)",
+                          cause: ([last.map { "client: \($0)" } ?? "client: no error"] + membersState()).joined(separator: "\n"))
+    }
+
+    /// Each member: running or how it ended, and the end of its log, for a failure's message
+    /// (the test's folder is gone by the time anyone reads a CI log).
+    private func membersState() -> [String] {
+        members.map { member in
+            let process = lock.withLock { processes[member.name] }
+            let state = process.map { $0.terminationStatus.map { "exited with \($0)" } ?? "running" } ?? "stopped by the test"
+            let log = (try? String(contentsOfFile: "\(directory)/\(member.name).log", encoding: .utf8)) ?? ""
+            let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n    ")
+            return "\(member.name) (client \(member.client), peer \(member.peer)): \(state)\n    \(tail)"
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hypervisor
 import TetherModel
 import TetherSystem
@@ -96,10 +97,31 @@ public final class QEMUTestbed: @unchecked Sendable {
         return path(name)
     }
 
-    /// A TCP port on the loopback that nothing listens on at the moment of asking.
+    /// A TCP port on the loopback that nothing listens on at the moment of asking, and that no
+    /// connection will take before its server binds it: it comes from below the kernel's
+    /// ephemeral range (a port the kernel picks for `bind(0)` is also one it gives to outgoing
+    /// connections, such as one etcd member's to another's peer port, which made a member that
+    /// started later fail to bind). Never the same port twice in one test process.
     public static func freePort() throws -> Int {
-        let (fd, port) = try LoopbackListener.open()
-        close(fd)
-        return port
+        try handedOut.withLock { handed in
+            let range = 20_000..<ephemeralPortsStart
+            for _ in 0..<1_000 {
+                let port = Int.random(in: range)
+                guard !handed.contains(port), let (fd, _) = try? LoopbackListener.open(port: port) else { continue }
+                close(fd)
+                handed.insert(port)
+                return port
+            }
+            throw TetherError(.busy, "no free loopback port in \(range)")
+        }
     }
+
+    private static let handedOut = Mutex<Set<Int>>([])
+
+    /// The first port of `net.ipv4.ip_local_port_range` (32768 by default).
+    private static let ephemeralPortsStart: Int = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let first = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        return max(first, 20_001)
+    }()
 }

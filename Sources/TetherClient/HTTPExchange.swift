@@ -1,0 +1,148 @@
+import Glibc
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// One request on a kept-alive HTTP/1.1 connection, with the promise its whole answer completes.
+struct HTTPExchange: Sendable {
+    let head: HTTPRequestHead
+    let body: ByteBuffer?
+    /// The longest the answer may take from the moment the request is written.
+    let timeout: TimeAmount
+    let reply: EventLoopPromise<HTTPReply>
+}
+
+/// A whole answer: status, whether the connection may carry another request, the body.
+struct HTTPReply: Sendable {
+    let status: HTTPResponseStatus
+    let keepAlive: Bool
+    let body: ByteBuffer
+}
+
+enum HTTPExchangeFailure: Error, CustomStringConvertible {
+    /// The connection ended before a byte of the answer came: on a kept connection, the server
+    /// had closed it (a restart, a failover) before it read the request.
+    case closedBeforeReply
+    case closedMidReply
+    case timedOut(TimeAmount)
+    case bodyTooLarge(limit: Int)
+    /// A request written while another's answer is awaited: the pool hands a connection to one
+    /// request at a time, so this is a bug of the caller's.
+    case busy
+
+    var description: String {
+        switch self {
+        case .closedBeforeReply: "the connection closed before an answer came"
+        case .closedMidReply: "the connection closed in the middle of the answer"
+        case .timedOut(let limit): "no whole answer within \(limit.nanoseconds / 1_000_000) ms (timeout)"
+        case .bodyTooLarge(let limit): "the answer is longer than \(limit) bytes"
+        case .busy: "a request was written on a connection that awaits another's answer"
+        }
+    }
+}
+
+/// Writes one request at a time and gathers its answer (NIOHTTP1's codec below it). Every way a
+/// connection can end, early or late, fails the awaited answer: nobody waits forever.
+final class HTTPExchangeHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPExchange
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private struct Awaited {
+        let reply: EventLoopPromise<HTTPReply>
+        let timeout: Scheduled<Void>
+        var head: HTTPResponseHead?
+        var body: ByteBuffer?
+    }
+
+    private let bodyLimit: Int
+    private var awaited: Awaited?
+
+    init(bodyLimit: Int) { self.bodyLimit = bodyLimit }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let exchange = unwrapOutboundIn(data)
+        guard awaited == nil else {
+            exchange.reply.fail(HTTPExchangeFailure.busy)
+            promise?.fail(HTTPExchangeFailure.busy)
+            return
+        }
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let timeout = context.eventLoop.scheduleTask(in: exchange.timeout) {
+            bound.value.handler.fail(bound.value.context, HTTPExchangeFailure.timedOut(exchange.timeout))
+        }
+        awaited = Awaited(reply: exchange.reply, timeout: timeout)
+        context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
+        if let body = exchange.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard var current = awaited else { return }   // an answer nobody asked for: dropped with the connection below
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            current.head = head
+            awaited = current
+        case .body(var part):
+            if current.body == nil {
+                current.body = part
+            } else {
+                current.body!.writeBuffer(&part)
+            }
+            guard current.body!.readableBytes <= bodyLimit else {
+                return fail(context, HTTPExchangeFailure.bodyTooLarge(limit: bodyLimit))
+            }
+            awaited = current
+        case .end:
+            awaited = nil
+            current.timeout.cancel()
+            guard let head = current.head else {
+                current.reply.fail(HTTPExchangeFailure.closedMidReply)
+                return context.close(promise: nil)
+            }
+            current.reply.succeed(HTTPReply(status: head.status, keepAlive: head.isKeepAlive,
+                                            body: current.body ?? context.channel.allocator.buffer(capacity: 0)))
+        }
+    }
+
+    /// Idle too long between requests (`IdleStateHandler` below): closed. While an answer is
+    /// awaited, the request's own timeout decides.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            if awaited == nil { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(context, awaited?.head == nil ? HTTPExchangeFailure.closedBeforeReply : HTTPExchangeFailure.closedMidReply)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, Self.classify(error, answerBegun: awaited?.head != nil))
+    }
+
+    /// A connection's end, said as an error by the layer that saw it, is still a connection's
+    /// end: whether the answer had begun decides if the request may go again.
+    static func classify(_ error: any Error, answerBegun: Bool) -> any Error {
+        // The decoder's word for a stream that ended inside an answer it had begun to read.
+        if error as? HTTPParserError == .invalidEOFState { return HTTPExchangeFailure.closedMidReply }
+        var ended = false
+        if case NIOSSLError.uncleanShutdown = error { ended = true }   // TLS closed without its close_notify
+        if let code = (error as? IOError)?.errnoCode, code == ECONNRESET || code == EPIPE { ended = true }
+        guard ended else { return error }
+        return answerBegun ? HTTPExchangeFailure.closedMidReply : HTTPExchangeFailure.closedBeforeReply
+    }
+
+    /// Fails the awaited answer, if any, and closes: a connection that failed once is not reused.
+    private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
+        if let current = awaited {
+            awaited = nil
+            current.timeout.cancel()
+            current.reply.fail(error)
+        }
+        context.close(promise: nil)
+    }
+}
