@@ -57,6 +57,10 @@ public final class APIClient: Sendable {
             do { context = try NIOSSLContext(configuration: identity.configuration(server: false)) } catch {
                 tlsFailure = TetherError(.invalidArgument, "cannot set up TLS with certificate '\(identity.name)'", cause: "\(error)")
             }
+        } else {
+            // Every TLS server of a cluster asks for this end's certificate (mutual TLS).
+            tlsFailure = TetherError(.invalidArgument, "a tetherd on TLS needs this end's certificate from the cluster CA, and none is configured "
+                                     + "(the tls section of tetherd's configuration, or --tls-dir)")
         }
         self.tlsFailure = tlsFailure
         hosts = servers.map { server in
@@ -110,6 +114,8 @@ public final class APIClient: Sendable {
                 if index != first { preferred.withLock { $0 = index } }
                 return reply
             } catch {
+                // A cancelled request is over: the next server is not asked.
+                if Task.isCancelled { throw TetherError(.interrupted, "\(method) \(path) was cancelled", cause: error.description) }
                 // Another controller may lead, or be up: unless this was the last, ask it.
                 guard servers.count > 1, error.code == .notLeader || Self.isUnreachable(error) else { throw error }
                 failure = error
@@ -125,11 +131,7 @@ public final class APIClient: Sendable {
     private func send(_ method: HTTPMethod, _ path: String, body: Data?, to index: Int) async throws(TetherError) -> ByteBuffer {
         let server = servers[index]
         if let tlsFailure, case .tls = server { throw tlsFailure }
-        // No socket file: no daemon. Said at once, not after a connect's timeout.
-        if case .unixSocket(let socket) = server, access(socket, F_OK) != 0 {
-            throw Self.unreachable(server, TetherError(.notFound, "\(socket) does not exist"))
-        }
-        var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: Self.onTheWire(path))
         head.headers.add(name: "Host", value: hosts[index])
         var payload: ByteBuffer?
         if let body {
@@ -159,34 +161,63 @@ public final class APIClient: Sendable {
         return reply.body
     }
 
-    /// One request and its whole answer, on a kept connection when there is one. A kept
-    /// connection the server closed before it read the request (a restarted or failed-over
-    /// controller closes every connection) is not an answer: the request goes once more, on a
-    /// new connection. A request the server read is never sent twice: Tether's server closes a
-    /// connection only between answers, so an answer's absence means it was not read.
+    /// One request and its whole answer, on a kept connection when there is one, all within
+    /// `timeout`. A kept connection can end under a request: a restarted or failed-over
+    /// controller closes every connection, and a connection the server closes as the request
+    /// goes out looks the same as a server that read it and died. So the request goes once
+    /// more, on a new connection, only when it is known not to have left (the connection closed
+    /// first), or when it is a GET, which asks and changes nothing.
     private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on index: Int) async throws -> HTTPReply {
-        var (channel, reused) = try await connections.checkOut(index)
+        let deadline = NIODeadline.now() + timeout
+        var (channel, reused) = try await connections.checkOut(index, by: deadline)
         while true {
             do {
-                let reply = try await exchange(head, body, on: channel)
+                let reply = try await exchange(head, body, on: channel, by: deadline)
                 if reply.keepAlive { connections.checkIn(channel, index) } else { channel.close(promise: nil) }
                 return reply
-            } catch HTTPExchangeFailure.closedBeforeReply where reused && !Task.isCancelled {
-                (channel, reused) = (try await connections.connect(index), false)
+            } catch let failure as HTTPExchangeFailure where reused && !Task.isCancelled && Self.mayResend(head.method, after: failure) {
+                (channel, reused) = (try await connections.connect(index, by: deadline), false)
             }
         }
     }
 
-    private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on channel: any Channel) async throws -> HTTPReply {
+    static func mayResend(_ method: HTTPMethod, after failure: HTTPExchangeFailure) -> Bool {
+        switch failure {
+        case .notSent: true
+        case .closedBeforeReply: method == .GET
+        default: false
+        }
+    }
+
+    private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on channel: any Channel, by deadline: NIODeadline) async throws -> HTTPReply {
         let reply = channel.eventLoop.makePromise(of: HTTPReply.self)
         return try await withTaskCancellationHandler {
-            channel.writeAndFlush(HTTPExchange(head: head, body: body, timeout: timeout, reply: reply)).whenFailure { error in
-                // Never written (the connection closed first): nothing reached the server.
-                reply.fail(error as? ChannelError == .ioOnClosedChannel ? HTTPExchangeFailure.closedBeforeReply : error)
+            channel.writeAndFlush(HTTPExchange(head: head, body: body, deadline: deadline, limit: timeout, reply: reply)).whenFailure { error in
+                reply.fail(error as? ChannelError == .ioOnClosedChannel
+                           ? HTTPExchangeFailure.notSent : HTTPExchangeHandler.classify(error, answerBegun: false))
             }
             return try await reply.futureResult.get()
         } onCancel: {
             channel.close(promise: nil)
+        }
+    }
+
+    /// The path as the request line carries it: percent-encoded where a name holds what a URL
+    /// may not (a space), so that the server, not the HTTP layer, says what is wrong with it.
+    static func onTheWire(_ path: String) -> String {
+        guard path.utf8.contains(where: { !Self.plainURLByte($0) }) else { return path }
+        let (route, query) = path.firstIndex(of: "?").map { (path[..<$0], path[$0...].dropFirst()) } ?? (path[...], nil)
+        let encodedRoute = route.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? String(route)
+        guard let query else { return encodedRoute }
+        return encodedRoute + "?" + (query.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? String(query))
+    }
+
+    private static func plainURLByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"), UInt8(ascii: "?"),
+             UInt8(ascii: "="), UInt8(ascii: "&"), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "%"), UInt8(ascii: ","), UInt8(ascii: "+"): true
+        default: false
         }
     }
 

@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -36,8 +37,8 @@ final class APIConnections: Sendable {
         state = Mutex(State(idle: Array(repeating: [], count: servers.count)))
     }
 
-    /// An idle open connection to server `index`, or a new one; `reused` says which.
-    func checkOut(_ index: Int) async throws -> (channel: any Channel, reused: Bool) {
+    /// An idle open connection to server `index`, or a new one by `deadline`; `reused` says which.
+    func checkOut(_ index: Int, by deadline: NIODeadline) async throws -> (channel: any Channel, reused: Bool) {
         let kept: (any Channel)?? = state.withLock { state in
             guard !state.closed else { return .some(nil) }
             while let channel = state.idle[index].popLast() {
@@ -48,7 +49,7 @@ final class APIConnections: Sendable {
         switch kept {
         case .some(nil): throw TetherError(.invalidArgument, "the API client was closed")
         case .some(.some(let channel)): return (channel, true)
-        case .none: return (try await connect(index), false)
+        case .none: return (try await connect(index, by: deadline), false)
         }
     }
 
@@ -77,10 +78,14 @@ final class APIConnections: Sendable {
         for channel in idle { try? await channel.close() }
     }
 
-    func connect(_ index: Int) async throws -> any Channel {
-        let tls = self.tls, bodyLimit = self.bodyLimit, idleTimeout = self.idleTimeout
+    func connect(_ index: Int, by deadline: NIODeadline) async throws -> any Channel {
+        // TLS for a TLS server only: a unix socket is this machine's, and its permissions decide.
+        let tls: NIOSSLContext? = if case .tls = servers[index] { self.tls } else { nil }
+        let bodyLimit = self.bodyLimit, idleTimeout = self.idleTimeout
+        let left = deadline - .now()
+        guard left > .zero else { throw HTTPExchangeFailure.timedOut(.zero) }
         let bootstrap = ClientBootstrap(group: group)
-            .connectTimeout(Self.connectTimeout)
+            .connectTimeout(min(Self.connectTimeout, left))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
@@ -92,7 +97,10 @@ final class APIConnections: Sendable {
             }
         let channel: any Channel
         switch servers[index] {
-        case .unixSocket(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+        case .unixSocket(let path):
+            // No socket file: no daemon. Said at once, and as such (a connect says only ENOENT).
+            guard access(path, F_OK) == 0 else { throw TetherError(.notFound, "\(path) does not exist") }
+            channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
         case .tls(let address): channel = try await bootstrap.connect(host: address.host, port: address.port).get()
         }
         // A connection the server closes while idle leaves the pool at once, not at its next use.

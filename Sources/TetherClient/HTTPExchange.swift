@@ -7,8 +7,10 @@ import NIOSSL
 struct HTTPExchange: Sendable {
     let head: HTTPRequestHead
     let body: ByteBuffer?
-    /// The longest the answer may take from the moment the request is written.
-    let timeout: TimeAmount
+    /// When the whole answer must be in: the request's one deadline, connecting included.
+    let deadline: NIODeadline
+    /// The request's time in all, for the error that says it ran out.
+    let limit: TimeAmount
     let reply: EventLoopPromise<HTTPReply>
 }
 
@@ -20,8 +22,10 @@ struct HTTPReply: Sendable {
 }
 
 enum HTTPExchangeFailure: Error, CustomStringConvertible {
-    /// The connection ended before a byte of the answer came: on a kept connection, the server
-    /// had closed it (a restart, a failover) before it read the request.
+    /// The connection was closed before the request was written: nothing reached the server.
+    case notSent
+    /// The request was written and the connection ended with no answer: the server may have
+    /// closed it (a restart, a failover) before it read the request, or read it and died.
     case closedBeforeReply
     case closedMidReply
     case timedOut(TimeAmount)
@@ -32,6 +36,7 @@ enum HTTPExchangeFailure: Error, CustomStringConvertible {
 
     var description: String {
         switch self {
+        case .notSent: "the connection closed before the request was sent"
         case .closedBeforeReply: "the connection closed before an answer came"
         case .closedMidReply: "the connection closed in the middle of the answer"
         case .timedOut(let limit): "no whole answer within \(limit.nanoseconds / 1_000_000) ms (timeout)"
@@ -62,14 +67,15 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let exchange = unwrapOutboundIn(data)
-        guard awaited == nil else {
-            exchange.reply.fail(HTTPExchangeFailure.busy)
-            promise?.fail(HTTPExchangeFailure.busy)
+        guard awaited == nil, context.channel.isActive else {
+            let failure = awaited == nil ? HTTPExchangeFailure.notSent : HTTPExchangeFailure.busy
+            exchange.reply.fail(failure)
+            promise?.fail(failure)
             return
         }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        let timeout = context.eventLoop.scheduleTask(in: exchange.timeout) {
-            bound.value.handler.fail(bound.value.context, HTTPExchangeFailure.timedOut(exchange.timeout))
+        let timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
+            bound.value.handler.fail(bound.value.context, HTTPExchangeFailure.timedOut(exchange.limit))
         }
         awaited = Awaited(reply: exchange.reply, timeout: timeout)
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
@@ -78,7 +84,11 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard var current = awaited else { return }   // an answer nobody asked for: dropped with the connection below
+        guard var current = awaited else {
+            // An answer nobody asked for (NIO's decoder mostly refuses one first): the connection
+            // no longer pairs requests with answers.
+            return context.close(promise: nil)
+        }
         switch unwrapInboundIn(data) {
         case .head(let head):
             current.head = head
@@ -115,6 +125,11 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
+    /// Removed with its channel: whatever still waits learns it now, not at its timeout.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(HTTPExchangeFailure.closedBeforeReply)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         fail(context, awaited?.head == nil ? HTTPExchangeFailure.closedBeforeReply : HTTPExchangeFailure.closedMidReply)
         context.fireChannelInactive()
@@ -125,7 +140,8 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 
     /// A connection's end, said as an error by the layer that saw it, is still a connection's
-    /// end: whether the answer had begun decides if the request may go again.
+    /// end, before the answer or inside it (a whole head read). A request that was written is
+    /// sent again only if it is a GET, so an answer's first bytes need no tracking here.
     static func classify(_ error: any Error, answerBegun: Bool) -> any Error {
         // The decoder's word for a stream that ended inside an answer it had begun to read.
         if error as? HTTPParserError == .invalidEOFState { return HTTPExchangeFailure.closedMidReply }
@@ -138,11 +154,14 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
 
     /// Fails the awaited answer, if any, and closes: a connection that failed once is not reused.
     private func fail(_ context: ChannelHandlerContext, _ error: any Error) {
-        if let current = awaited {
-            awaited = nil
-            current.timeout.cancel()
-            current.reply.fail(error)
-        }
+        finish(error)
         context.close(promise: nil)
+    }
+
+    private func finish(_ error: any Error) {
+        guard let current = awaited else { return }
+        awaited = nil
+        current.timeout.cancel()
+        current.reply.fail(error)
     }
 }

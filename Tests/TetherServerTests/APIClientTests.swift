@@ -21,6 +21,15 @@ import TetherModel
         connection.close()
     }
 
+    /// Reads a request, says nothing for `seconds`, then closes.
+    static func silent(_ seconds: Double) -> @Sendable (ScriptedHTTPServer.Connection, Int) -> Void {
+        { connection, _ in
+            _ = connection.readRequest()
+            Thread.sleep(forTimeInterval: seconds)
+            connection.close()
+        }
+    }
+
     @Test func aKeptConnectionCarriesTheNextRequests() async throws {
         let server = try ScriptedHTTPServer(serve: Self.answerAll)
         defer { server.stop() }
@@ -70,13 +79,15 @@ import TetherModel
         await api.close()
     }
 
-    /// The race every kept-alive client has: the server closes a connection (a restart, a
-    /// failover) as the client sends on it. The request goes again, on a new connection.
-    @Test func aKeptConnectionClosedUnderARequestIsReplacedAndTheRequestAnswered() async throws {
+    /// A kept connection that ends under a written request: the server closed it (a restart,
+    /// a failover) as the request went out, or read the request and died; the client cannot
+    /// tell which. A GET goes again on a new connection; a POST, which may have been acted on,
+    /// does not, and says why.
+    @Test func aKeptConnectionClosedUnderARequestResendsAGetButNeverAPost() async throws {
         let server = try ScriptedHTTPServer { connection, number in
-            if number == 1 {
+            if number == 1 || number == 3 {
                 if let line = connection.readRequest() { connection.answer(Self.said(line)) }
-                _ = connection.readRequest()   // the second request: closed unanswered
+                _ = connection.readRequest()   // the second request: read, and closed unanswered
                 connection.close()
             } else {
                 Self.answerAll(connection, number)
@@ -85,14 +96,22 @@ import TetherModel
         defer { server.stop() }
         let api = APIClient(.unixSocket(server.path))
         #expect(try await api.get("/v1/first", as: Said.self).line == "GET /v1/first HTTP/1.1")
-        #expect(try await api.post("/v1/second", Said(line: "x"), as: Said.self).line == "POST /v1/second HTTP/1.1")
-        #expect(server.accepted == 2)
+        #expect(try await api.get("/v1/second", as: Said.self).line == "GET /v1/second HTTP/1.1")
+        #expect(server.requests == ["GET /v1/first HTTP/1.1", "GET /v1/second HTTP/1.1", "GET /v1/second HTTP/1.1"])
         await api.close()
+
+        let again = APIClient(.unixSocket(server.path))
+        #expect(try await again.get("/v1/third", as: Said.self).line == "GET /v1/third HTTP/1.1")
+        await #expect { _ = try await again.post("/v1/attachments", Said(line: "x"), as: Said.self) } throws: { error in
+            (error as? TetherError)?.message.contains("cannot reach tetherd") == true && "\(error)".contains("before an answer came")
+        }
+        #expect(server.requests.filter { $0.hasPrefix("POST") } == ["POST /v1/attachments HTTP/1.1"], "sent once")
+        await again.close()
     }
 
     /// The same race, when the server closes with the request unread: the client's read meets
-    /// a reset (ECONNRESET), not an end of stream. The request goes again too.
-    @Test func aKeptConnectionResetUnderARequestIsReplacedAndTheRequestAnswered() async throws {
+    /// a reset (ECONNRESET), not an end of stream.
+    @Test func aKeptConnectionResetUnderAGetIsReplacedAndTheGetAnswered() async throws {
         let server = try ScriptedHTTPServer { connection, number in
             if number == 1 {
                 if let line = connection.readRequest() { connection.answer(Self.said(line)) }
@@ -111,30 +130,99 @@ import TetherModel
         await api.close()
     }
 
+    /// The common case: a server that closed an idle kept connection a while ago. The client
+    /// saw it go, and a POST goes on a new connection, once.
+    @Test func aKeptConnectionTheServerClosedWhileIdleIsNotUsed() async throws {
+        let server = try ScriptedHTTPServer { connection, number in
+            if let line = connection.readRequest() { connection.answer(Self.said(line)) }
+            if number == 1 { return connection.close() }
+            Self.answerAll(connection, number)
+        }
+        defer { server.stop() }
+        let api = APIClient(.unixSocket(server.path))
+        #expect(try await api.get("/v1/first", as: Said.self).line == "GET /v1/first HTTP/1.1")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await api.post("/v1/attachments", Said(line: "x"), as: Said.self).line == "POST /v1/attachments HTTP/1.1")
+        #expect(server.requests == ["GET /v1/first HTTP/1.1", "POST /v1/attachments HTTP/1.1"])
+        await api.close()
+    }
+
     /// An answer begun is a request the server read: it may have acted on it, so it is not sent
-    /// again, and the error says what happened.
+    /// again, even on a kept connection, and the error says what happened.
     @Test func anAnswerCutShortIsAnErrorAndTheRequestIsNotSentAgain() async throws {
         let server = try ScriptedHTTPServer { connection, _ in
+            if let line = connection.readRequest() { connection.answer(Self.said(line)) }
             _ = connection.readRequest()
             connection.write("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"line\":")
             connection.close()
         }
         defer { server.stop() }
         let api = APIClient(.unixSocket(server.path))
+        #expect(try await api.get("/v1/first", as: Said.self).line == "GET /v1/first HTTP/1.1")
         await #expect { _ = try await api.post("/v1/attachments", Said(line: "x"), as: Said.self) } throws: { error in
             let error = error as! TetherError
             return error.code == .io && error.message.contains("closed the connection in the middle of its answer to POST /v1/attachments")
         }
-        #expect(server.requests.count == 1)
+        #expect(server.requests == ["GET /v1/first HTTP/1.1", "POST /v1/attachments HTTP/1.1"])
+        #expect(server.accepted == 1)
+        await api.close()
+    }
+
+    /// A cancelled request ends at once, as cancelled, and asks no other controller.
+    @Test func aCancelledRequestEndsAtOnceAndAsksNoOtherServer() async throws {
+        let server = try ScriptedHTTPServer(serve: Self.silent(3))
+        let other = try ScriptedHTTPServer(serve: Self.answerAll)
+        defer { server.stop(); other.stop() }
+        let api = APIClient(servers: [.unixSocket(server.path), .unixSocket(other.path)])
+        let start = ContinuousClock.now
+        let request = Task { try await api.get("/v1/slow", as: Said.self) }
+        try await Task.sleep(for: .milliseconds(200))
+        request.cancel()
+        await #expect { _ = try await request.value } throws: { error in (error as? TetherError)?.code == .interrupted }
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(other.accepted == 0)
+        await api.close()
+    }
+
+    @Test func aNameAURLCannotHoldGoesPercentEncodedForTheServerToJudge() async throws {
+        let server = try ScriptedHTTPServer(serve: Self.answerAll)
+        defer { server.stop() }
+        let api = APIClient(.unixSocket(server.path))
+        #expect(try await api.get("/v1/operations/a b", as: Said.self).line == "GET /v1/operations/a%20b HTTP/1.1")
+        #expect(try await api.get("/v1/events?since=a b", as: Said.self).line == "GET /v1/events?since=a%20b HTTP/1.1")
+        #expect(try await api.get("/v1/vms/vm-1", as: Said.self).line == "GET /v1/vms/vm-1 HTTP/1.1")
+        await api.close()
+    }
+
+    /// Bytes after a whole answer, with no request asked: the connection no longer pairs
+    /// requests with answers, and is not used again.
+    @Test func anAnswerNobodyAskedForEndsItsConnection() async throws {
+        let server = try ScriptedHTTPServer { connection, _ in
+            if let line = connection.readRequest() {
+                connection.answer(Self.said(line))
+                connection.answer(Self.said("unasked"))
+            }
+            Self.answerAll(connection, 0)
+        }
+        defer { server.stop() }
+        let api = APIClient(.unixSocket(server.path))
+        #expect(try await api.get("/v1/a", as: Said.self).line == "GET /v1/a HTTP/1.1")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await api.get("/v1/b", as: Said.self).line == "GET /v1/b HTTP/1.1")
+        #expect(server.accepted == 2)
+        await api.close()
+    }
+
+    @Test func aTLSServerWithoutThisEndsCertificateIsAClearError() async throws {
+        let api = APIClient(.tls(HostPort(host: "127.0.0.1", port: 9)))
+        await #expect { _ = try await api.get("/v1/status", as: Said.self) } throws: { error in
+            (error as? TetherError)?.message.contains("needs this end's certificate from the cluster CA") == true
+        }
         await api.close()
     }
 
     @Test func anAnswerThatDoesNotComeInTimeIsATimeout() async throws {
-        let server = try ScriptedHTTPServer { connection, _ in
-            _ = connection.readRequest()
-            Thread.sleep(forTimeInterval: 5)
-            connection.close()
-        }
+        let server = try ScriptedHTTPServer(serve: Self.silent(5))
         defer { server.stop() }
         let api = APIClient(.unixSocket(server.path), timeout: .milliseconds(300))
         let start = ContinuousClock.now
@@ -227,6 +315,15 @@ import TetherModel
                 Issue.record("\(error) is not the connection's end inside an answer")
                 continue
             }
+        }
+    }
+
+    @Test func onlyARequestThatNeverLeftOrAGetIsSentAgain() {
+        for method in [HTTPMethod.GET, .POST] {
+            #expect(APIClient.mayResend(method, after: .notSent))
+            #expect(APIClient.mayResend(method, after: .closedBeforeReply) == (method == .GET))
+            #expect(!APIClient.mayResend(method, after: .closedMidReply))
+            #expect(!APIClient.mayResend(method, after: .timedOut(.seconds(1))))
         }
     }
 

@@ -98,13 +98,18 @@ public final class QEMUTestbed: @unchecked Sendable {
     }
 
     /// A TCP port on the loopback that nothing listens on at the moment of asking, and that no
-    /// connection will take before its server binds it: it comes from below the kernel's
+    /// connection will take before its server binds it: it comes from outside the kernel's
     /// ephemeral range (a port the kernel picks for `bind(0)` is also one it gives to outgoing
     /// connections, such as one etcd member's to another's peer port, which made a member that
     /// started later fail to bind). Never the same port twice in one test process.
     public static func freePort() throws -> Int {
-        try handedOut.withLock { handed in
-            let range = 20_000..<ephemeralPortsStart
+        guard let range = outsideEphemeral else {
+            // Every port is the kernel's to give to connections: ask it for one, as before.
+            let (fd, port) = try LoopbackListener.open()
+            close(fd)
+            return port
+        }
+        return try handedOut.withLock { handed in
             for _ in 0..<1_000 {
                 let port = Int.random(in: range)
                 guard !handed.contains(port), let (fd, _) = try? LoopbackListener.open(port: port) else { continue }
@@ -118,10 +123,14 @@ public final class QEMUTestbed: @unchecked Sendable {
 
     private static let handedOut = Mutex<Set<Int>>([])
 
-    /// The first port of `net.ipv4.ip_local_port_range` (32768 by default).
-    private static let ephemeralPortsStart: Int = {
+    /// At least a thousand ports outside `net.ipv4.ip_local_port_range` (by default 32768 to
+    /// 60999): below it from 20000 when there is room, else above it; nil when it spans them all.
+    private static let outsideEphemeral: ClosedRange<Int>? = {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-        let first = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
-        return max(first, 20_001)
+        let bounds = text.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
+        let (low, high) = bounds.count == 2 ? (bounds[0], bounds[1]) : (32_768, 60_999)
+        if low - 20_000 >= 1_000 { return 20_000...(low - 1) }
+        if 65_535 - high >= 1_000 { return (high + 1)...65_535 }
+        return nil
     }()
 }

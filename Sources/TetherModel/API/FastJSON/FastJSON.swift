@@ -16,7 +16,10 @@ public protocol FastJSONEncodable: Encodable {
 
 extension APIJSON {
     /// Reads a message as `decoder()` would: the hot path's by hand when they have the common
-    /// shape, everything else (and every error) through Foundation.
+    /// shape, everything else (and every error) through Foundation. Inlinable, so that a caller
+    /// that knows the type decides at compile time whether it is read by hand: asked at run
+    /// time, the cast looked up the protocol's conformance on every message.
+    @inlinable
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
         if let fast = type as? any FastJSONDecodable.Type, let value = fastDecode(fast, bytes) as? T { return value }
         return try decoder().decode(type, from: Data(bytes))
@@ -28,7 +31,8 @@ extension APIJSON {
         return try encoder().encode(value)
     }
 
-    private static func fastDecode<T: FastJSONDecodable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer) -> T? {
+    @usableFromInline
+    static func fastDecode<T: FastJSONDecodable>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer) -> T? {
         var reader = JSONReader(bytes)
         guard let value = T.fastDecoded(from: &reader), reader.atEnd() else { return nil }
         return value

@@ -79,14 +79,21 @@ public struct JSONReader: ~Copyable {
         guard take(UInt8(ascii: "\"")) else { return nil }
         var utf8: [UInt8] = []
         var start = at
+        var ascii = true
         while at < bytes.count {
             let byte = bytes[at]
             if byte == UInt8(ascii: "\"") {
-                utf8.append(contentsOf: bytes[start..<at])
+                let end = at
                 at += 1
+                // Most strings (names, ids) are ASCII with no escape: made straight from the
+                // bytes, without a copy or the generic validation, which looked up type
+                // metadata on every string and was a percent of a client's dry-run attach.
+                if ascii && utf8.isEmpty { return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) }
+                utf8.append(contentsOf: bytes[start..<end])
                 return String(validating: utf8, as: UTF8.self)
             }
             if byte < 0x20 { return nil }
+            if byte >= 0x80 { ascii = false }
             if byte == UInt8(ascii: "\\") {
                 utf8.append(contentsOf: bytes[start..<at])
                 at += 1
