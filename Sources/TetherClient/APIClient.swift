@@ -191,10 +191,14 @@ public final class APIClient: Sendable {
 
     private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on channel: any Channel, by deadline: NIODeadline) async throws -> HTTPReply {
         let reply = channel.eventLoop.makePromise(of: HTTPReply.self)
+        let exchange = HTTPExchange(head: head, body: body, deadline: deadline, limit: timeout, reply: reply)
         return try await withTaskCancellationHandler {
-            channel.writeAndFlush(HTTPExchange(head: head, body: body, deadline: deadline, limit: timeout, reply: reply)).whenFailure { error in
-                reply.fail(error as? ChannelError == .ioOnClosedChannel
-                           ? HTTPExchangeFailure.notSent : HTTPExchangeHandler.classify(error, answerBegun: false))
+            // On the connection's loop: open, its handler takes the exchange and answers it
+            // whatever happens next; closed (its handlers may be gone), nothing was sent. A
+            // write's own promise would cost a future per request, for what this check says.
+            channel.eventLoop.execute {
+                guard channel.isActive else { return reply.fail(HTTPExchangeFailure.notSent) }
+                channel.writeAndFlush(exchange, promise: nil)
             }
             return try await reply.futureResult.get()
         } onCancel: {

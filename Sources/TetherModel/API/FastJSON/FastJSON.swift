@@ -25,7 +25,9 @@ extension APIJSON {
         return try decoder().decode(type, from: Data(bytes))
     }
 
-    /// Writes a message as `encoder()` would (keys sorted): the hot path's by hand.
+    /// Writes a message as `encoder()` would (keys sorted): the hot path's by hand. Inlinable
+    /// for the same reason as `decode`.
+    @inlinable
     public static func encode(_ value: some Encodable) throws -> Data {
         if let fast = value as? any FastJSONEncodable, let bytes = fast.fastEncoded() { return Data(bytes) }
         return try encoder().encode(value)
