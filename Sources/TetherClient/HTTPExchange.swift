@@ -84,26 +84,27 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard var current = awaited else {
+        guard awaited != nil else {
             // An answer nobody asked for (NIO's decoder mostly refuses one first): the connection
             // no longer pairs requests with answers.
             return context.close(promise: nil)
         }
+        // Changed in place, not through a copy: a body kept in two places would be copied whole
+        // by every part appended to it.
         switch unwrapInboundIn(data) {
         case .head(let head):
-            current.head = head
-            awaited = current
+            awaited!.head = head
         case .body(var part):
-            if current.body == nil {
-                current.body = part
+            if awaited!.body == nil {
+                awaited!.body = part
             } else {
-                current.body!.writeBuffer(&part)
+                awaited!.body!.writeBuffer(&part)
             }
-            guard current.body!.readableBytes <= bodyLimit else {
+            guard awaited!.body!.readableBytes <= bodyLimit else {
                 return fail(context, HTTPExchangeFailure.bodyTooLarge(limit: bodyLimit))
             }
-            awaited = current
         case .end:
+            let current = awaited!
             awaited = nil
             current.timeout.cancel()
             guard let head = current.head else {

@@ -263,6 +263,21 @@ import TetherModel
         await api.close()
     }
 
+    /// A long answer arrives in many reads, each a part appended to the body: all of it, in order.
+    @Test func aLongAnswerArrivesWholeInOrder() async throws {
+        let long = String((0..<(4 << 20)).map { Character(UnicodeScalar(UInt8(ascii: "a") + UInt8($0 % 26))) })
+        let server = try ScriptedHTTPServer { connection, _ in
+            _ = connection.readRequest()
+            connection.answer(Self.said(long))
+            while connection.readRequest() != nil {}
+            connection.close()
+        }
+        defer { server.stop() }
+        let api = APIClient(.unixSocket(server.path))
+        #expect(try await api.get("/v1/status", as: Said.self).line == long)
+        await api.close()
+    }
+
     @Test func anAnswerLongerThanTheLimitIsRefused() async throws {
         let server = try ScriptedHTTPServer { connection, _ in
             _ = connection.readRequest()
