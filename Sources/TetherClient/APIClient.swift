@@ -146,6 +146,10 @@ public final class APIClient: Sendable {
             throw TetherError(.io, "tetherd at \(server) answered with something that is not HTTP", cause: "\(error)")
         } catch HTTPExchangeFailure.bodyTooLarge(let limit) {
             throw TetherError(.io, "tetherd at \(server) sent an answer longer than \(limit) bytes to \(method) \(path)")
+        } catch HTTPExchangeFailure.timedOut {
+            // Said here, where the request's time is known (the connect and the answer share it).
+            throw TetherError(.timeout, "tetherd at \(server) did not answer in time: no whole answer to \(method) \(path) "
+                              + "within \(timeout.nanoseconds / 1_000_000) ms")
         } catch HTTPExchangeFailure.closedMidReply {
             // Not sent again: the server read it, and may have acted on it.
             throw TetherError(.io, "tetherd at \(server) closed the connection in the middle of its answer to \(method) \(path)")
@@ -191,7 +195,7 @@ public final class APIClient: Sendable {
 
     private func exchange(_ head: HTTPRequestHead, _ body: ByteBuffer?, on channel: any Channel, by deadline: NIODeadline) async throws -> HTTPReply {
         let reply = channel.eventLoop.makePromise(of: HTTPReply.self)
-        let exchange = HTTPExchange(head: head, body: body, deadline: deadline, limit: timeout, reply: reply)
+        let exchange = HTTPExchange(head: head, body: body, deadline: deadline, reply: reply)
         return try await withTaskCancellationHandler {
             // On the connection's loop: open, its handler takes the exchange and answers it
             // whatever happens next; closed (its handlers may be gone), nothing was sent. A

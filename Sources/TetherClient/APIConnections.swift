@@ -84,7 +84,7 @@ final class APIConnections: Sendable {
         let tls: NIOSSLContext? = if case .tls = servers[index] { self.tls } else { nil }
         let bodyLimit = self.bodyLimit, idleTimeout = self.idleTimeout
         let left = deadline - .now()
-        guard left > .zero else { throw HTTPExchangeFailure.timedOut(.zero) }
+        guard left > .zero else { throw HTTPExchangeFailure.timedOut }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(min(Self.connectTimeout, left))
             .channelInitializer { channel in

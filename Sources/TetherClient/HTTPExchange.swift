@@ -9,8 +9,6 @@ struct HTTPExchange: Sendable {
     let body: ByteBuffer?
     /// When the whole answer must be in: the request's one deadline, connecting included.
     let deadline: NIODeadline
-    /// The request's time in all, for the error that says it ran out.
-    let limit: TimeAmount
     let reply: EventLoopPromise<HTTPReply>
 }
 
@@ -28,7 +26,8 @@ enum HTTPExchangeFailure: Error, CustomStringConvertible {
     /// closed it (a restart, a failover) before it read the request, or read it and died.
     case closedBeforeReply
     case closedMidReply
-    case timedOut(TimeAmount)
+    /// The request's deadline passed (connecting or waiting for the answer).
+    case timedOut
     case bodyTooLarge(limit: Int)
     /// A request written while another's answer is awaited: the pool hands a connection to one
     /// request at a time, so this is a bug of the caller's.
@@ -39,7 +38,7 @@ enum HTTPExchangeFailure: Error, CustomStringConvertible {
         case .notSent: "the connection closed before the request was sent"
         case .closedBeforeReply: "the connection closed before an answer came"
         case .closedMidReply: "the connection closed in the middle of the answer"
-        case .timedOut(let limit): "no whole answer within \(limit.nanoseconds / 1_000_000) ms (timeout)"
+        case .timedOut: "no whole answer by the request's deadline (timeout)"
         case .bodyTooLarge(let limit): "the answer is longer than \(limit) bytes"
         case .busy: "a request was written on a connection that awaits another's answer"
         }
@@ -75,7 +74,7 @@ final class HTTPExchangeHandler: ChannelDuplexHandler {
         }
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         let timeout = context.eventLoop.scheduleTask(deadline: exchange.deadline) {
-            bound.value.handler.fail(bound.value.context, HTTPExchangeFailure.timedOut(exchange.limit))
+            bound.value.handler.fail(bound.value.context, HTTPExchangeFailure.timedOut)
         }
         awaited = Awaited(reply: exchange.reply, timeout: timeout)
         context.write(wrapOutboundOut(.head(exchange.head)), promise: nil)
