@@ -1,5 +1,7 @@
 import Foundation
 import Synchronization
+import TetherModel
+import TetherSystem
 import TetherTestSupport
 
 /// An HTTP server on a unix socket that answers as a test scripts it, byte for byte: each
@@ -16,17 +18,12 @@ final class ScriptedHTTPServer: Sendable {
 
     init(serve: @escaping @Sendable (Connection, Int) -> Void) throws {
         path = try Fixtures.temporaryDirectory().appendingPathComponent("api.sock").path
-        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let listener = try UnixSocket.bind(path, type: Int32(SOCK_STREAM.rawValue))
         self.listener = listener
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: self.path.utf8.prefix(raw.count - 1))
+        guard listen(listener, 16) == 0 else {
+            close(listener)
+            throw TetherError(.io, "cannot listen on \(path)", cause: String(cString: strerror(errno)))
         }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(listener, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
         Thread.detachNewThread { [self] in
             while true {
                 let fd = accept(listener, nil, nil)
