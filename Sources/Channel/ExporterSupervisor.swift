@@ -17,6 +17,7 @@ public final class ExporterSupervisor: Sendable {
     private struct State {
         var process: ChildProcess?
         var stopping = false
+        var stopGrace: Duration = .seconds(2)
         var starts = 0
         var exits: [Exit] = []
     }
@@ -62,7 +63,7 @@ public final class ExporterSupervisor: Sendable {
         var backoff = initialBackoff
         while !state.withLockedValue({ $0.stopping }) {
             let started = ContinuousClock.now
-            var fds: [Int32] = [0, 0]
+            var fds: [Int32] = [-1, -1]
             let process: ChildProcess
             do {
                 guard pipe(&fds) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
@@ -71,16 +72,24 @@ public final class ExporterSupervisor: Sendable {
                 defer { close(fds[1]) }
                 process = try await ChildProcess.start(command[0], Array(command.dropFirst()) + arguments, output: fds[1])
             } catch {
+                if fds[0] >= 0 { close(fds[0]) }
                 log("cannot start \(program): \(error)")
                 state.withLockedValue { $0.exits.append(Exit(status: -1, ranFor: .zero, output: "\(error)")) }
                 break
             }
-            state.withLockedValue {
-                $0.process = process
-                $0.starts += 1
-            }
             onStart(process.pid)
             log("started \(program) \(arguments.joined(separator: " ")) (pid \(process.pid))")
+            let stoppedWhileStarting = state.withLockedValue { s -> Duration? in
+                s.process = process
+                s.starts += 1
+                return s.stopping ? s.stopGrace : nil
+            }
+            // A stop that came while this child was being started found no child to stop, and
+            // waits for this loop: it is stopped here. Left running, an exporter that does not
+            // exit on its own (one waiting for its client) would hold that stop, and the agent
+            // loop that awaits it, forever. A restart after an unplugged device's exporter died
+            // meets the unplug's own stop just so.
+            if let grace = stoppedWhileStarting { await process.stop(grace: grace) }
             let text = await Self.collect(fds[0])
             let status = await process.waitForExit() ?? -1
             let ranFor = ContinuousClock.now - started
@@ -95,7 +104,7 @@ public final class ExporterSupervisor: Sendable {
             log("\(program) exited with status \(exit.status) after \(ranFor): \(said.isEmpty ? "(it printed nothing)" : said); restarting in \(backoff)")
             // A run that lasted resets the backoff; a crash loop slows down to the maximum.
             backoff = ranFor > .seconds(30) ? initialBackoff : min(backoff * 2, maximumBackoff)
-            try? await Task.sleep(for: backoff)
+            await pause(backoff)
         }
     }
 
@@ -117,10 +126,25 @@ public final class ExporterSupervisor: Sendable {
         }
     }
 
-    /// Stops the exporter: SIGTERM, then SIGKILL if it has not gone within `grace`.
+    /// Waits `backoff`, or less once a stop is asked: a crash loop's backoff (up to
+    /// `maximumBackoff`) must not hold up the stop.
+    private func pause(_ backoff: Duration) async {
+        let end = ContinuousClock.now + backoff
+        while ContinuousClock.now < end, !isStopping {
+            try? await Task.sleep(for: min(.milliseconds(50), end - ContinuousClock.now))
+        }
+    }
+
+    /// True once `stop` has been asked.
+    public var isStopping: Bool { state.withLockedValue { $0.stopping } }
+
+    /// Stops the exporter: SIGTERM, then SIGKILL if it has not gone within `grace`. Returns once
+    /// the supervision has ended, whatever it was doing (running a child, starting one, waiting
+    /// to restart one).
     public func stop(grace: Duration = .seconds(2)) async {
         let process = state.withLockedValue { s -> ChildProcess? in
             s.stopping = true
+            s.stopGrace = grace
             return s.process
         }
         if let process { await process.stop(grace: grace) }

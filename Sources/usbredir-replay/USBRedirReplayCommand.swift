@@ -10,14 +10,11 @@ import USBRedirReplay
 struct USBRedirReplayCommand {
     static func main() throws {
         // Dies with the agent that started it, even one killed outright: an orphan would keep
-        // serving the device on a port nobody knows. (usbredirect itself has no such guard.)
+        // serving the device on a port nobody knows. (usbredirect itself has no such guard.) The
+        // parent process is watched, not set as PR_SET_PDEATHSIG: that signal comes when the
+        // *thread* that spawned the child ends, and the agent spawns from its concurrency pool,
+        // whose threads retire after a few idle seconds. It killed replays at random, mid-session.
         let parent = getppid()
-        typealias Prctl = @convention(c) (Int32, UInt, UInt, UInt, UInt) -> Int32
-        if let symbol = dlsym(nil, "prctl") {
-            let setDeathSignal: Int32 = 1   // PR_SET_PDEATHSIG (sys/prctl.h, not visible to Swift)
-            _ = unsafeBitCast(symbol, to: Prctl.self)(setDeathSignal, UInt(SIGKILL), 0, 0, 0)
-        }
-        if getppid() != parent { exit(1) }   // the parent went before the guard was set
         let arguments = CommandLine.arguments
         func value(_ flag: String) -> String? {
             arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
@@ -38,6 +35,8 @@ struct USBRedirReplayCommand {
         }
         let peer = try USBRedirPeer(descriptors: found.descriptors, speed: found.speed, port: port)
         FileHandle.standardError.write(Data("usbredir-replay: serving \(device) on 127.0.0.1:\(peer.port)\n".utf8))
-        while true { sleep(3600) }
+        while getppid() == parent { sleep(1) }
+        FileHandle.standardError.write(Data("usbredir-replay: the process that started it has gone; stopping\n".utf8))
+        withExtendedLifetime(peer) { exit(0) }
     }
 }

@@ -36,6 +36,55 @@ struct ExporterSupervisorTests {
         #expect(supervisor.starts == after, "a stopped supervisor starts nothing more")
     }
 
+    /// What the `started` callback needs of the test: the supervisor (made after the callback),
+    /// and the pids it was told.
+    final class Starts: @unchecked Sendable {
+        private let lock = NSLock()
+        private var pids: [Int32] = []
+        var supervisor: ExporterSupervisor?
+        var stopped = false
+        func add(_ pid: Int32) -> Int { lock.withLock { pids.append(pid); return pids.count } }
+        var all: [Int32] { lock.withLock { pids } }
+        func markStopped() { lock.withLock { stopped = true } }
+        var hasStopped: Bool { lock.withLock { stopped } }
+    }
+
+    /// An unplugged device's exporter dies, and its restart meets the unplug's stop: the stop
+    /// comes while the new child is being started, before the supervisor holds it. The new
+    /// child must still be stopped, and the stop must return (before, it waited for a child
+    /// nobody stopped, and the agent's loop with it). Here the first run exits at once and the
+    /// second would run for good (an exporter waiting for its client).
+    @Test func aStopThatComesWhileARestartIsStartingStopsTheNewChild() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tether-supervisor-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let program = "\(directory)/exporter"
+        try "#!/bin/sh\nif [ -e \(directory)/ran ]; then exec sleep 1000; fi\ntouch \(directory)/ran\nexit 3\n"
+            .write(toFile: program, atomically: true, encoding: .utf8)
+        chmod(program, 0o755)
+        let starts = Starts()
+        starts.supervisor = ExporterSupervisor(
+            device: "1a86:7523", listen: "127.0.0.1:1", program: program, initialBackoff: .milliseconds(10), maximumBackoff: .milliseconds(10),
+            started: { pid in
+                guard starts.add(pid) == 2, let supervisor = starts.supervisor else { return }
+                // The stop is asked now, while the second child is being started.
+                Task {
+                    await supervisor.stop(grace: .milliseconds(500))
+                    starts.markStopped()
+                }
+                for _ in 0..<500 where !supervisor.isStopping { usleep(10_000) }
+            })
+        let supervisor = try #require(starts.supervisor)
+        try supervisor.start()
+        for _ in 0..<1000 where !starts.hasStopped { try await Task.sleep(for: .milliseconds(10)) }
+        let pids = starts.all
+        defer { for pid in pids { kill(pid, SIGKILL) } }
+        #expect(starts.hasStopped, "the stop returned")
+        #expect(pids.count == 2, "no child started after the stop: \(pids)")
+        #expect(!supervisor.isRunning)
+        if let second = pids.last { #expect(kill(second, 0) != 0, "the child started during the stop is gone") }
+    }
+
     @Test func aMissingExporterIsAClearError() throws {
         let supervisor = ExporterSupervisor(device: "1a86:7523", listen: "127.0.0.1:1", program: "no-such-usbredirect")
         #expect { try supervisor.start() } throws: { error in

@@ -43,7 +43,8 @@ struct DeviceReturnTests {
         #expect(try await eventually(5) { try await cluster.status().devices.first { $0.device.description == "host-b/1-4" }?.source == .observed })
 
         cluster.pullDongle()
-        #expect(try await eventually(10) { try await attachment(cluster)?.lost?.hasPrefix("unplugged from host-b") == true }, "lost")
+        #expect(try await eventually(10) { try await attachment(cluster)?.lost?.hasPrefix("unplugged from host-b") == true },
+                "lost; host-b's agent said: \(cluster.agents["host-b"]?.output.suffix(3000) ?? "")")
         #expect(try await eventually(10) { try await !announced(vm) }, "QEMU's usb-redir lost its peer")
         let text = try await cluster.tether(["status"])
         #expect(text.stdout.contains("LOST: unplugged from host-b"), "\(text.stdout)")
