@@ -31,7 +31,8 @@ struct ControllerServe: AsyncParsableCommand {
         }
         var logger = Logger(label: "benchmark", factory: TetherLogHandler.init)
         logger.logLevel = .error
-        let app = Application(router: ControllerRoutes.router(controller), configuration: .init(address: .unixDomainSocket(path: socket)),
+        let app = Application(router: ControllerRoutes.router(controller), server: LoopAffineServer.http1(),
+                              configuration: .init(address: .unixDomainSocket(path: socket)),
                               logger: logger)
         try await app.runService()
     }

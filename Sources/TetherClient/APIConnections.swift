@@ -85,7 +85,9 @@ final class APIConnections: Sendable {
         let bodyLimit = self.bodyLimit, idleTimeout = self.idleTimeout
         let left = deadline - .now()
         guard left > .zero else { throw HTTPExchangeFailure.timedOut }
-        let bootstrap = ClientBootstrap(group: group)
+        // On the caller's own event loop when it runs on one of the group's (a task that prefers
+        // a loop as its executor): the answer then resumes it without waking another thread.
+        let bootstrap = ClientBootstrap(group: group.any())
             .connectTimeout(min(Self.connectTimeout, left))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -62,7 +62,7 @@ public enum AgentDaemon {
            journaled: FaultInjection.journalHook())
         var services: [any Service] = [
             Application(router: AgentRoutes.router(agent, callers: [section.controllerName]),
-                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                        server: LoopAffineServer.tls(identity.configuration(server: true)),
                         configuration: .init(address: .hostname(section.listen.host, port: section.listen.port), serverName: "tetherd-agent"),
                         logger: logger),
             AgentLoop(agent: agent, controller: controller, interval: settings.heartbeatInterval,
@@ -78,12 +78,12 @@ public enum AgentDaemon {
             // network moves its VMs by asking its targets itself.
             let controllerName = section.controllerName
             services.append(Application(router: AgentRoutes.router(agent) { await peerFailover.callers(besides: controllerName) },
-                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                                        server: LoopAffineServer.tls(identity.configuration(server: true)),
                                         configuration: .init(address: .hostname(peerListen.host, port: peerListen.port), serverName: "tetherd-agent-peers"),
                                         logger: logger))
         }
         if let metrics = section.metrics {
-            services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
+            services.append(Application(router: MetricsEndpoint.router(), server: LoopAffineServer.http1(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
                                         logger: logger))
         }
         logger.notice("agent ready", metadata: ["host": "\(section.host)", "listen": "\(section.listen)", "controller": "\(section.controller)",

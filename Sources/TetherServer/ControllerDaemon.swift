@@ -86,12 +86,12 @@ public enum ControllerDaemon {
                 throw TetherError(.invalidArgument, "controller.listen needs controller.tls (a `tether certs` directory): agents talk mutual TLS")
             }
             services.append(Application(router: ControllerRoutes.router(seat),
-                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+                                        server: LoopAffineServer.tls(identity.configuration(server: true)),
                                         configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "tetherd"),
                                         logger: logger))
         }
         if let metrics = section.metrics {
-            services.append(Application(router: MetricsEndpoint.router(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
+            services.append(Application(router: MetricsEndpoint.router(), server: LoopAffineServer.http1(), configuration: .init(address: .hostname(metrics.host, port: metrics.port)),
                                         logger: logger))
         }
         if let web = section.web {
@@ -112,14 +112,14 @@ public enum ControllerDaemon {
         let address = BindAddress.hostname(web.host, port: web.port)
         let access = webAccess(web)
         if access.loopbackOnly {
-            return Application(router: ControllerRoutes.router(seat, access: access.callers, loopbackOnly: true),
+            return Application(router: ControllerRoutes.router(seat, access: access.callers, loopbackOnly: true), server: LoopAffineServer.http1(),
                                configuration: .init(address: address, serverName: "tetherd"), logger: logger)
         }
         guard let identity else {
             throw TetherError(.invalidArgument, "controller.web on \(web) (not the loopback) needs controller.tls: browsers there show an "
                               + "operator's or a viewer's certificate; or bind it to 127.0.0.1")
         }
-        return Application(router: ControllerRoutes.router(seat, access: access.callers), server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)),
+        return Application(router: ControllerRoutes.router(seat, access: access.callers), server: LoopAffineServer.tls(identity.configuration(server: true)),
                            configuration: .init(address: address, serverName: "tetherd"), logger: logger)
     }
 
@@ -135,7 +135,7 @@ public enum ControllerDaemon {
     static func localAPI(socket: String, router: Router<APIContext>, logger: Logger) throws -> some Service {
         try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         unlink(socket)
-        return Application(router: router, configuration: .init(address: .unixDomainSocket(path: socket), serverName: "tetherd"),
+        return Application(router: router, server: LoopAffineServer.http1(), configuration: .init(address: .unixDomainSocket(path: socket), serverName: "tetherd"),
                            onServerRunning: { _ in chmod(socket, 0o666) }, logger: logger)
     }
 }

@@ -8,7 +8,7 @@ final class LiveServer: @unchecked Sendable {
     private(set) var port = 0
     private var task: Task<Void, any Error>?
 
-    init(_ router: Router<APIContext>, server: HTTPServerBuilder = .http1()) async throws {
+    init(_ router: Router<APIContext>, server: HTTPServerBuilder = LoopAffineServer.http1()) async throws {
         let bound = AsyncStream<Int>.makeStream()
         let app = Application(router: router, server: server, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
                               onServerRunning: { bound.continuation.yield($0.localAddress?.port ?? 0) })

@@ -62,7 +62,7 @@ struct RoleTests {
             try await controller.register(ClusterFixtures.hostA)
             let identity = try TLSIdentity(directory: pki, name: "controller")
             live = try await LiveServer(ControllerRoutes.router(controller, access: access),
-                                        server: try .tls(.http1(), tlsConfiguration: identity.configuration(server: true)))
+                                        server: LoopAffineServer.tls(identity.configuration(server: true)))
         }
 
         var port: Int { live?.port ?? 0 }
