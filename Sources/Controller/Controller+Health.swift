@@ -120,22 +120,8 @@ extension Controller {
     }
 
     private func nextEvent(within wait: Duration) async {
-        let place = events.placeInLine()
-        let timer = Task { [weak self] in
-            do { try await Task.sleep(for: wait) } catch { return }   // cancelled: the wait already ended
-            await self?.wakeEventWaiter(place)
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                events.wait(continuation, at: place)
-            }
-        } onCancel: {
-            Task { [weak self] in await self?.wakeEventWaiter(place) }
-        }
-        timer.cancel()
+        await self.wait(at: events.waiters.placeInLine(), of: .events, within: wait)
     }
-
-    private func wakeEventWaiter(_ place: Int) { events.wake(place) }
 }
 
 extension HostVerdict {

@@ -83,6 +83,8 @@ public actor Controller {
     var health = HealthBook()
     /// Health changes and journal steps, for `tether events`.
     var events = EventLog()
+    /// Requests waiting for an operation's next step or its end (`operation(_:after:wait:)`).
+    var operationWaiters = Waiters()
     /// Names this controller's event numbering: another controller (a new leader, a restart)
     /// numbers from 1 again, so a stream resuming with an id of another epoch starts over
     /// instead of waiting for numbers it already saw.
@@ -381,5 +383,32 @@ public actor Controller {
         guard var record = try await store.operation(id) else { throw TetherError(.notFound, "no operation '\(id)'") }
         record.progress = progress[id]
         return record
+    }
+
+    /// The operation once it has more than `steps` steps or has finished, waiting up to `wait`
+    /// for that (woken by its steps and its end, not polling): how `tether attach` and the OCI
+    /// hook follow an attach to its end without a poll's delay.
+    public func operation(_ id: String, after steps: Int, wait: Duration) async throws(TetherError) -> OperationRecord {
+        let deadline = ContinuousClock.now + wait
+        while true {
+            // In line before the journal is read: a step written while it is read wakes the wait.
+            let place = operationWaiters.placeInLine()
+            let record: OperationRecord
+            do {
+                record = try await operation(id)
+            } catch {
+                operationWaiters.leave(place)
+                throw error
+            }
+            let left = deadline - ContinuousClock.now
+            if record.state.isFinished || record.steps.count > steps || left <= .zero || Task.isCancelled {
+                operationWaiters.leave(place)
+                return record
+            }
+            await self.wait(at: place, of: .operations, within: left)
+            // A follower gone (its connection closed) takes what was read: the store refuses a
+            // cancelled task's reads.
+            if Task.isCancelled { return record }
+        }
     }
 }

@@ -64,6 +64,7 @@ extension Controller {
     /// Writes a step record, tells the event log and the test hooks.
     func journal(_ step: StepRecord, in record: OperationRecord) async -> OperationRecord? {
         guard let updated = try? await store.record(step, in: record.id) else { return nil }
+        operationWaiters.wakeAll()
         settings.journaled(updated, step)
         events.append(ClusterEvent(at: step.at, kind: .operation, host: nil, subject: updated.id, from: updated.kind.rawValue,
                                    to: "\(step.step) \(step.phase.rawValue)", detail: step.detail.map { [$0] } ?? []))
@@ -83,6 +84,9 @@ extension Controller {
             completed.attachmentChanges(given: attachments.values).apply(to: &attachments)
             applyToModel(completed)
         }
+        // Whoever follows the operation learns its end, written or not (then it reads the
+        // journal's word, and asks again).
+        defer { operationWaiters.wakeAll() }
         do {
             ControllerMetrics.finished(try await store.finish(operation.id, as: state, error: error, at: now()))
         } catch {

@@ -38,26 +38,43 @@ public struct ControllerClient: Sendable {
         try await api.get("/v1/operations/\(id)")
     }
 
-    /// Polls an operation until it finishes: each step as it is recorded done or failed goes to
-    /// `step`, each unfinished record (a migration's progress) to `running`. Past `deadline` it
-    /// throws a timeout that says `late`. The polls start 5 ms apart and double up to `poll`:
-    /// an attach of a device already on the VM's host is done in tens of milliseconds, and a
-    /// hook that first looked again after 50 ms made every container wait for that (a poll
-    /// costs the controller a fraction of a millisecond).
-    public func follow(_ id: String, until deadline: ContinuousClock.Instant, late: String, every poll: Duration = .milliseconds(50),
+    /// The operation once it has more than `steps` steps or has finished, or after `wait`: the
+    /// controller answers when either comes (a long poll).
+    public func operation(_ id: String, after steps: Int, wait: Duration) async throws(TetherError) -> OperationRecord {
+        try await api.get("/v1/operations/\(id)?after=\(steps)&wait=\(Self.seconds(wait))")
+    }
+
+    /// Follows an operation until it finishes: each step as it is recorded done or failed goes
+    /// to `step`, each unfinished record to `running` (at least every `refresh`: a migration's
+    /// progress). Past `deadline` it throws a timeout that says `late`. Each look is a long poll
+    /// the controller answers at the operation's next step or end, so a follower (the OCI hook
+    /// above all: a container waits on it) learns the end as it is journaled, not at a poll's
+    /// next tick. A controller that answers at once (one from before the long poll) is asked
+    /// again 5 ms later, doubling up to 50 ms.
+    public func follow(_ id: String, until deadline: ContinuousClock.Instant, late: String, refresh: Duration = .seconds(1),
                        step: (StepRecord) -> Void = { _ in }, running: (OperationRecord) -> Void = { _ in }) async throws(TetherError) -> OperationRecord {
         var shown = 0
-        var pause = min(.milliseconds(5), poll)
+        var pause: Duration = .milliseconds(5)
         while true {
-            let record = try await operation(id)
+            let wait = max(.zero, min(refresh, deadline - .now))
+            let asked = ContinuousClock.now
+            let record = try await operation(id, after: shown, wait: wait)
+            let unchanged = record.steps.count == shown
             for each in record.steps.dropFirst(shown) where each.phase != .started { step(each) }
             shown = record.steps.count
             if record.state.isFinished { return record }
             running(record)
             guard ContinuousClock.now < deadline else { throw TetherError(.timeout, late) }
-            try? await Task.sleep(for: pause)
-            pause = min(pause * 2, poll)
+            if unchanged && ContinuousClock.now - asked < wait / 2 {
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .milliseconds(50))
+            }
         }
+    }
+
+    /// Seconds as the API's queries take them (`wait=0.25`).
+    static func seconds(_ duration: Duration) -> String {
+        String(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
     }
 
     public func status() async throws(TetherError) -> ClusterStatus {
@@ -66,6 +83,6 @@ public struct ControllerClient: Sendable {
 
     /// The events after `sequence`, waiting up to `wait` for one when there is none yet.
     public func events(after sequence: Int, wait: Duration = .zero) async throws(TetherError) -> EventPage {
-        try await api.get("/v1/events?after=\(sequence)&wait=\(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)")
+        try await api.get("/v1/events?after=\(sequence)&wait=\(Self.seconds(wait))")
     }
 }

@@ -32,7 +32,7 @@ enum OperationFollower {
         let terminal = isatty(2) == 1
         var barShown = false
         return try await client.follow(id, until: .now + timeout, late: "\(id) is still running after \(timeout); follow it with `tether status`",
-                                       every: .milliseconds(100), step: { step in
+                                       refresh: .milliseconds(100), step: { step in
             if barShown { FileHandle.standardError.write(Data("\n".utf8)) }
             barShown = false
             print("  \(step.phase == .done ? "done" : "FAILED") \(step.step)" + (step.detail.map { ": \($0)" } ?? ""))

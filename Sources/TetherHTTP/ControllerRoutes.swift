@@ -73,9 +73,16 @@ public enum ControllerRoutes {
             } ?? 20
             return try APIBody.json(try await seat.recentOperations(limit: limit))
         }
-        v1.get("operations/:id") { _, context in
+        // Long polling too: with `wait`, the answer comes once the operation has more than
+        // `after` steps or has finished (or `wait` seconds have passed), so that a follower
+        // (`tether attach`, the OCI hook) learns each step as it is journaled.
+        v1.get("operations/:id") { request, context in
             try await context.require(.read, access, to: "read operations")
-            return try APIBody.json(try await seat.leading().operation(try context.parameters.require("id")))
+            let id = try context.parameters.require("id")
+            let after = try count(request, "after", of: "the count of steps seen")
+            let wait = try waitSeconds(request, for: "a step")
+            guard wait > 0 else { return try APIBody.json(try await seat.leading().operation(id)) }
+            return try APIBody.json(try await seat.leading().operation(id, after: after, wait: .milliseconds(Int(wait * 1000))))
         }
         v1.get("status") { _, context in
             try await context.require(.read, access, to: "read the cluster's status")
@@ -85,14 +92,8 @@ public enum ControllerRoutes {
         // for the next event; `tether events --follow` asks again with `next`.
         v1.get("events") { request, context in
             try await context.require(.read, access, to: "read events")
-            let after = try request.uri.queryParameters["after"].map { text throws(TetherError) -> Int in
-                guard let n = Int(text), n >= 0 else { throw TetherError(.invalidArgument, "after must be a sequence number (0 or more), not '\(text)'") }
-                return n
-            } ?? 0
-            let wait = try request.uri.queryParameters["wait"].map { text throws(TetherError) -> Double in
-                guard let s = Double(text), s >= 0, s <= 30 else { throw TetherError(.invalidArgument, "wait must be 0 to 30 seconds, not '\(text)'") }
-                return s
-            } ?? 0
+            let after = try count(request, "after", of: "a sequence number")
+            let wait = try waitSeconds(request, for: "an event")
             return try APIBody.json(await seat.leading().events(after: after, wait: .milliseconds(Int(wait * 1000))))
         }
         // The same events as server-sent events, for browsers (the web view) and `curl -N`.
@@ -103,5 +104,21 @@ public enum ControllerRoutes {
         v1.get("openapi.json") { _, _ in OpenAPIDocument.response() }
         WebRoutes.add(to: router, seat: seat, access: access)
         return router
+    }
+
+    /// A query's count (`after`), 0 or more; 0 when absent.
+    static func count(_ request: Request, _ name: String, of what: String) throws(TetherError) -> Int {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return 0 }
+        guard let n = Int(text), n >= 0 else { throw TetherError(.invalidArgument, "\(name) must be \(what) (0 or more), not '\(text)'") }
+        return n
+    }
+
+    /// A long poll's `wait`: 0 to 30 seconds; 0 (answer at once) when absent.
+    static func waitSeconds(_ request: Request, for what: String) throws(TetherError) -> Double {
+        guard let text = request.uri.queryParameters["wait"] else { return 0 }
+        guard let seconds = Double(text), seconds >= 0, seconds <= 30 else {
+            throw TetherError(.invalidArgument, "wait must be 0 to 30 seconds (how long to wait for \(what)), not '\(text)'")
+        }
+        return seconds
     }
 }

@@ -162,6 +162,12 @@ struct ControllerAPITests {
         BadRequest(name: "detach: bad selector", method: .post, uri: "/v1/detachments", body: "{\"container\": \"c1\", \"device\": \"x\"}",
                    status: 400, says: "device 'x' is not a selector"),
         BadRequest(name: "operation: unknown", method: .get, uri: "/v1/operations/op-999", body: nil, status: 404, says: "no operation 'op-999'"),
+        BadRequest(name: "operation: unknown, waited for", method: .get, uri: "/v1/operations/op-999?after=2&wait=5", body: nil, status: 404,
+                   says: "no operation 'op-999'"),
+        BadRequest(name: "operation: bad wait", method: .get, uri: "/v1/operations/op-1?wait=31", body: nil, status: 400,
+                   says: "wait must be 0 to 30 seconds (how long to wait for a step), not '31'"),
+        BadRequest(name: "operation: bad after", method: .get, uri: "/v1/operations/op-1?after=-1&wait=1", body: nil, status: 400,
+                   says: "after must be the count of steps seen (0 or more), not '-1'"),
         BadRequest(name: "no such endpoint", method: .get, uri: "/v2/status", body: nil, status: 404, says: "no endpoint GET /v2/status"),
         BadRequest(name: "wrong method", method: .delete, uri: "/v1/status", body: nil, status: 404, says: "no endpoint DELETE /v1/status"),
     ])

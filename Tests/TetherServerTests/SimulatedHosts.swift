@@ -38,10 +38,15 @@ actor SimulatedHosts {
     }
     func hang(at call: String, _ when: Hang) { hang = (call, when) }
     func clearHang() { hang = nil }
+    /// A call held (not hung for good) until `release`: a step that takes as long as a test says.
+    private var held: String?
+    func hold(_ call: String) { held = call }
+    func release() { held = nil }
 
     /// Runs one call: records it, hangs or fails it as told, applies its effect.
     func perform<T: Sendable>(_ call: String, _ effect: () throws(TetherError) -> T) async throws(TetherError) -> T {
         calls.append(call)
+        while held == call { try? await Task.sleep(for: .milliseconds(5)) }
         if let host = call.split(separator: ":").last, unreachable.contains(String(host)) {
             throw TetherError(.io, "\(host) does not answer")
         }

@@ -343,7 +343,7 @@ extension OpenAPIDocument {
                                                        "tags": ["controller"],
                                                        "operationId": "getOperation",
                                                        "summary": "One journaled operation with its steps and, while it migrates, its progress.",
-                                                       "description": "Caller: a viewer or an operator (certificate role, or local groups); local root may call everything.",
+                                                       "description": "Caller: a viewer or an operator (certificate role, or local groups); local root may call everything. Long polling: with `wait`, the answer comes once the operation has more than `after` steps or has finished, or when `wait` seconds have passed.",
                                                        "parameters": [
                                                                        {
                                                                          "name": "id",
@@ -351,6 +351,20 @@ extension OpenAPIDocument {
                                                                          "required": true,
                                                                          "description": "The operation id (`op-N`).",
                                                                          "schema": {"type": "string", "minLength": 1}
+                                                                       },
+                                                                       {
+                                                                         "name": "after",
+                                                                         "in": "query",
+                                                                         "required": false,
+                                                                         "description": "The number of steps the caller has seen. Absent: 0.",
+                                                                         "schema": {"type": "integer", "format": "int64", "minimum": 0}
+                                                                       },
+                                                                       {
+                                                                         "name": "wait",
+                                                                         "in": "query",
+                                                                         "required": false,
+                                                                         "description": "Seconds to wait for a step after `after` or the operation's end, 0 to 30. Absent: 0 (answer at once).",
+                                                                         "schema": {"type": "number", "minimum": 0, "maximum": 30}
                                                                        }
                                                                      ],
                                                        "responses": {
