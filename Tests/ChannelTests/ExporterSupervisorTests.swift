@@ -78,7 +78,6 @@ struct ExporterSupervisorTests {
         try supervisor.start()
         for _ in 0..<1000 where !starts.hasStopped { try await Task.sleep(for: .milliseconds(10)) }
         let pids = starts.all
-        defer { for pid in pids { kill(pid, SIGKILL) } }
         #expect(starts.hasStopped, "the stop returned")
         #expect(pids.count == 2, "no child started after the stop: \(pids)")
         #expect(!supervisor.isRunning)

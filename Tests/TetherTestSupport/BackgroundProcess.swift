@@ -1,4 +1,5 @@
 import Foundation
+import TetherModel
 import TetherSystem
 
 /// A long-running program (a relay, an exporter, a testbed) whose combined output a test
@@ -6,7 +7,6 @@ import TetherSystem
 /// `ChildProcess.start` (swift-subprocess), as the product's children are.
 public final class BackgroundProcess: @unchecked Sendable {
     private let process: ChildProcess
-    private let pipe = Pipe()
     private let input: Pipe?
     private let lock = NSLock()
     private var text = ""
@@ -15,18 +15,38 @@ public final class BackgroundProcess: @unchecked Sendable {
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], input: Bool = false) async throws {
         let input = input ? Pipe() : nil
         self.input = input
-        let pipe = self.pipe
-        process = try await ChildProcess.start(executable, arguments, output: pipe.fileHandleForWriting.fileDescriptor,
-                                               input: input?.fileHandleForReading.fileDescriptor,
-                                               environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        var output: [Int32] = [-1, -1]
+        guard pipe(&output) == 0 else { throw TetherError(.io, "cannot make a pipe", cause: String(cString: strerror(errno))) }
+        for fd in output { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        do {
+            process = try await ChildProcess.start(executable, arguments, output: output[1], input: input?.fileHandleForReading.fileDescriptor,
+                                                   environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+        } catch {
+            close(output[0])
+            close(output[1])
+            throw error
+        }
         // The child has its own copies: the output reaches end of file when it (and whatever it
         // started) has gone.
-        try? pipe.fileHandleForWriting.close()
+        close(output[1])
         try? input?.fileHandleForReading.close()
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.text += String(decoding: data, as: UTF8.self) }
+        // Read on a thread of its own, which closes the pipe at its end. Not FileHandle's
+        // readabilityHandler: that is a dispatch source, and the handle closed its descriptor
+        // as the value went, before the source's cancellation had run; when the number was
+        // reused, libdispatch's event loop crashed the whole test process (seen in CI,
+        // "Bad pointer dereference" in _dispatch_event_loop_drain).
+        let reader = output[0]
+        Thread.detachNewThread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break }
+                guard let self else { continue }   // gone: drained until the child's end
+                let text = String(decoding: buffer[0..<n], as: UTF8.self)
+                self.lock.withLock { self.text += text }
+            }
+            close(reader)
         }
     }
 
@@ -85,6 +105,5 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     deinit {
         process.signal(SIGKILL)
-        pipe.fileHandleForReading.readabilityHandler = nil
     }
 }
