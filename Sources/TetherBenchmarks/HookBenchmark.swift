@@ -39,7 +39,8 @@ struct HookBenchmark: AsyncParsableCommand {
             vms: [RegisteredVM(name: "vm-a", cpus: 1, memoryMiB: 128, networkMbps: 100, datastore: "ds1")]))
         var logger = Logger(label: "benchmark", factory: TetherLogHandler.init)
         logger.logLevel = .critical   // the server's "already closed" at the end is expected
-        let app = Application(router: ControllerRoutes.router(controller), configuration: .init(address: .unixDomainSocket(path: socket)), logger: logger)
+        let app = Application(router: ControllerRoutes.router(controller), server: LoopAffineServer.http1(),
+                              configuration: .init(address: .unixDomainSocket(path: socket)), logger: logger)
         let server = Task { try await app.runService() }
         defer { server.cancel() }
         let runner = Task { try await OperationRunner(controller).run() }
