@@ -81,8 +81,8 @@ public enum ControllerRoutes {
             let id = try context.parameters.require("id")
             let after = try count(request, "after", of: "the count of steps seen")
             let wait = try waitSeconds(request, for: "a step")
-            guard wait > 0 else { return try APIBody.json(try await seat.leading().operation(id)) }
-            return try APIBody.json(try await seat.leading().operation(id, after: after, wait: .milliseconds(Int(wait * 1000))))
+            guard wait > .zero else { return try APIBody.json(try await seat.leading().operation(id)) }
+            return try APIBody.json(try await seat.leading().operation(id, after: after, wait: wait))
         }
         v1.get("status") { _, context in
             try await context.require(.read, access, to: "read the cluster's status")
@@ -94,7 +94,7 @@ public enum ControllerRoutes {
             try await context.require(.read, access, to: "read events")
             let after = try count(request, "after", of: "a sequence number")
             let wait = try waitSeconds(request, for: "an event")
-            return try APIBody.json(await seat.leading().events(after: after, wait: .milliseconds(Int(wait * 1000))))
+            return try APIBody.json(await seat.leading().events(after: after, wait: wait))
         }
         // The same events as server-sent events, for browsers (the web view) and `curl -N`.
         v1.get("events/stream") { request, context in
@@ -113,12 +113,12 @@ public enum ControllerRoutes {
         return n
     }
 
-    /// A long poll's `wait`: 0 to 30 seconds; 0 (answer at once) when absent.
-    static func waitSeconds(_ request: Request, for what: String) throws(TetherError) -> Double {
-        guard let text = request.uri.queryParameters["wait"] else { return 0 }
+    /// A long poll's `wait`: 0 to 30 seconds, to the millisecond; zero (answer at once) when absent.
+    static func waitSeconds(_ request: Request, for what: String) throws(TetherError) -> Duration {
+        guard let text = request.uri.queryParameters["wait"] else { return .zero }
         guard let seconds = Double(text), seconds >= 0, seconds <= 30 else {
             throw TetherError(.invalidArgument, "wait must be 0 to 30 seconds (how long to wait for \(what)), not '\(text)'")
         }
-        return seconds
+        return .milliseconds(Int(seconds * 1000))
     }
 }
