@@ -5,15 +5,16 @@ import TetherTestSupport
 import USBRedirReplay
 
 /// The channel's two ends (connect, serve) on loopback next to the same pair of socat (plain)
-/// and stunnel (TLS 1.3, client certificates verified) processes: bulk throughput and the
-/// round trip a 64-byte request/response adds, as a serial dongle talks.
+/// and stunnel (TLS 1.3, client certificates verified) processes, and of the floor (the least
+/// a user-space relay can do, `FloorRelay`): bulk throughput and the round trip a 64-byte
+/// request/response adds, as a serial dongle talks.
 struct RelayBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "relay", abstract: "Relay vs socat (plain) and stunnel (TLS).")
     @Option(help: "Bytes per throughput run.") var bytes = 1 << 30
     @Option(help: "Throughput runs per path.") var runs = 3
     @Option(help: "64-byte request/response round trips per path.") var messages = 10_000
-    @Option(help: "Only these paths besides the direct one (comma-separated: plain, socat, tls, stunnel), to profile one alone.")
-    var paths = "plain,socat,tls,stunnel"
+    @Option(help: "Only these paths besides the direct one (comma-separated: plain, socat, floor, tls, stunnel), to profile one alone.")
+    var paths = "plain,socat,floor,tls,stunnel"
 
     struct Path {
         var name: String
@@ -44,7 +45,7 @@ struct RelayBenchmark: AsyncParsableCommand {
     }
 
     static let direct = "direct (no relay)", plain = "tether plaintext", socat = "socat -> socat", tls = "tether mutual TLS 1.3",
-               stunnel = "stunnel -> stunnel"
+               stunnel = "stunnel -> stunnel", floor = "floor -> floor"
 
     func measure() async throws -> [Row] {
         for tool in ["socat", "stunnel4"] where Tools.which(tool) == nil {
@@ -99,13 +100,24 @@ struct RelayBenchmark: AsyncParsableCommand {
             return Path(name: Self.stunnel, sinkPort: try await chain(sink.port), echoPort: try await chain(echo.port))
         }
 
+        func floorPath() throws -> Path {
+            func chain(_ target: Int) throws -> Int {
+                let serve = try FloorRelay(targetPort: target)
+                let connect = try FloorRelay(targetPort: serve.port)
+                keep += [serve, connect]
+                return connect.port
+            }
+            return Path(name: Self.floor, sinkPort: try chain(sink.port), echoPort: try chain(echo.port))
+        }
+
         let direct = Path(name: Self.direct, sinkPort: sink.port, echoPort: echo.port)
         let wanted = Set(self.paths.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let unknown = wanted.subtracting(["plain", "socat", "tls", "stunnel"])
+        let unknown = wanted.subtracting(["plain", "socat", "floor", "tls", "stunnel"])
         guard unknown.isEmpty else { throw ValidationError("unknown paths: \(unknown.sorted().joined(separator: ", "))") }
         var paths = [direct]
         if wanted.contains("plain") { paths.append(try await tetherPath(Self.plain, tls: false)) }
         if wanted.contains("socat") { paths.append(try await socatPath()) }
+        if wanted.contains("floor") { paths.append(try floorPath()) }
         if wanted.contains("tls") { paths.append(try await tetherPath(Self.tls, tls: true)) }
         if wanted.contains("stunnel") { paths.append(try await stunnelPath()) }
 
