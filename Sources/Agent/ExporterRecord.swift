@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TetherModel
+import TetherSystem
 
 /// The exporters this agent started, recorded as they start (`STATE/exporters`: a pid and its
 /// start time per line, so a reused pid is never mistaken for one). Debian's usbredirect has no
@@ -61,10 +62,9 @@ public final class ExporterRecord: Sendable {
         try? text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    /// Field 22 of /proc/PID/stat (clock ticks since boot); nil when the process is gone or a zombie.
+    /// When the process started (clock ticks since boot); nil when it is gone or a zombie.
     private func startTime(of pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "\(proc)/\(pid)/stat", encoding: .utf8),
-              let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 19, fields[0] != "Z" else { return nil }
-        return String(fields[19])
+        guard let stat = ProcessStat(pid: pid, proc: proc), stat.isAlive else { return nil }
+        return String(stat.startTime)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TetherClient
 import TetherModel
+import TetherSystem
 
 /// Gives a container's devices back when it ends, for runtimes that never run the poststop hook
 /// a CDI spec declares (podman 4 runs only hooks.d's poststop hooks itself, and its runc delete
@@ -67,12 +68,9 @@ public struct ContainerWatch: Sendable {
         while let now = startTime(pid), now == started { try? await Task.sleep(for: .milliseconds(250)) }
     }
 
-    /// Field 22 of /proc/PID/stat (after the parenthesised name); nil when gone or a zombie.
-    static func startTime(_ pid: Int32) -> String? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, fields[0] != "Z" else { return nil }
-        return String(fields[19])
+    /// When the process started (clock ticks since boot); nil when it is gone or a zombie.
+    static func startTime(_ pid: Int32) -> UInt64? {
+        guard let stat = ProcessStat(pid: pid), stat.isAlive else { return nil }
+        return stat.startTime
     }
 }

@@ -11,6 +11,7 @@ import TetherModel
 import Controller
 import TetherHTTP
 import TetherServer
+import TetherSystem
 import TetherTestSupport
 
 /// The controller through its API (unix socket, HTTP/1.1, JSON): dry-run decisions per second
@@ -232,16 +233,10 @@ struct ControllerBenchmark: AsyncParsableCommand {
         return figures
     }
 
-    /// A process's user and system CPU so far (/proc/PID/stat, in clock ticks).
+    /// A process's user and system CPU so far.
     static func cpuSeconds(of pid: Int32) throws -> Double {
-        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // After the command's closing parenthesis: state is the first field, utime the 12th.
-        guard let close = stat.lastIndex(of: ")") else { throw ValidationError("cannot read /proc/\(pid)/stat") }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw ValidationError("cannot read /proc/\(pid)/stat")
-        }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard let stat = ProcessStat(pid: pid) else { throw ValidationError("cannot read /proc/\(pid)/stat") }
+        return stat.cpuSeconds
     }
 
     static func registrations(_ cluster: Cluster) -> [AgentRegistration] {

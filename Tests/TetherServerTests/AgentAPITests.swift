@@ -150,6 +150,6 @@ struct OrphanedExportersTests {
     }
 
     static func isZombie(_ pid: Int32) -> Bool {
-        (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.split(separator: ")").last?.split(separator: " ").first == "Z"
+        ProcessStat(pid: pid)?.state == "Z"
     }
 }

@@ -232,9 +232,9 @@ final class ClusterHarness: @unchecked Sendable {
         return pids.filter { pid in
             guard let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8),
                   comm.trimmingCharacters(in: .whitespacesAndNewlines) == "usbredir-replay",
-                  let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
-            // Field 3 (after the parenthesised name) is the state; a zombie has died already.
-            return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+                  let pid = Int32(pid) else { return false }
+            // A zombie has died already.
+            return ProcessStat(pid: pid)?.isAlive ?? false
         }.count
     }
 

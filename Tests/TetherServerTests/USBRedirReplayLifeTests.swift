@@ -33,8 +33,7 @@ import TetherTestSupport
 
     /// Running, neither exited nor a zombie.
     static func runs(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
-        return stat.split(separator: ")").last?.split(separator: " ").first != "Z"
+        ProcessStat(pid: pid)?.isAlive ?? false
     }
 
     @Test func itOutlivesTheThreadThatSpawnedIt() async throws {
