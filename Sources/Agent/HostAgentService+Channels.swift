@@ -83,10 +83,56 @@ extension HostAgentService {
 
     /// Exports whose device left this host (or came back at another address): their exporter
     /// could only fail, restarted with backoff. The controller gives the device again when it is back.
-    func dropExportsOfDevicesGone(_ present: [RegisteredDevice]) async {
+    func dropExportsOfDevicesGone(_ present: [RegisteredDevice]) {
         for (session, export) in exports where !present.contains(where: { $0.id == export.device && Self.selector($0) == export.selector }) {
             logger.notice("the exported device left this host; stopping its export", metadata: ["session": "\(session)", "device": "\(export.device)"])
-            await stopExport(session: session)
+            stopExportInBackground(session: session)
+        }
+    }
+
+    /// How long an export's stop may take before it is reported as stuck: SIGTERM's grace (2 s),
+    /// SIGKILL, and time to spare.
+    static let exportStopWarning: Duration = .seconds(10)
+
+    /// Stops an export without waiting for it: the export is gone from this host's books at once
+    /// (the next registration lists it no more), its exporter and relay stop in a task of their
+    /// own. The heartbeat loop noticed the unplug and must go on beating: an exporter takes its
+    /// SIGTERM grace when it ignores SIGTERM, and one blocked in the kernel on a device that was
+    /// yanked (usbfs) outlives even SIGKILL until the kernel lets go; a heartbeat waiting on it
+    /// would have this host called down and its VMs moved.
+    func stopExportInBackground(session: String) {
+        guard let export = exports.removeValue(forKey: session) else { return }
+        exportStopsBegun += 1
+        let number = exportStopsBegun
+        exportsStopping[number] = Task { await self.finishStopping(export, session: session, number: number) }
+    }
+
+    private func finishStopping(_ export: Export, session: String, number: Int) async {
+        let logger = self.logger
+        let watch = Task {
+            try await Task.sleep(for: Self.exportStopWarning)
+            logger.warning("the exporter of a device that left has not exited \(Self.exportStopWarning) after it was told to stop; it may be blocked in the kernel on the device",
+                           metadata: ["session": "\(session)", "device": "\(export.device)"])
+        }
+        await export.relay?.stop()
+        await export.supervisor.stop()
+        watch.cancel()
+        exportsStopping[number] = nil
+        logger.info("stopped export", metadata: ["session": "\(session)"])
+    }
+
+    /// The exports being stopped in the background, until they have or `limit` has passed.
+    func awaitExportStops(within limit: Duration) async {
+        let stops = Array(exportsStopping.values)
+        guard !stops.isEmpty else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for stop in stops { await stop.value } }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
+        }
+        if !exportsStopping.isEmpty {
+            logger.warning("\(exportsStopping.count) exporter(s) still stopping after \(limit); left to exit on their own")
         }
     }
 

@@ -45,6 +45,10 @@ public actor HostAgentService: HostAgent {
 
     var vms: [String: ManagedVM] = [:]
     var exports: [String: Export] = [:]
+    /// Exports of devices that left, being stopped in the background (`stopExportInBackground`),
+    /// by a number of their own.
+    var exportsStopping: [Int: Task<Void, Never>] = [:]
+    var exportStopsBegun = 0
     var channels: [String: ChannelEnd] = [:]
     private(set) var devices: [RegisteredDevice] = []
     /// Each datastore path's state as this host last measured it (unknown until measured).
@@ -134,7 +138,7 @@ public actor HostAgentService: HostAgent {
         do {
             let fresh = try probeDevices()
             defer { devices = fresh }
-            await dropExportsOfDevicesGone(fresh)
+            dropExportsOfDevicesGone(fresh)
             return fresh != devices
         } catch {
             logger.error("USB inventory failed: \(error)")
@@ -177,6 +181,7 @@ public actor HostAgentService: HostAgent {
         }
         channels.removeAll()
         exports.removeAll()
+        await awaitExportStops(within: .seconds(5))
         guard vmsToo else { return }
         for (name, vm) in vms {
             await vm.machine.kill()

@@ -141,6 +141,8 @@ struct OrphanedExportersTests {
         // A recorded one that has exited since: its pid must not be signalled.
         let gone = try Self.orphan("/bin/true", device: "1-7", port: 4002)
         record.note(gone)
+        // Exited for sure: on a loaded machine /bin/true can still be starting here.
+        for _ in 0..<100 where ProcessStat(pid: gone)?.isAlive ?? false { usleep(20_000) }
 
         #expect(ExporterRecord(directory: directory).stopLeftovers(logger: Logger(label: "test")) == [leftover])
         for _ in 0..<50 where kill(leftover, 0) == 0 && !Self.isZombie(leftover) { usleep(50_000) }
