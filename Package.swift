@@ -143,7 +143,7 @@ let package = Package(
         .target(
             name: "TetherHTTP",
             dependencies: [
-                "TetherModel", "Controller", "Agent", "Channel", "WebView",
+                "TetherModel", "TetherSystem", "Controller", "Agent", "Channel", "WebView",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// Ports on this host (in this network namespace): a free one to hand a new listener, and
 /// whether one is listening yet, read from the kernel's table rather than by connecting (the
@@ -28,7 +29,8 @@ enum LocalPorts {
     static func isListening(_ port: Int) -> Bool {
         let hex = String(format: ":%04X", port)
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            // Whole: a host's sockets fill many pages, and the listeners come in hash order.
+            guard let text = ProcFile.text(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 // local_address is field 1, st (0A: LISTEN) field 3.

@@ -67,7 +67,8 @@ public enum IOPathFault {
     static func qemuPid(of vm: String) throws(TetherError) -> Int32 {
         let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap(Int32.init) ?? []
         for pid in pids {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+            // Whole: QEMU's command line can run past the page Foundation would read of it.
+            guard let data = ProcFile.bytes("/proc/\(pid)/cmdline") else { continue }
             let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard arguments.first?.contains("qemu-system") == true else { continue }
             if let i = arguments.firstIndex(of: "-name"), i + 1 < arguments.count, arguments[i + 1] == vm { return pid }

@@ -32,7 +32,7 @@ public enum ContainerDevices {
 
     /// The container's cgroup v1 devices directory, if that controller is in use.
     static func devicesCgroup(pid: Int32, root: String = "/sys/fs/cgroup/devices") -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8) else { return nil }
+        guard let text = ProcFile.text("/proc/\(pid)/cgroup") else { return nil }
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3, fields[1].split(separator: ",").contains("devices") else { continue }

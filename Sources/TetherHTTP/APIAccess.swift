@@ -1,5 +1,6 @@
 import Foundation
 import TetherModel
+import TetherSystem
 
 /// Who may call the controller's API on the local socket: root, and the members of the operator
 /// and viewer groups (as numeric ids, resolved from names when the daemon starts). Over mutual
@@ -67,7 +68,7 @@ public struct LocalAccess: Sendable, Equatable {
     /// kernel gave at connect). nil when that pid no longer runs as `uid`: the caller went and
     /// its pid may be another user's now, whose groups must not count for it.
     static func groups(ofProcess pid: Int32, uid: UInt32) -> Set<UInt32>? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let status = ProcFile.text("/proc/\(pid)/status") else { return nil }
         let uids = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?
             .split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().compactMap { UInt32($0) } ?? []
         guard uids.count >= 2, uids[0] == uid || uids[1] == uid else { return nil }

@@ -15,7 +15,7 @@ public struct ProcessStat: Sendable, Equatable {
 
     /// Reads `proc`/PID/stat; nil when the process is gone or the file does not parse.
     public init?(pid: Int32, proc: String = "/proc") {
-        guard let text = try? String(contentsOfFile: "\(proc)/\(pid)/stat", encoding: .utf8) else { return nil }
+        guard let text = ProcFile.text("\(proc)/\(pid)/stat") else { return nil }
         self.init(parsing: text)
     }
 
