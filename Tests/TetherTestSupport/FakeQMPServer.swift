@@ -8,7 +8,20 @@ public final class FakeQMPServer: @unchecked Sendable {
         case reply(String)           // any line, JSON or not
         case silent                  // never answers
         case noGreeting              // accepts and says nothing
+        /// Answers each command in turn with the next line, its `ID` replaced by the command's
+        /// id; then silent. `commands` says what was asked.
+        case script([String])
     }
+
+    private final class CommandLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var names: [String] = []
+        func append(_ name: String) { lock.withLock { names.append(name) } }
+        var all: [String] { lock.withLock { names } }
+    }
+    private let log = CommandLog()
+    /// The commands asked after qmp_capabilities, in order (a `.script` server's).
+    public var commands: [String] { log.all }
 
     public let path: String
     private let listener: Int32
@@ -36,6 +49,7 @@ public final class FakeQMPServer: @unchecked Sendable {
             }
         }
         let held = blocker
+        let log = self.log
         Thread.detachNewThread {
             if held >= 0 {
                 Thread.sleep(forTimeInterval: busyFor)
@@ -45,10 +59,15 @@ public final class FakeQMPServer: @unchecked Sendable {
             let client = accept(fd, nil, nil)
             guard client >= 0 else { return }
             func send(_ line: String) { _ = (line + "\r\n").withCString { write(client, $0, strlen($0)) } }
-            func readLine() -> Bool {
+            func readLine() -> Bool { line() != nil }
+            func line() -> String? {
+                var bytes: [UInt8] = []
                 var byte: UInt8 = 0
-                while read(client, &byte, 1) == 1 { if byte == UInt8(ascii: "\n") { return true } }
-                return false
+                while read(client, &byte, 1) == 1 {
+                    if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+                    bytes.append(byte)
+                }
+                return nil
             }
             if case .noGreeting = behaviour {
                 Thread.sleep(forTimeInterval: 30)
@@ -58,11 +77,23 @@ public final class FakeQMPServer: @unchecked Sendable {
             send(#"{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}"#)
             guard readLine() else { return }
             send(#"{"return": {}, "id": 1}"#)
+            if case .script(let answers) = behaviour {
+                for answer in answers {
+                    guard let request = line(),
+                          let object = try? JSONSerialization.jsonObject(with: Data(request.utf8)) as? [String: Any] else { break }
+                    log.append(object["execute"] as? String ?? "?")
+                    send(answer.replacingOccurrences(of: "ID", with: "\((object["id"] as? Int) ?? 0)"))
+                }
+                Thread.sleep(forTimeInterval: 30)
+                close(client)
+                return
+            }
             guard readLine() else { return }
             switch behaviour {
             case .closeOnCommand: close(client)
             case .reply(let line): send(line); Thread.sleep(forTimeInterval: 30); close(client)
             case .silent, .noGreeting: Thread.sleep(forTimeInterval: 30); close(client)
+            case .script: break
             }
         }
     }
