@@ -159,7 +159,7 @@ extension HostAgentService {
             var state = try? await vm.machine.status(within: Self.heartbeatStatusWait)
             if state == .running, await cutStuckConnections(name, vm.machine, datastore: disk.datastore, paths: paths) {
                 // The request fails as its connection closes: judged in this round, not the next.
-                state = await Self.settledState(of: vm.machine, leaving: .running, within: .milliseconds(300))
+                state = await vm.machine.settledState(leaving: .running, within: .milliseconds(300), askingWithin: Self.heartbeatStatusWait)
             }
             guard state == .ioError else {
                 stalledSince[name] = nil
@@ -227,17 +227,6 @@ extension HostAgentService {
             logger.warning("could not look at the disk's connections: \(error)", metadata: ["vm": "\(name)"])
             return false
         }
-    }
-
-    /// The VM's state once it is no longer `from`, or after `within`.
-    static func settledState(of machine: any VirtualMachineControl, leaving from: VMRunState, within: Duration) async -> VMRunState? {
-        let deadline = ContinuousClock.now + within
-        var state = try? await machine.status(within: heartbeatStatusWait)
-        while state == from, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-            state = try? await machine.status(within: heartbeatStatusWait)
-        }
-        return state
     }
 
     /// Whether a path of `datastore` wrote its heartbeat record after `date`.

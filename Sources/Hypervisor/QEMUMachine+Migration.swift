@@ -97,10 +97,7 @@ extension QEMUMachine {
     /// of a millisecond) on every migration's path, for a wait only a failure takes. A failure
     /// before the switch-over never left the source's state.
     func waitWhileSwitchingOver(within limit: Duration) async {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline, (try? await status()) == .finishMigrate {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        _ = await settledState(leaving: .finishMigrate, within: limit, askingWithin: .seconds(1))
     }
 
     /// A failed TLS migration's error, as `.permissionDenied` when the handshake was refused.

@@ -76,6 +76,18 @@ extension VirtualMachineControl {
     public func prepareIncoming(uri: String) async throws {
         try await prepareIncoming(uri: uri, tls: nil, sourceName: nil)
     }
+
+    /// The VM's state once it is no longer `from`, or the last one seen when `within` has
+    /// passed; nil once a question goes unanswered for `askingWithin`. Asked every 20 ms.
+    public func settledState(leaving from: VMRunState, within: Duration, askingWithin: Duration) async -> VMRunState? {
+        let deadline = ContinuousClock.now + within
+        var state = try? await status(within: askingWithin)
+        while state == from, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+            state = try? await status(within: askingWithin)
+        }
+        return state
+    }
 }
 
 public struct MigrationOptions: Sendable {
